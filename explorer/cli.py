@@ -1,0 +1,148 @@
+"""The ``attention-explorer`` command: the desktop app by default, headless subcommands beside it.
+
+Every failure a user can cause (bad arguments, bad checkpoints, unwritable files) ends
+as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+PROGRAM = "attention-explorer"
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is printed as is."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + error
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
+def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH|REPO_ID",
+        help="checkpoint folder, a file inside one, or a repo id from the local Hugging Face cache "
+        "(default: the bundled model)",
+    )
+
+
+def _add_input(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--text", required=required, help="source text (the whole text for decoder-only models)")
+    parser.add_argument("--target", help="encoder–decoder: decoder text to teacher-force (default: generate greedily)")
+    parser.add_argument("--pair", help="encoder-only: second segment of a sentence pair")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROGRAM,
+        description="Look inside a transformer while you type. Without a subcommand, opens the desktop app.",
+    )
+    _add_checkpoint(parser)
+    _add_input(parser, required=False)
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    parser.add_argument("--screenshot", metavar="PNG", help="lay the window out offscreen, save it as PNG and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    dump = commands.add_parser("dump", help="write every attention matrix of one input to an NPZ file")
+    _add_checkpoint(dump)
+    _add_input(dump, required=True)
+    dump.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the arrays")
+
+    train = commands.add_parser("train", help="train the bundled encoder–decoder from scratch")
+    train.add_argument("--out", required=True, metavar="DIR", help="run folder for checkpoints and the log")
+    train.add_argument("--steps", type=int, default=4000)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--checkpoint-every", type=int, default=500, metavar="N")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=2)
+
+    commands.add_parser("models", help="list the models in the local Hugging Face cache that can be opened")
+    return parser
+
+
+def _run_dump(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from model import load_checkpoint
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UserError(f"--out must end in .npz, got {out.name}")
+    model = load_checkpoint(args.checkpoint)
+    trace = model.trace(args.text, target=args.target, pair=args.pair)
+    for notice in trace.notices:
+        print(notice, file=sys.stderr)
+    from .atomic_write import write_atomically
+
+    write_atomically(out, lambda handle: np.savez(handle, **trace.arrays()))
+    print(f"wrote {out} ({', '.join(trace.kinds)})")
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from model.train import TrainingSettings, train
+
+    for name in ("steps", "batch_size", "checkpoint_every", "threads"):
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive")
+    settings = TrainingSettings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    train(args.out, settings, log=lambda line: print(line, flush=True))
+    return 0
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from model.hf.cache import cache_folder, list_cached_models
+
+    found = list_cached_models()
+    if not found:
+        print(f"no model that can be opened in {cache_folder()}")
+    for entry in found:
+        print(f"{entry.repo_id}\t{entry.model_type}\t{entry.folder}")
+    return 0
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from .app import run_app
+
+    return run_app(args)
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    None: _run_app,
+    "dump": _run_dump,
+    "train": _run_train,
+    "models": _run_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format=f"{PROGRAM}: %(message)s")
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UserError, ValueError, OSError) as error:
+        # CheckpointError is a ValueError; OSError covers unwritable folders and full disks.
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The network, its attention traces, checkpoints, tokenization and training.
+
+Torch and tokenizers only; nothing here imports Qt.
+
+    from model import load_checkpoint
+    model = load_checkpoint()              # the bundled encoder–decoder
+    trace = model.trace("date: 25 november 2026")
+    trace.attention["cross"].weights       # (layers, heads, queries, keys)
+"""
+
+from .checkpoint import bundled_checkpoint, load_checkpoint, save_checkpoint
+from .config import ModelConfig
+from .inference import AttentionModel
+from .trace import KINDS, AttentionMaps, TokenAxis, Trace
+from .transformer import Transformer
+from .weights import CheckpointError
+
+__all__ = [
+    "KINDS",
+    "AttentionMaps",
+    "AttentionModel",
+    "CheckpointError",
+    "ModelConfig",
+    "TokenAxis",
+    "Trace",
+    "Transformer",
+    "bundled_checkpoint",
+    "load_checkpoint",
+    "save_checkpoint",
+]

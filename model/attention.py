@@ -1,0 +1,117 @@
+"""Scaled dot-product attention that hands back what it computed, and the multi-head module.
+
+The explorer shows both the raw scores x_i = q·k_i/√d (plus any position bias) and the
+probabilities softmax(x), so the attention function returns them as values next to its
+output. Nothing is stored on modules: a caller that wants a trace collects the returns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+
+
+class AttentionResult(NamedTuple):
+    """What one attention call produced.
+
+    ``weights`` and ``scores`` are ``(B, H, Tq, Tk)``, or None when the caller asked
+    for the fast path that does not materialise them.
+    """
+
+    output: Tensor
+    weights: Tensor | None
+    scores: Tensor | None
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    scale: float | None = None,
+    need_weights: bool = True,
+) -> AttentionResult:
+    """softmax(q·kᵀ · scale + bias, masked) · v.
+
+    Args:
+        q: ``(B, H, Tq, dh)``; k, v: ``(B, H, Tk, dh)``.
+        mask: boolean, broadcastable to ``(B, H, Tq, Tk)``; True where a query may attend.
+        bias: additive, broadcastable to ``(B, H, Tq, Tk)`` (e.g. T5's relative bias).
+        scale: multiplier of q·k; None means 1/√dh.
+        need_weights: False takes PyTorch's fused kernel, which returns no weights.
+
+    Masked scores are -inf. A row whose keys are all masked gets zero weights and a
+    zero output instead of NaN.
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.size(-1))
+    if not need_weights:
+        return AttentionResult(_fused_attention(q, k, v, mask, bias, scale), None, None)
+
+    scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (B, H, Tq, Tk)
+    if bias is not None:
+        scores = scores + bias
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        # softmax of an all -inf row is NaN; such a query attends to nothing.
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return AttentionResult(torch.matmul(weights, v), weights, scores)
+
+
+def _fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, bias: Tensor | None, scale: float) -> Tensor:
+    attn_mask: Tensor | None = mask
+    if bias is not None:
+        attn_mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    output = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
+    if mask is not None:
+        output = output.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return output
+
+
+class MultiHeadAttention(nn.Module):
+    """Project to heads, attend, merge heads, project back."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        inner = config.n_heads * config.head_dim
+        self.n_heads = config.n_heads
+        self.head_dim = config.head_dim
+        self.scale = 1.0 / math.sqrt(config.head_dim) if config.scale_scores else 1.0
+        self.q = nn.Linear(config.d_model, inner, bias=config.bias)
+        self.k = nn.Linear(config.d_model, inner, bias=config.bias)
+        self.v = nn.Linear(config.d_model, inner, bias=config.bias)
+        self.o = nn.Linear(inner, config.d_model, bias=config.bias)
+
+    def _split_heads(self, x: Tensor) -> Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor | None = None,
+        mask: Tensor | None = None,
+        bias: Tensor | None = None,
+        need_weights: bool = True,
+    ) -> AttentionResult:
+        """Self-attention over ``x``, or cross-attention from ``x`` to ``memory``.
+
+        x: ``(B, Tq, d_model)``; memory: ``(B, Tk, d_model)``.
+        """
+        source = x if memory is None else memory
+        q = self._split_heads(self.q(x))
+        k = self._split_heads(self.k(source))
+        v = self._split_heads(self.v(source))
+        result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights)
+        B, H, T, dh = result.output.shape
+        merged = result.output.transpose(1, 2).reshape(B, T, H * dh)  # (B, Tq, H·dh)
+        return AttentionResult(self.o(merged), result.weights, result.scores)

@@ -1,0 +1,131 @@
+"""Building blocks of a transformer layer: norms, feed-forward, encoder and decoder layers.
+
+Each layer's ``forward`` reads like its equation; pre- and post-norm placement are the
+two orderings of the same residual step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .attention import AttentionResult, MultiHeadAttention
+from .config import ModelConfig
+
+ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "silu": F.silu,
+}
+
+
+def make_norm(config: ModelConfig) -> nn.Module:
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.d_model, eps=config.norm_eps)
+    return nn.LayerNorm(config.d_model, eps=config.norm_eps)
+
+
+class FeedForward(nn.Module):
+    """Position-wise FFN: down(act(up(x))), or down(act(gate(x)) * up(x)) when gated."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.d_model, config.d_ff, bias=config.bias)
+        self.gate = nn.Linear(config.d_model, config.d_ff, bias=config.bias) if config.gated_ffn else None
+        self.down = nn.Linear(config.d_ff, config.d_model, bias=config.bias)
+        self.act = ACTIVATION_FUNCTIONS[config.activation]
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = self.act(self.up(x)) if self.gate is None else self.act(self.gate(x)) * self.up(x)
+        return self.down(self.dropout(hidden))
+
+
+class Residual(nn.Module):
+    """x + f(x) with the norm before f (pre-norm) or after the sum (post-norm)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.norm = make_norm(config)
+        self.pre_norm = config.norm_placement == "pre"
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
+        if self.pre_norm:
+            return x + self.dropout(sublayer(self.norm(x)))
+        return self.norm(x + self.dropout(sublayer(x)))
+
+
+class EncoderLayerOutput(NamedTuple):
+    hidden: Tensor
+    self_attention: AttentionResult
+
+
+class DecoderLayerOutput(NamedTuple):
+    hidden: Tensor
+    self_attention: AttentionResult
+    cross_attention: AttentionResult | None
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention, then feed-forward."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(config)
+        self.self_attn_residual = Residual(config)
+        self.ffn = FeedForward(config)
+        self.ffn_residual = Residual(config)
+
+    def forward(self, x: Tensor, mask: Tensor | None, bias: Tensor | None, need_weights: bool) -> EncoderLayerOutput:
+        attended: list[AttentionResult] = []
+
+        def self_attention(h: Tensor) -> Tensor:
+            attended.append(self.self_attn(h, mask=mask, bias=bias, need_weights=need_weights))
+            return attended[0].output
+
+        x = self.self_attn_residual(x, self_attention)
+        x = self.ffn_residual(x, self.ffn)
+        return EncoderLayerOutput(x, attended[0])
+
+
+class DecoderLayer(nn.Module):
+    """Causal self-attention, cross-attention over the encoder output (if any), feed-forward."""
+
+    def __init__(self, config: ModelConfig, with_cross_attention: bool) -> None:
+        super().__init__()
+        self.self_attn = MultiHeadAttention(config)
+        self.self_attn_residual = Residual(config)
+        self.cross_attn = MultiHeadAttention(config) if with_cross_attention else None
+        self.cross_attn_residual = Residual(config) if with_cross_attention else None
+        self.ffn = FeedForward(config)
+        self.ffn_residual = Residual(config)
+
+    def forward(
+        self,
+        x: Tensor,
+        self_mask: Tensor | None,
+        self_bias: Tensor | None,
+        memory: Tensor | None,
+        memory_mask: Tensor | None,
+        need_weights: bool,
+    ) -> DecoderLayerOutput:
+        attended: list[AttentionResult] = []
+
+        def self_attention(h: Tensor) -> Tensor:
+            attended.append(self.self_attn(h, mask=self_mask, bias=self_bias, need_weights=need_weights))
+            return attended[-1].output
+
+        def cross_attention(h: Tensor) -> Tensor:
+            assert self.cross_attn is not None
+            attended.append(self.cross_attn(h, memory=memory, mask=memory_mask, need_weights=need_weights))
+            return attended[-1].output
+
+        x = self.self_attn_residual(x, self_attention)
+        if self.cross_attn_residual is not None and memory is not None:
+            x = self.cross_attn_residual(x, cross_attention)
+        x = self.ffn_residual(x, self.ffn)
+        return DecoderLayerOutput(x, attended[0], attended[1] if len(attended) > 1 else None)

@@ -1,0 +1,93 @@
+"""The attention trace: what one forward pass attended to, as plain numpy arrays.
+
+A trace is what every consumer — the CLI's ``dump``, the desktop app, exports and
+analyses — reads. It holds no torch tensors, so code that only displays it needs no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS = ("encoder_self", "decoder_self", "cross")
+# Which token axis each attention kind's queries and keys run along.
+KIND_AXES = {
+    "encoder_self": ("encoder", "encoder"),
+    "decoder_self": ("decoder", "decoder"),
+    "cross": ("decoder", "encoder"),
+}
+KIND_TITLES = {
+    "encoder_self": "encoder self-attention",
+    "decoder_self": "decoder self-attention",
+    "cross": "cross-attention (decoder → encoder)",
+}
+
+
+@dataclass
+class TokenAxis:
+    """The tokens along one side of an attention matrix."""
+
+    ids: np.ndarray  # (T,) int64
+    tokens: list[str]
+    special: np.ndarray  # (T,) bool: [CLS], </s>, BOS, …
+    padding: np.ndarray  # (T,) bool
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass
+class AttentionMaps:
+    """All layers and heads of one attention kind."""
+
+    weights: np.ndarray  # (L, H, Q, K): softmax probabilities
+    scores: np.ndarray  # (L, H, Q, K): what entered the softmax; masked entries are -inf
+
+    @property
+    def n_layers(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.weights.shape[1]
+
+
+@dataclass
+class Trace:
+    """One input's attention, every kind, layer and head, with its token axes."""
+
+    model_name: str
+    architecture: str
+    encoder: TokenAxis | None
+    decoder: TokenAxis | None
+    attention: dict[str, AttentionMaps]
+    # The decoder side was produced by greedy generation rather than given.
+    generated: bool = False
+    # Sentences for the user: truncation and similar.
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind in KINDS if kind in self.attention)
+
+    def axes(self, kind: str) -> tuple[TokenAxis, TokenAxis]:
+        """(query axis, key axis) of an attention kind."""
+        query_side, key_side = KIND_AXES[kind]
+        query_axis, key_axis = getattr(self, query_side), getattr(self, key_side)
+        if query_axis is None or key_axis is None or kind not in self.attention:
+            raise KeyError(f"this trace has no {KIND_TITLES[kind]}")
+        return query_axis, key_axis
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The trace as flat arrays, the layout of ``attention-explorer dump``'s NPZ."""
+        arrays: dict[str, np.ndarray] = {}
+        for kind in self.kinds:
+            arrays[kind] = self.attention[kind].weights.astype(np.float32, copy=False)
+            arrays[f"{kind}_scores"] = self.attention[kind].scores.astype(np.float32, copy=False)
+        for side in ("encoder", "decoder"):
+            axis: TokenAxis | None = getattr(self, side)
+            if axis is not None:
+                arrays[f"{side}_ids"] = axis.ids.astype(np.int64, copy=False)
+                arrays[f"{side}_tokens"] = np.array(axis.tokens, dtype=np.str_)
+        return arrays

@@ -1,0 +1,193 @@
+"""The transformer: an encoder stack, a decoder stack, or both, sharing one token table.
+
+``encode`` and ``decode`` are separate so generation encodes the source once. With
+``need_weights=True`` each stack also returns every layer's attention weights and
+scores, stacked as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .layers import DecoderLayer, EncoderLayer, make_norm
+from .positions import InputEmbedding, RelativePositionBias
+
+
+class AttentionStack(NamedTuple):
+    """Every layer's attention of one kind: weights and scores, ``(B, L, H, Tq, Tk)``."""
+
+    weights: Tensor
+    scores: Tensor
+
+
+class EncoderOutput(NamedTuple):
+    hidden: Tensor  # (B, T, d_model)
+    self_attention: AttentionStack | None
+
+
+class DecoderOutput(NamedTuple):
+    hidden: Tensor  # (B, T, d_model)
+    self_attention: AttentionStack | None
+    cross_attention: AttentionStack | None
+
+
+def _stack(results: list) -> AttentionStack | None:
+    if not results or results[0] is None or results[0].weights is None:
+        return None
+    return AttentionStack(
+        torch.stack([r.weights for r in results], dim=1),  # (B, L, H, Tq, Tk)
+        torch.stack([r.scores for r in results], dim=1),  # (B, L, H, Tq, Tk)
+    )
+
+
+def causal_mask(n: int, device: torch.device) -> Tensor:
+    """``(n, n)``, True on and below the diagonal."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.embed = InputEmbedding(config)
+        self.relative_bias = RelativePositionBias(config, bidirectional=True) if config.positions == "relative" else None
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
+        self.final_norm = make_norm(config) if config.final_norm else None
+
+    def forward(
+        self, token_embeddings: Tensor, padding_mask: Tensor, type_ids: Tensor | None, need_weights: bool
+    ) -> EncoderOutput:
+        x = self.embed(token_embeddings, padding_mask, type_ids)
+        T = x.size(1)
+        mask = padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        bias = self.relative_bias(T, T) if self.relative_bias is not None else None
+        attention = []
+        for layer in self.layers:
+            x, result = layer(x, mask, bias, need_weights)
+            attention.append(result)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return EncoderOutput(x, _stack(attention))
+
+
+class Decoder(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        with_cross = config.architecture == "encoder-decoder"
+        self.embed = InputEmbedding(config)
+        self.relative_bias = RelativePositionBias(config, bidirectional=False) if config.positions == "relative" else None
+        self.layers = nn.ModuleList(DecoderLayer(config, with_cross) for _ in range(config.n_decoder_layers))
+        self.final_norm = make_norm(config) if config.final_norm else None
+
+    def forward(
+        self,
+        token_embeddings: Tensor,
+        padding_mask: Tensor,
+        memory: Tensor | None,
+        memory_mask: Tensor | None,
+        need_weights: bool,
+    ) -> DecoderOutput:
+        x = self.embed(token_embeddings, padding_mask)
+        T = x.size(1)
+        self_mask = causal_mask(T, x.device)[None, None] & padding_mask[:, None, None, :]  # (B, 1, Tq, Tk)
+        cross_mask = memory_mask[:, None, None, :] if memory_mask is not None else None  # (B, 1, 1, Tk)
+        bias = self.relative_bias(T, T) if self.relative_bias is not None else None
+        self_attention, cross_attention = [], []
+        for layer in self.layers:
+            x, self_result, cross_result = layer(x, self_mask, bias, memory, cross_mask, need_weights)
+            self_attention.append(self_result)
+            cross_attention.append(cross_result)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return DecoderOutput(x, _stack(self_attention), _stack(cross_attention))
+
+
+class Transformer(nn.Module):
+    """Encoder-only, decoder-only or encoder–decoder, as the config says."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        self.encoder = Encoder(config) if config.has_encoder else None
+        self.decoder = Decoder(config) if config.has_decoder else None
+        wants_head = config.lm_head and not config.tie_embeddings
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False) if wants_head else None
+        if config.lm_head and config.final_logits_bias:
+            self.final_logits_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        else:
+            self.final_logits_bias = None
+
+    @staticmethod
+    def no_padding(ids: Tensor) -> Tensor:
+        """A padding mask that keeps every token: a pad id typed by a user is still text.
+        Batches built with padding pass their own mask (True for real tokens)."""
+        return torch.ones(ids.shape, dtype=torch.bool, device=ids.device)
+
+    def encode(
+        self,
+        ids: Tensor,
+        padding_mask: Tensor | None = None,
+        type_ids: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> EncoderOutput:
+        """ids: ``(B, T)`` token ids of the source."""
+        if self.encoder is None:
+            raise ValueError("this model has no encoder")
+        if padding_mask is None:
+            padding_mask = self.no_padding(ids)
+        return self.encoder(self.embed_tokens(ids), padding_mask, type_ids, need_weights)
+
+    def decode(
+        self,
+        ids: Tensor,
+        memory: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        padding_mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> DecoderOutput:
+        """ids: ``(B, T)`` decoder input; memory: the encoder output ``(B, Tk, d_model)``."""
+        if self.decoder is None:
+            raise ValueError("this model has no decoder")
+        if padding_mask is None:
+            padding_mask = self.no_padding(ids)
+        return self.decoder(self.embed_tokens(ids), padding_mask, memory, memory_mask, need_weights)
+
+    def logits(self, hidden: Tensor) -> Tensor:
+        """Next-token logits ``(B, T, vocab)`` from decoder hidden states."""
+        if not self.config.lm_head:
+            raise ValueError("this model has no language-model head")
+        if self.lm_head is not None:
+            logits = self.lm_head(hidden)
+        else:
+            if self.config.tied_output_scale:
+                hidden = hidden * self.config.d_model**-0.5
+            logits = F.linear(hidden, self.embed_tokens.weight)
+        if self.final_logits_bias is not None:
+            logits = logits + self.final_logits_bias
+        return logits
+
+    def forward(
+        self,
+        source_ids: Tensor | None = None,
+        decoder_ids: Tensor | None = None,
+        source_padding_mask: Tensor | None = None,
+        decoder_padding_mask: Tensor | None = None,
+        type_ids: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[EncoderOutput | None, DecoderOutput | None]:
+        """Run whichever stacks the architecture has on the inputs given."""
+        encoded = decoded = None
+        if self.encoder is not None and source_ids is not None:
+            if source_padding_mask is None:
+                source_padding_mask = self.no_padding(source_ids)
+            encoded = self.encode(source_ids, source_padding_mask, type_ids, need_weights)
+        if self.decoder is not None and decoder_ids is not None:
+            memory = encoded.hidden if encoded is not None else None
+            memory_mask = source_padding_mask if encoded is not None else None
+            decoded = self.decode(decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights)
+        return encoded, decoded

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .colormaps import DEFAULT as DEFAULT_COLORMAP
+from .colormaps import SEQUENTIAL
+
 PROGRAM = "attention-explorer"
 
 
@@ -63,8 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2)
+    train.add_argument("--eval-examples", type=int, default=50, metavar="N", help="examples per task scored at each checkpoint")
 
     commands.add_parser("models", help="list the models in the local Hugging Face cache that can be opened")
+
+    export = commands.add_parser(
+        "export", help="write a figure (PNG, SVG, PDF) or every attention matrix (NPZ, CSV) of one input"
+    )
+    _add_checkpoint(export)
+    _add_input(export, required=True)
+    export.add_argument("--kind", choices=("encoder_self", "decoder_self", "cross"), help="attention kind of a figure")
+    export.add_argument("--layer", type=int, default=0, metavar="L", help="layer, from 0 (default 0)")
+    export.add_argument(
+        "--head", default="mean", metavar="H|mean|all", help="head from 0, mean over heads, or all for the grid (default mean)"
+    )
+    export.add_argument("--out", required=True, metavar="FILE", help="FILE.png, .svg or .pdf (a figure); .npz or .csv (data)")
+    export.add_argument("--scale", type=float, default=2.0, metavar="N", help="PNG pixels per point (default 2)")
+    export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
+    export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
     return parser
 
 
@@ -90,7 +109,7 @@ def _run_dump(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     from model.train import TrainingSettings, train
 
-    for name in ("steps", "batch_size", "checkpoint_every", "threads"):
+    for name in ("steps", "batch_size", "checkpoint_every", "threads", "eval_examples"):
         if getattr(args, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive")
     settings = TrainingSettings(
@@ -100,6 +119,7 @@ def _run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
         threads=args.threads,
+        eval_examples=args.eval_examples,
     )
     train(args.out, settings, log=lambda line: print(line, flush=True))
     return 0
@@ -116,6 +136,13 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from .export.command import run
+
+    print(run(args, UserError))
+    return 0
+
+
 def _run_app(args: argparse.Namespace) -> int:
     from .app import run_app
 
@@ -127,6 +154,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "dump": _run_dump,
     "train": _run_train,
     "models": _run_models,
+    "export": _run_export,
 }
 
 

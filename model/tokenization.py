@@ -12,6 +12,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from .weights import CheckpointError
+
 
 @dataclass
 class Encoded:
@@ -41,17 +43,17 @@ class TextTokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path, max_length: int) -> "TextTokenizer":
-        """Read ``tokenizer.json``; any failure becomes a ``ValueError`` naming the file."""
+        """Read ``tokenizer.json``; any failure becomes a ``CheckpointError`` naming the file."""
         path = Path(path)
         if not path.is_file():
-            raise ValueError(
+            raise CheckpointError(
                 f"{path.parent} has no tokenizer.json; save the model's fast tokenizer there "
                 "(tokenizer.save_pretrained) and open the folder again"
             )
         try:
             tokenizer = Tokenizer.from_file(str(path))
         except Exception as error:  # the library raises bare Exceptions for bad JSON
-            raise ValueError(f"{path} is not a valid tokenizer file: {_first_line(error)}") from None
+            raise CheckpointError(f"{path} is not a valid tokenizer file: {_first_line(error)}") from None
         return cls(tokenizer, max_length)
 
     @property

@@ -121,11 +121,21 @@ def _learning_rate(step: int, settings: TrainingSettings) -> float:
 
 def train(out_dir: str | Path, settings: TrainingSettings = TrainingSettings(), log: Callable[[str], None] = print) -> Path:
     """Train from scratch and return the folder of the final checkpoint."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(settings.threads)
     torch.use_deterministic_algorithms(True)
+    try:
+        return _train(Path(out_dir), settings, log)
+    finally:
+        # Training is often called from a longer-lived process (tests, the app): leave torch as found.
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_deterministic)
+
+
+def _train(out_dir: Path, settings: TrainingSettings, log: Callable[[str], None]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
     rng = random.Random(settings.seed)
 
     config = bundled_config()
@@ -136,34 +146,33 @@ def train(out_dir: str | Path, settings: TrainingSettings = TrainingSettings(), 
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
     model = AttentionModel(network, tokenizer, name="bundled tasks model")
     (out_dir / "settings.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
-    log_file = open(out_dir / "log.jsonl", "w", encoding="utf-8")
-    started = time.perf_counter()
-    running_loss = 0.0
-    for step in range(1, settings.steps + 1):
-        network.train()
-        batch = make_batch(tokenizer, mixed_examples(rng, settings.batch_size))
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, settings)
-        encoded, decoded = network(batch.source, batch.decoder_input, source_padding_mask=batch.source_mask)
-        logits = network.logits(decoded.hidden)
-        loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-        optimizer.step()
-        running_loss += loss.item()
-        if step % 100 == 0:
-            log(f"step {step:5d}/{settings.steps}  loss {running_loss / 100:.4f}  {time.perf_counter() - started:6.0f} s")
-            running_loss = 0.0
-        if step % settings.checkpoint_every == 0 or step == settings.steps:
-            network.eval()
-            accuracy = {task: exact_match(model, task, settings.eval_examples, seed=-step) for task in tasks.TASKS}
-            save_checkpoint(out_dir / f"step-{step:06d}", network, tokenizer, name=f"bundled tasks model, step {step}")
-            record = {"step": step, "loss": loss.item(), "exact_match": accuracy, "seconds": time.perf_counter() - started}
-            log_file.write(json.dumps(record) + "\n")
-            log_file.flush()
-            log(f"checkpoint step {step}: exact match " + ", ".join(f"{t} {a:.2f}" for t, a in accuracy.items()))
-    log_file.close()
+    with open(out_dir / "log.jsonl", "w", encoding="utf-8") as log_file:
+        started = time.perf_counter()
+        running_loss = 0.0
+        for step in range(1, settings.steps + 1):
+            network.train()
+            batch = make_batch(tokenizer, mixed_examples(rng, settings.batch_size))
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(step, settings)
+            encoded, decoded = network(batch.source, batch.decoder_input, source_padding_mask=batch.source_mask)
+            logits = network.logits(decoded.hidden)
+            loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            running_loss += loss.item()
+            if step % 100 == 0:
+                log(f"step {step:5d}/{settings.steps}  loss {running_loss / 100:.4f}  {time.perf_counter() - started:6.0f} s")
+                running_loss = 0.0
+            if step % settings.checkpoint_every == 0 or step == settings.steps:
+                network.eval()
+                accuracy = {task: exact_match(model, task, settings.eval_examples, seed=-step) for task in tasks.TASKS}
+                save_checkpoint(out_dir / f"step-{step:06d}", network, tokenizer, name=f"bundled tasks model, step {step}")
+                record = {"step": step, "loss": loss.item(), "exact_match": accuracy, "seconds": time.perf_counter() - started}
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+                log(f"checkpoint step {step}: exact match " + ", ".join(f"{t} {a:.2f}" for t, a in accuracy.items()))
     final = save_checkpoint(out_dir / "final", network, tokenizer, name="bundled tasks model")
     log(f"done in {time.perf_counter() - started:.0f} s; final checkpoint in {final}")
     return final

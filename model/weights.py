@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,14 +140,15 @@ def _as_compute_dtype(file_name: str, tensor_name: str, tensor: torch.Tensor, dt
 
 
 def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A ``pytorch_model.bin`` read with the restricted unpickler that runs no code."""
+    """A ``pytorch_model.bin`` read with the restricted unpickler that runs no code.
+
+    Zip-format files (torch >= 1.6) are memory-mapped; the older plain-pickle format,
+    which cannot be mapped, is read whole by the same restricted unpickler.
+    """
     try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # UnpicklingError for forbidden globals, RuntimeError for corrupt zips
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path.name} was refused: it is not a plain tensor file that can be read without running code ({first})"
-        ) from None
+        state = _restricted_load(path, mmap=True)
+    except RuntimeError:  # only "cannot mmap this format" gets out of _restricted_load
+        state = _restricted_load(path, mmap=False)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path.name} does not hold a mapping of tensor names to tensors")
     tensors = {}
@@ -153,6 +156,36 @@ def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
         dtype = "F32" if tensor.is_floating_point() else "I64"
         tensors[name] = _as_compute_dtype(path.name, name, tensor, dtype)
     return tensors
+
+
+def _restricted_load(path: Path, mmap: bool) -> object:
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it was not written with; the refusal says enough.
+            warnings.simplefilter("ignore")
+            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
+    except RuntimeError as error:
+        if mmap and "mmap" in str(error):
+            raise
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({_first_line(error)})") from None
+    except Exception as error:  # UnpicklingError for forbidden globals and opcodes, EOFError, …
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if forbidden:
+            raise CheckpointError(
+                f"{path.name} was refused: loading it would call {forbidden.group(1)}, so it could run code; "
+                "only plain tensor files are read (use a safetensors copy)"
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        reason = detail.group(1).strip() if detail else _first_line(error)
+        raise CheckpointError(
+            f"{path.name} was refused: it is not a plain tensor file that can be read without running code ({reason})"
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def check_shapes(file_name: str, found: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]) -> None:

@@ -1,0 +1,63 @@
+"""The words on a figure (title lines, axis names) and the titled frame every figure sits in."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QPainter
+
+from model.trace import KIND_TITLES
+
+from ..token_labels import display_token
+from .canvas import Figure, draw_titles, titles_height, titles_width
+from .request import VALUE_TITLES, FigureRequest, head_title
+
+MARGIN = 14.0
+TITLE_GAP = 12.0
+AXIS_NAMES = {"encoder": "encoder tokens", "decoder": "decoder tokens"}
+
+
+def title_of(request: FigureRequest) -> str:
+    """The figure's first title line: attention kind, layer and head."""
+    kind = KIND_TITLES[request.kind]
+    kind = kind[0].upper() + kind[1:]
+    if request.figure == "grid":
+        return f"{kind} · every layer and head"
+    if request.figure == "distribution":
+        query_axis, _ = request.trace.axes(request.kind)
+        token = display_token(query_axis.tokens[request.query])
+        return f"{kind} · {head_title(request)} · query {request.query} “{token}”"
+    return f"{kind} · {head_title(request)}"
+
+
+def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
+    """The second title line: the model, what the colours show and how the decoder side came about."""
+    parts = [request.trace.model_name, shows or VALUE_TITLES[request.values]]
+    if request.trace.generated and request.kind in ("decoder_self", "cross"):
+        parts.append("decoder tokens generated greedily")
+    return " · ".join(parts)
+
+
+def titled_figure(
+    request: FigureRequest,
+    content_width: float,
+    content_height: float,
+    paint_content: Callable[[QPainter, float, float], None],
+    subtitle: str | None = None,
+    heatmap: QRectF | None = None,
+) -> Figure:
+    """A white page with the title lines on top and the content, laid out by the caller, below."""
+    title, subtitle = title_of(request), subtitle or subtitle_of(request)
+    width = math.ceil(MARGIN * 2 + max(content_width, titles_width(title, subtitle)))
+    height = math.ceil(MARGIN * 2 + titles_height() + TITLE_GAP + content_height)
+    content_top = MARGIN + titles_height() + TITLE_GAP
+
+    def paint(painter: QPainter) -> None:
+        painter.fillRect(QRectF(0, 0, width, height), QColor(255, 255, 255))
+        draw_titles(painter, MARGIN, MARGIN, width - 2 * MARGIN, title, subtitle)
+        paint_content(painter, MARGIN, content_top)
+
+    heatmap_on_page = heatmap.translated(MARGIN, content_top) if heatmap is not None else None
+    return Figure(width, height, paint, title, heatmap_on_page)

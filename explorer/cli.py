@@ -88,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_dump(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from model import load_checkpoint
+
+    from .export import export_trace_data
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -99,9 +99,7 @@ def _run_dump(args: argparse.Namespace) -> int:
     trace = model.trace(args.text, target=args.target, pair=args.pair)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
-    from .atomic_write import write_atomically
-
-    write_atomically(out, lambda handle: np.savez(handle, **trace.arrays()))
+    export_trace_data(trace, out)
     print(f"wrote {out} ({', '.join(trace.kinds)})")
     return 0
 

@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--scale", type=float, default=2.0, metavar="N", help="PNG pixels per point (default 2)")
     export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
     export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
+
+    stats = commands.add_parser("stats", help="print every head's statistics of one input as CSV")
+    _add_checkpoint(stats)
+    _add_input(stats, required=True)
+    stats.add_argument(
+        "--kind", choices=("encoder_self", "decoder_self", "cross"), help="one attention kind (default: every kind)"
+    )
+    stats.add_argument("--out", metavar="FILE.csv", help="write the table here instead of to stdout")
     return parser
 
 
@@ -141,6 +149,32 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_stats(args: argparse.Namespace) -> int:
+    from model import load_checkpoint
+    from model.trace import KIND_TITLES
+
+    from .analysis.head_stats import table_csv, trace_head_statistics
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix != ".csv":
+        raise UserError(f"--out must end in .csv, got {out.name}")
+    trace = load_checkpoint(args.checkpoint).trace(args.text, target=args.target, pair=args.pair)
+    for notice in trace.notices:
+        print(notice, file=sys.stderr)
+    if args.kind is not None and args.kind not in trace.kinds:
+        raise UserError(f"this model has no {KIND_TITLES[args.kind]}; it has {', '.join(trace.kinds)}")
+    kinds = [args.kind] if args.kind else list(trace.kinds)
+    text = table_csv([trace_head_statistics(trace, kind) for kind in kinds])
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    from .atomic_write import write_atomically
+
+    write_atomically(out, lambda handle: handle.write(text.encode("utf-8")))
+    print(f"wrote {out} ({', '.join(kinds)})", file=sys.stderr)
+    return 0
+
+
 def _run_app(args: argparse.Namespace) -> int:
     from .app import run_app
 
@@ -153,6 +187,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "train": _run_train,
     "models": _run_models,
     "export": _run_export,
+    "stats": _run_stats,
 }
 
 

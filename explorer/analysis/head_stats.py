@@ -1,0 +1,233 @@
+"""Per-head statistics of one attention kind, the presets that find heads by pattern, and
+the table as rows and CSV (what ``attention-explorer stats`` prints).
+
+Definitions, for one head with weights ``w[i, j]`` (query ``i``, key ``j``); every
+statistic is averaged over the head's *counted* queries: those that are not padding and
+whose row is not fully masked (a fully masked row is all zeros).
+
+- ``entropy_bits``: ``-Σ_j w_ij log2 w_ij`` over the unmasked keys (masked keys have
+  weight 0 and add nothing). 0 for a one-hot row, ``log2 n`` for a uniform row over n keys.
+- ``mean_distance``: ``Σ_j w_ij |i − j|``, in tokens. Self-attention only.
+- ``special_share``: ``Σ_j w_ij`` over special and padding keys ([CLS], [SEP], BOS, EOS, pad).
+- ``separator_share``: the same over special keys after the first position ([SEP], </s>,
+  EOS — not the [CLS] or BOS that opens a sequence, whose pull is a different pattern).
+- ``previous_share``: ``w_{i, i−1}``, averaged over the counted queries with ``i ≥ 1``
+  (the first token has no previous token). Self-attention only.
+- ``diagonal_share``: ``w_ii``, the weight on the query's own position. Self-attention only.
+- ``max_weight``: ``max_j w_ij``, each row's largest weight, averaged over queries (the
+  largest single weight of a head is 1 in almost every causal head — its first row —
+  so it would say nothing).
+
+Cross-attention's queries and keys run along different sequences, so a position
+difference ``i − j`` means nothing there: ``mean_distance``, ``previous_share`` and
+``diagonal_share`` are NaN for it (an empty cell in the CSV) and the positional presets
+find no cross-attention heads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.trace import KIND_TITLES, Trace
+
+from .aggregation import hidden_keys
+
+STATISTICS = (
+    "entropy_bits",
+    "mean_distance",
+    "special_share",
+    "separator_share",
+    "previous_share",
+    "diagonal_share",
+    "max_weight",
+)
+STATISTIC_TITLES = {
+    "entropy_bits": "entropy (bits)",
+    "mean_distance": "mean distance (tokens)",
+    "special_share": "on special tokens",
+    "separator_share": "on separators",
+    "previous_share": "on previous token",
+    "diagonal_share": "on same token",
+    "max_weight": "max weight",
+}
+# Statistics that compare query and key positions: undefined for cross-attention.
+POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share"})
+CSV_COLUMNS = ("kind", "layer", "head", *STATISTICS)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A pattern of heads: those whose ``statistic`` is at least ``threshold``."""
+
+    name: str
+    statistic: str
+    threshold: float
+    description: str
+
+
+PRESETS: dict[str, Preset] = {
+    "previous-token": Preset(
+        "previous-token heads",
+        "previous_share",
+        0.5,
+        "at least half of each query's attention, on average, on the token just before it",
+    ),
+    "diagonal": Preset(
+        "diagonal heads",
+        "diagonal_share",
+        0.5,
+        "at least half of each query's attention, on average, on its own position",
+    ),
+    "separator": Preset(
+        "separator heads",
+        "separator_share",
+        0.5,
+        "at least half of each query's attention, on average, on [SEP], </s> or EOS tokens",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class HeadRow:
+    """One head's line of the table."""
+
+    kind: str
+    layer: int
+    head: int
+    values: dict[str, float]  # statistic name → value; NaN where it does not apply
+
+
+@dataclass(frozen=True)
+class HeadStats:
+    """Every statistic of every head of one attention kind."""
+
+    kind: str
+    values: dict[str, np.ndarray]  # statistic name → (L, H) float64
+    counted_queries: int  # non-padding query rows; a head's fully masked rows also drop out of its means
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.values[STATISTICS[0]].shape
+
+    def rows(self) -> list[HeadRow]:
+        """One row per head, layer by layer, head by head."""
+        n_layers, n_heads = self.shape
+        return [
+            HeadRow(self.kind, layer, head, {name: float(self.values[name][layer, head]) for name in STATISTICS})
+            for layer in range(n_layers)
+            for head in range(n_heads)
+        ]
+
+    def find(self, preset: Preset | str) -> list[tuple[int, int, float]]:
+        """``(layer, head, value)`` of the heads matching ``preset``, strongest first."""
+        preset = PRESETS[preset] if isinstance(preset, str) else preset
+        values = self.values[preset.statistic]
+        # NaN (cross-attention's positional statistics) compares False: no match.
+        with np.errstate(invalid="ignore"):
+            layers, heads = np.nonzero(values >= preset.threshold)
+        found = [(int(layer), int(head), float(values[layer, head])) for layer, head in zip(layers, heads)]
+        return sorted(found, key=lambda entry: (-entry[2], entry[0], entry[1]))
+
+
+def preset_note(kind: str, preset: Preset | str) -> str:
+    """Why a preset finds nothing by definition for ``kind`` ('' when it applies)."""
+    preset = PRESETS[preset] if isinstance(preset, str) else preset
+    if kind == "cross" and preset.statistic in POSITIONAL:
+        return f"{preset.name} compare query and key positions, which {KIND_TITLES['cross']} does not share"
+    return ""
+
+
+def _mean_over(values: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """Mean of ``(..., Q)`` over the ``counted`` queries; NaN where none is counted."""
+    total = np.where(counted, values, 0.0).sum(axis=-1, dtype=np.float64)
+    count = counted.sum(axis=-1)
+    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
+def head_statistics(
+    weights: np.ndarray,
+    query_padding: np.ndarray,
+    key_hidden: np.ndarray,
+    key_separator: np.ndarray,
+    self_attention: bool,
+    kind: str = "",
+) -> HeadStats:
+    """Statistics of ``(L, H, Q, K)`` weights; see the module docstring for the definitions.
+
+    Args:
+        query_padding: ``(Q,)`` bool, padding query rows (not counted).
+        key_hidden: ``(K,)`` bool, special and padding keys (``special_share``).
+        key_separator: ``(K,)`` bool, separator keys (``separator_share``).
+        self_attention: whether queries and keys share one axis (positional statistics).
+    """
+    weights = np.asarray(weights)
+    n_layers, n_heads, n_queries, n_keys = weights.shape
+    # (K,) float32 masks turn the key sums into matrix–vector products.
+    hidden = np.asarray(key_hidden, dtype=np.float32)
+    separator = np.asarray(key_separator, dtype=np.float32)
+    real_query = ~np.asarray(query_padding, dtype=bool)
+    if self_attention:
+        positions = np.arange(n_queries, dtype=np.float32)
+        distance = np.abs(positions[:, None] - np.arange(n_keys, dtype=np.float32)[None, :])  # (Q, K)
+    results = {name: np.full((n_layers, n_heads), np.nan) for name in STATISTICS}
+    tiny = np.finfo(np.float32).tiny
+    # One layer at a time keeps the temporaries at H × Q × K instead of L × H × Q × K
+    # (150 MB per temporary for 12 × 12 × 512 × 512); every head and query is vectorised.
+    for layer in range(n_layers):
+        layer_weights = np.asarray(weights[layer], dtype=np.float32)  # (H, Q, K)
+        counted = (layer_weights.sum(axis=-1) > 0) & real_query  # (H, Q)
+        # w · log2 w is 0 at w = 0; the clamp avoids log2(0) without a mask.
+        entropy = -(layer_weights * np.log2(np.maximum(layer_weights, tiny))).sum(axis=-1)  # (H, Q)
+        results["entropy_bits"][layer] = np.maximum(_mean_over(entropy, counted), 0.0)
+        results["special_share"][layer] = _mean_over(layer_weights @ hidden, counted)
+        results["separator_share"][layer] = _mean_over(layer_weights @ separator, counted)
+        results["max_weight"][layer] = _mean_over(layer_weights.max(axis=-1), counted)
+        if self_attention:
+            results["mean_distance"][layer] = _mean_over((layer_weights * distance).sum(axis=-1), counted)
+            results["diagonal_share"][layer] = _mean_over(np.diagonal(layer_weights, 0, -2, -1), counted)
+            previous = np.diagonal(layer_weights, -1, -2, -1)  # (H, Q - 1): w[i, i - 1] for i ≥ 1
+            results["previous_share"][layer] = _mean_over(previous, counted[:, 1:])
+    return HeadStats(kind, results, int(real_query.sum()))
+
+
+def separator_keys(special: np.ndarray) -> np.ndarray:
+    """``(T,)`` bool: special tokens after the first position ([SEP], </s>, EOS)."""
+    separator = np.asarray(special, dtype=bool).copy()
+    separator[:1] = False
+    return separator
+
+
+def trace_head_statistics(trace: Trace, kind: str) -> HeadStats:
+    """``head_statistics`` of one kind of a trace, with the masks from its token axes."""
+    query_axis, key_axis = trace.axes(kind)
+    return head_statistics(
+        trace.attention[kind].weights,
+        query_padding=np.asarray(query_axis.padding, dtype=bool),
+        key_hidden=hidden_keys(key_axis),
+        key_separator=separator_keys(key_axis.special) & ~np.asarray(key_axis.padding, dtype=bool),
+        self_attention=kind != "cross",
+        kind=kind,
+    )
+
+
+def _cell(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.6f}"
+
+
+def table_rows(stats: list[HeadStats]) -> list[HeadRow]:
+    """The rows of several kinds, kind by kind."""
+    return [row for kind_stats in stats for row in kind_stats.rows()]
+
+
+def table_csv(stats: list[HeadStats]) -> str:
+    """The head table as CSV text: a header line, then one line per head."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in table_rows(stats):
+        writer.writerow([row.kind, row.layer, row.head, *(_cell(row.values[name]) for name in STATISTICS)])
+    return buffer.getvalue()

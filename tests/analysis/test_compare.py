@@ -1,0 +1,143 @@
+"""Comparison of two traces: refusals, difference maps, colour ranges and the head ranking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from explorer.analysis.compare import (
+    ComparisonError,
+    compare_traces,
+    compare_weights,
+    difference_levels,
+    js_divergence_bits,
+    shared_levels,
+)
+
+
+def test_js_divergence_by_hand() -> None:
+    # Disjoint rows: 1 bit.
+    assert js_divergence_bits(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0)
+    # p = [.5, .5], q = [1, 0], m = [.75, .25]:
+    # KL(p‖m) = .5·log2(.5/.75) + .5·log2(.5/.25);  KL(q‖m) = log2(1/.75);  JS = (KL(p‖m) + KL(q‖m)) / 2
+    kl_p = 0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)
+    kl_q = math.log2(1 / 0.75)
+    expected = 0.5 * (kl_p + kl_q)
+    assert expected == pytest.approx(0.311278, abs=1e-6)
+    assert js_divergence_bits(np.array([0.5, 0.5]), np.array([1.0, 0.0])) == pytest.approx(expected, abs=1e-6)
+
+
+def test_js_divergence_is_zero_for_identical_rows_and_symmetric() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(7), size=(3, 6)).astype(np.float32)
+    q = rng.dirichlet(np.ones(7), size=(3, 6)).astype(np.float32)
+    np.testing.assert_allclose(js_divergence_bits(p, p), 0.0, atol=1e-6)
+    np.testing.assert_allclose(js_divergence_bits(p, q), js_divergence_bits(q, p), atol=1e-6)
+    assert np.all(js_divergence_bits(p, q) <= 1.0 + 1e-6)
+
+
+def test_mean_absolute_difference_and_js_of_a_head_by_hand() -> None:
+    before = np.array([[[[1.0, 0.0], [0.5, 0.5]]]], dtype=np.float32)  # (1, 1, 2, 2)
+    after = np.array([[[[0.0, 1.0], [0.5, 0.5]]]], dtype=np.float32)
+    difference, mean_abs, js = compare_weights(before, after)
+    np.testing.assert_allclose(difference[0, 0], [[-1.0, 1.0], [0.0, 0.0]])
+    assert mean_abs[0, 0] == pytest.approx(0.5)  # cells |-1|, 1, 0, 0 → 2 / 4
+    assert js[0, 0] == pytest.approx(0.5)  # rows 1 bit and 0 bits
+
+
+def _stack(rng: np.random.Generator, layers: int = 2, heads: int = 3, queries: int = 4, keys: int = 4) -> np.ndarray:
+    return rng.dirichlet(np.ones(keys), size=(layers, heads, queries)).astype(np.float32)
+
+
+def test_identical_traces_have_no_difference(make_trace) -> None:
+    stack = _stack(np.random.default_rng(0))
+    comparison = compare_traces(make_trace(encoder_self=stack), make_trace(encoder_self=stack.copy()), "encoder_self")
+    assert np.all(comparison.difference == 0)
+    np.testing.assert_allclose(comparison.js_divergence_bits, 0.0, atol=1e-6)
+    np.testing.assert_allclose(comparison.mean_abs_difference, 0.0)
+    assert comparison.changed_queries.size == 0
+
+
+def test_heads_are_ranked_by_how_much_they_changed(make_trace) -> None:
+    rng = np.random.default_rng(1)
+    before = _stack(rng)
+    after = before.copy()
+    after[1, 2] = np.eye(4)  # a large change
+    after[0, 1] = 0.9 * before[0, 1] + 0.1 * np.eye(4)  # a small change
+    comparison = compare_traces(make_trace(encoder_self=before), make_trace(encoder_self=after), "encoder_self")
+    for by in ("js_divergence_bits", "mean_abs_difference"):
+        ranked = comparison.ranked(by)
+        assert [(head.layer, head.head) for head in ranked[:2]] == [(1, 2), (0, 1)]
+        assert len(ranked) == 6
+    # Unchanged heads tie at 0 and keep layer, head order.
+    assert [(head.layer, head.head) for head in comparison.ranked()[2:]] == [(0, 0), (0, 2), (1, 0), (1, 1)]
+
+
+def test_traces_of_different_lengths_are_refused_naming_the_position(make_trace) -> None:
+    rng = np.random.default_rng(2)
+    short = make_trace(encoder_self=_stack(rng, queries=3, keys=3))
+    long = make_trace(encoder_self=_stack(rng, queries=4, keys=4))
+    with pytest.raises(ComparisonError, match=r"3 and 4 tokens, first differing at position 3 \(nothing vs 'e3'\)"):
+        compare_traces(short, long, "encoder_self")
+
+
+def test_different_tokens_are_refused_for_checkpoints_and_marked_for_two_inputs(make_trace) -> None:
+    rng = np.random.default_rng(3)
+    a = make_trace(encoder_self=_stack(rng), encoder_ids=[10, 11, 12, 13])
+    b = make_trace(encoder_self=_stack(rng), encoder_ids=[10, 11, 99, 13])
+    with pytest.raises(ComparisonError, match=r"differ at position 2 \('e12' vs 'e99'\)"):
+        compare_traces(a, b, "encoder_self")
+    comparison = compare_traces(a, b, "encoder_self", same_tokens=False)
+    assert comparison.changed_queries.tolist() == [2]
+    assert comparison.changed_keys.tolist() == [2]
+
+
+def test_cross_attention_checks_both_sides(make_trace) -> None:
+    rng = np.random.default_rng(4)
+
+    def trace(decoder_ids: list[int]):
+        return make_trace(
+            encoder_self=_stack(rng, queries=3, keys=3),
+            decoder_self=np.tril(_stack(rng, queries=2, keys=2)),
+            cross=_stack(rng, queries=2, keys=3),
+            decoder_ids=decoder_ids,
+        )
+
+    with pytest.raises(ComparisonError, match="decoder tokens differ at position 1"):
+        compare_traces(trace([100, 101]), trace([100, 7]), "cross")
+    assert compare_traces(trace([100, 101]), trace([100, 101]), "cross").difference.shape == (2, 3, 2, 3)
+
+
+def test_different_architectures_are_refused(make_trace) -> None:
+    rng = np.random.default_rng(5)
+    with pytest.raises(ComparisonError, match=r"2 × 3 and 1 × 3 layers × heads"):
+        compare_traces(
+            make_trace(encoder_self=_stack(rng)), make_trace(encoder_self=_stack(rng, layers=1)), "encoder_self"
+        )
+    with pytest.raises(ComparisonError, match="the second trace has no cross-attention"):
+        cross = make_trace(
+            encoder_self=_stack(rng), decoder_self=_stack(rng, queries=2, keys=2), cross=_stack(rng, queries=2)
+        )
+        compare_traces(cross, make_trace(encoder_self=_stack(rng)), "cross")
+
+
+def test_padding_queries_do_not_count(make_trace) -> None:
+    before = np.array([[[[1.0, 0.0], [1.0, 0.0]]]], dtype=np.float32)
+    after = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=np.float32)  # only the padding row changed
+    comparison = compare_traces(
+        make_trace(encoder_self=before, encoder_padding={1}), make_trace(encoder_self=after, encoder_padding={1}),
+        "encoder_self",
+    )
+    assert comparison.js_divergence_bits[0, 0] == pytest.approx(0.0)
+    assert comparison.mean_abs_difference[0, 0] == pytest.approx(0.0)
+
+
+def test_colour_ranges() -> None:
+    left = np.array([[0.1, 0.6], [0.2, -np.inf]])
+    right = np.array([[0.05, 0.3], [0.9, 0.4]])
+    assert shared_levels(left, right) == (0.05, 0.9)
+    assert shared_levels(np.full((2, 2), 0.5)) == (0.0, 1.0)
+    assert difference_levels(np.array([[0.2, -0.7], [0.1, np.nan]])) == (-0.7, 0.7)
+    assert difference_levels(np.zeros((2, 2))) == (-1.0, 1.0)

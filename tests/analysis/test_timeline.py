@@ -1,0 +1,155 @@
+"""Training run folders: listing without loading, the log, the cache and statistic curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer.analysis import timeline
+from explorer.analysis.timeline import CheckpointCache, open_run, statistic_over_steps
+
+
+def _fake_checkpoint(folder: Path) -> Path:
+    """A folder that looks like a checkpoint; its weights are garbage, so reading them would fail."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    return folder
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    for step in (1000, 500, 1500):
+        _fake_checkpoint(run / f"step-{step:06d}")
+    _fake_checkpoint(run / "final")
+    (run / "step-000100").mkdir()  # no config.json: not a checkpoint
+    (run / "notes").mkdir()
+    (run / "settings.json").write_text(json.dumps({"steps": 1500}))
+    lines = [
+        json.dumps({"step": 500, "loss": 0.5, "exact_match": {"sort": 0.25}}),
+        "not json",
+        json.dumps({"step": "1000", "loss": 0.1}),
+        "",
+        json.dumps({"step": 1000, "loss": 0.25}),
+    ]
+    (run / "log.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_run_lists_checkpoints_in_step_order_without_reading_weights(run_folder: Path) -> None:
+    run = open_run(run_folder)
+    # final/ is the same weights as step 1500 (settings.json says 1500 steps): one stop, not two.
+    assert run.steps == [500, 1000, 1500]
+    assert [checkpoint.label for checkpoint in run.checkpoints] == ["step 500", "step 1000", "step 1500"]
+    assert run.checkpoints[0].folder == run_folder / "step-000500"
+
+
+def test_final_is_listed_when_no_step_folder_holds_it(run_folder: Path) -> None:
+    (run_folder / "settings.json").write_text(json.dumps({"steps": 1700}))
+    run = open_run(run_folder)
+    assert run.steps == [500, 1000, 1500, 1700]
+    assert run.checkpoints[-1].label == "final (step 1700)"
+    (run_folder / "settings.json").unlink()
+    assert open_run(run_folder).checkpoints[-1].label == "final"
+
+
+def test_log_is_read_on_first_use(run_folder: Path) -> None:
+    run = open_run(run_folder)
+    # Rewritten after opening: opening only listed folders, so the new log is what is read.
+    (run_folder / "log.jsonl").write_text(json.dumps({"step": 1500, "loss": 0.0}) + "\n")
+    assert sorted(run.log) == [1500]
+    assert run.record(2) == {"step": 1500, "loss": 0.0}
+
+
+def test_log_records_and_bad_lines(run_folder: Path) -> None:
+    run = open_run(run_folder)
+    assert run.record(0) == {"step": 500, "loss": 0.5, "exact_match": {"sort": 0.25}}
+    assert run.record(2) is None  # step 1500 has no record
+    steps, losses = run.log_series("loss")
+    assert steps.tolist() == [500, 1000] and losses.tolist() == [0.5, 0.25]
+    # Line 2 is not JSON, line 3 has a string step; line 4 is blank and ignored.
+    assert run.log_problems == ["log.jsonl lines 2, 3 are not JSON records with an integer step"]
+
+
+def test_oversized_log_is_not_read(run_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timeline, "MAX_LOG_BYTES", 10)
+    run = open_run(run_folder)
+    assert run.log == {}
+    assert "log.jsonl is not a readable file" in run.log_problems[0]
+
+
+def test_nearest_checkpoint_for_the_slider(run_folder: Path) -> None:
+    run = open_run(run_folder)
+    assert run.nearest(0) == 0
+    assert run.nearest(1200) == 1
+    assert run.nearest(1250) == 1  # a tie goes to the earlier step
+    assert run.nearest(99999) == 2
+
+
+def test_folders_without_checkpoints_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a folder"):
+        open_run(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no checkpoints"):
+        open_run(tmp_path / "empty")
+
+
+def test_cache_loads_once_and_evicts_the_least_recently_used(tmp_path: Path) -> None:
+    loads: list[Path] = []
+
+    def load(folder: Path) -> str:
+        loads.append(folder)
+        return f"model at {folder.name}"
+
+    cache = CheckpointCache(load, capacity=2)
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert cache.get(a) == "model at a"
+    cache.get(b)
+    cache.get(a)  # a becomes the most recent
+    cache.get(c)  # evicts b
+    assert loads == [a, b, c]
+    assert a in cache and c in cache and b not in cache
+    cache.get(b)
+    assert loads == [a, b, c, b]
+
+
+def test_statistic_curve_over_steps_by_hand(make_trace) -> None:
+    one_hot = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=np.float32)  # entropy 0, diagonal 1
+    half = np.full((1, 1, 2, 2), 0.5, dtype=np.float32)  # entropy 1 bit, diagonal .5
+    traces = [(200, make_trace(encoder_self=half)), (100, make_trace(encoder_self=one_hot))]
+    curve = statistic_over_steps(traces, "encoder_self", "entropy_bits")
+    assert curve.steps.tolist() == [100, 200]
+    np.testing.assert_allclose(curve.head(0, 0), [0.0, 1.0], atol=1e-6)
+    diagonal = statistic_over_steps(traces, "encoder_self", "diagonal_share")
+    np.testing.assert_allclose(diagonal.values[:, 0, 0], [1.0, 0.5])
+    with pytest.raises(ValueError, match="unknown statistic"):
+        statistic_over_steps(traces, "encoder_self", "loss")
+
+
+def test_curve_of_a_real_run_loaded_through_the_cache(tmp_path: Path) -> None:
+    """Two tiny checkpoints saved as a run; the worker's path: open, load via the cache, trace, curve."""
+    from model import load_checkpoint, save_checkpoint
+    from tiny_models import task_tokenizer, tiny_config, tiny_network
+
+    config = tiny_config("encoder-decoder")
+    run_folder = tmp_path / "run"
+    for step, seed in ((10, 0), (20, 1)):
+        save_checkpoint(run_folder / f"step-{step:06d}", tiny_network(config, seed), task_tokenizer(), name=f"step {step}")
+    run = open_run(run_folder)
+    cache = CheckpointCache(load_checkpoint)
+    traces = [
+        (checkpoint.step, cache.get(checkpoint.folder).trace("sort: owl cat", target="cat owl"))
+        for checkpoint in run.checkpoints
+    ]
+    curve = statistic_over_steps(traces, "cross", "entropy_bits")
+    assert curve.values.shape == (2, 2, 4)
+    # Cross-attention rows over the source tokens: entropy between 0 and log2 of their
+    # number, and two differently seeded networks do not give the same numbers.
+    n_source = len(traces[0][1].encoder)
+    assert n_source == 5  # sort : owl cat </s>
+    assert np.all((curve.values >= 0) & (curve.values <= np.log2(n_source) + 1e-6))
+    assert not np.allclose(curve.values[0], curve.values[1])

@@ -55,15 +55,23 @@ def scaled_dot_product_attention(
     if not need_weights:
         return AttentionResult(_fused_attention(q, k, v, mask, bias, scale), None, None)
 
-    scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (B, H, Tq, Tk)
+    # Every (Tq, Tk) pass costs as much as a matmul for long inputs, so the scale, bias
+    # and mask are applied in place on the fresh product (autograd allows it: matmul,
+    # add and masked_fill keep no copy of their output for the backward pass).
+    scores = torch.matmul(q, k.transpose(-2, -1))  # (B, H, Tq, Tk)
+    if scale != 1.0:
+        scores.mul_(scale)
     if bias is not None:
-        scores = scores + bias
+        scores.add_(bias)
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
+        scores.masked_fill_(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if mask is not None:
-        # softmax of an all -inf row is NaN; such a query attends to nothing.
-        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+        # softmax of an all -inf row is NaN; such a query attends to nothing. Checked on
+        # the small mask first so the usual case makes no second (Tq, Tk) copy.
+        unattended = ~mask.any(dim=-1, keepdim=True)
+        if bool(unattended.any()):
+            weights = weights.masked_fill(unattended, 0.0)
     return AttentionResult(torch.matmul(weights, v), weights, scores)
 
 

@@ -21,7 +21,14 @@ from .config import ModelConfig
 from .inference import AttentionModel
 from .tokenization import TextTokenizer
 from .transformer import Transformer
-from .weights import CheckpointError, check_shapes, load_safetensors, read_safetensors_header
+from .weights import (
+    CheckpointError,
+    check_shapes,
+    checkpoint_file,
+    load_safetensors,
+    read_safetensors_header,
+    require_float,
+)
 
 NATIVE_MODEL_TYPE = "attention-explorer"
 FORMAT_VERSION = 1
@@ -36,18 +43,27 @@ def bundled_checkpoint() -> Path:
 
 def read_config_json(folder: Path) -> dict:
     """``config.json`` as a dict, or a ``CheckpointError`` naming what is wrong with it."""
-    path = folder / "config.json"
-    if not path.is_file():
+    path = checkpoint_file(folder, "config.json")
+    if path is None:
         raise CheckpointError(f"{folder} has no config.json, so it is not a model checkpoint folder")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{path} is {path.stat().st_size:,} bytes, far too large for a model configuration")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({error})") from None
+    except ValueError as error:  # bad JSON or UTF-8, or a number of more digits than Python converts
+        raise CheckpointError(f"{path} is not valid JSON ({_first_line(error)})") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+        raise CheckpointError(f"{path} is not a model configuration: its JSON is nested too deeply") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
     if not isinstance(values, dict):
         raise CheckpointError(f"{path} must hold a JSON object, not {type(values).__name__}")
     return values
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def resolve_folder(location: str | os.PathLike | None) -> Path:
@@ -101,18 +117,16 @@ def load_native(folder: Path, values: dict | None = None) -> AttentionModel:
         raise CheckpointError(f"{folder / 'config.json'}: {error}") from None
 
     tokenizer = TextTokenizer.from_file(folder / "tokenizer.json", config.max_positions)
-    if tokenizer.vocab_size > config.vocab_size:
-        raise CheckpointError(
-            f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's embedding holds only "
-            f"{config.vocab_size}"
-        )
-    weights_path = folder / "model.safetensors"
-    if not weights_path.is_file():
+    tokenizer.check_fits(config.vocab_size)
+    weights_path = checkpoint_file(folder, "model.safetensors")
+    if weights_path is None:
         raise CheckpointError(f"{folder} has no model.safetensors")
     with torch.device("meta"):
         expected = {key: tuple(value.shape) for key, value in Transformer(config).state_dict().items()}
     header = read_safetensors_header(weights_path)
     check_shapes(weights_path.name, {key: entry.shape for key, entry in header.items()}, expected)
+    for key, entry in header.items():
+        require_float(weights_path.name, key, entry.dtype)
     tensors = load_safetensors(weights_path)
     network = Transformer(config)
     network.load_state_dict(tensors, strict=True)

@@ -22,6 +22,9 @@ POSITIONS = ("learned", "sinusoidal", "relative", "none")
 MAX_PARAMETERS = 4_000_000_000
 MAX_LAYERS = 256
 MAX_POSITIONS = 1 << 20
+# A sinusoidal position table is computed, not read from the weight file, so its size
+# is not vouched for by the file: cap it (Marian's is 512 × 512; this allows 8192 × 1024).
+MAX_SINUSOID_ENTRIES = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,28 @@ class ModelConfig:
                 found.append(f"{name} = {value!r} is outside the vocabulary of {self.vocab_size}")
         if self.architecture != "encoder" and self.decoder_start_token_id is None and self.bos_token_id is None:
             found.append("a decoder needs decoder_start_token_id or bos_token_id")
-        if self.position_offset < 0 or self.type_vocab_size < 0:
-            found.append("position_offset and type_vocab_size must not be negative")
-        if self.positions == "relative" and (self.relative_buckets <= 0 or self.relative_max_distance <= 0):
-            found.append("relative positions need positive relative_buckets and relative_max_distance")
+        for name in ("position_offset", "type_vocab_size", "relative_buckets", "relative_max_distance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                found.append(f"{name} must be a non-negative integer, got {value!r}")
+        if found:
+            return found
+        if self.positions == "relative" and not (
+            # Encoders halve the buckets for the two directions and keep half of those
+            # exact; the rest cover distances up to relative_max_distance on a log scale.
+            self.relative_buckets >= 4 and self.relative_max_distance > self.relative_buckets // 2
+        ):
+            found.append(
+                "relative positions need relative_buckets of at least 4 and a relative_max_distance above "
+                f"half of them, got {self.relative_buckets} and {self.relative_max_distance}"
+            )
+        if self.positions == "sinusoidal":
+            entries = (self.max_positions + self.position_offset) * self.d_model
+            if entries > MAX_SINUSOID_ENTRIES:
+                found.append(
+                    f"a sinusoidal position table of {self.max_positions + self.position_offset} positions × "
+                    f"{self.d_model} is larger than the supported {MAX_SINUSOID_ENTRIES:,} entries"
+                )
         if not found and self.parameter_count() > MAX_PARAMETERS:
             found.append(
                 f"the configuration describes about {self.parameter_count():,} parameters, "
@@ -204,7 +225,8 @@ class ModelConfig:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown configuration field(s): {', '.join(unknown)}")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ValueError(f"unknown configuration field(s): {', '.join(unknown[:5])}{more}")
         try:
             return cls(**values)
         except TypeError as error:  # a field of the wrong JSON type

@@ -4,9 +4,18 @@
 the encoder of encoder-only and encoder–decoder models and to the decoder of
 decoder-only ones; an encoder–decoder without a target generates greedily, and the
 trace then covers the whole generated sequence.
+
+Two costs are chosen here on purpose. The trace's precision: float32 (exact, what
+``dump`` and the parity tests read) or float16 (half the memory); ``"auto"``, the
+default, keeps float32 until the float32 trace would exceed ``AUTO_FLOAT16_BYTES`` and
+stores float16 beyond, so a 2,048-token GPT-2-small trace takes 2.4 GB instead of
+4.8 GB. The forward always computes in float32; only the stored copy is rounded. And
+the intra-op thread count: every core but one (see ``default_threads``).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
@@ -18,16 +27,84 @@ from .trace import AttentionMaps, TokenAxis, Trace
 from .transformer import AttentionStack, Transformer
 
 DEFAULT_MAX_NEW_TOKENS = 64
+TRACE_PRECISIONS = ("auto", "float32", "float16")
+# Above this many bytes of float32 weights + scores, "auto" stores the trace as float16.
+# 512 MiB keeps every input of encoders up to BERT-base size at 512 tokens exact
+# (302 MB) and halves GPT-2-small from 1,024 tokens on (1.2 GB, 4.8 GB at 2,048).
+AUTO_FLOAT16_BYTES = 512 * 2**20
+_TRACE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def default_threads() -> int:
+    """Intra-op threads for a forward: every usable core but one, and at least one.
+
+    The forward runs on a worker thread beside the GUI thread; leaving it a core keeps
+    painting smooth, and on small inputs one thread is faster anyway (on a 2-core machine
+    a second OpenMP thread made a 32-token MiniLM forward 10× slower whenever the other
+    core was busy, because every small op waits at a barrier for it).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def trace_nbytes(config: ModelConfig, n_source: int, n_target: int, itemsize: int = 4) -> int:
+    """Bytes of a trace's weights and scores at ``itemsize`` bytes per value.
+
+    ``n_source`` is the encoder length, ``n_target`` the decoder length (either 0 when
+    the model has no such stack).
+    """
+    H = config.n_heads
+    values = 0
+    if config.has_encoder:
+        values += config.n_encoder_layers * H * n_source * n_source
+    if config.has_decoder:
+        cross = n_source if config.architecture == "encoder-decoder" else 0
+        values += config.n_decoder_layers * H * n_target * (n_target + cross)
+    return 2 * values * itemsize  # weights and scores
+
+
+def resolve_precision(precision: str, float32_nbytes: int) -> str:
+    """``"float32"`` or ``"float16"``: what ``precision`` means for a trace of that size."""
+    if precision not in TRACE_PRECISIONS:
+        raise ValueError(f"trace precision must be one of {', '.join(TRACE_PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "float16" if float32_nbytes > AUTO_FLOAT16_BYTES else "float32"
+    return precision
 
 
 class AttentionModel:
-    """A network, its tokenizer and a name, on one device."""
+    """A network, its tokenizer and a name, on one device.
 
-    def __init__(self, network: Transformer, tokenizer: TextTokenizer, name: str, source: str = "") -> None:
+    ``trace_precision`` (``"auto"``, ``"float32"`` or ``"float16"``) is the default of
+    ``trace``'s ``precision``. ``threads`` is the intra-op thread count set on the
+    calling thread before each forward: None picks ``default_threads()``, 0 leaves
+    torch's setting alone.
+    """
+
+    def __init__(
+        self,
+        network: Transformer,
+        tokenizer: TextTokenizer,
+        name: str,
+        source: str = "",
+        trace_precision: str = "auto",
+        threads: int | None = None,
+    ) -> None:
         self.network = network.eval()
         self.tokenizer = tokenizer
         self.name = name
         self.source = source
+        resolve_precision(trace_precision, 0)  # refuses an unknown name now, not at the first trace
+        self.trace_precision = trace_precision
+        self.threads = default_threads() if threads is None else threads
+
+    def _set_threads(self) -> None:
+        # torch keeps the count per calling thread, so it is set where the forward runs.
+        if self.threads and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
     @property
     def config(self) -> ModelConfig:
@@ -81,6 +158,7 @@ class AttentionModel:
         if not config.has_decoder or not config.lm_head:
             raise ValueError("this model cannot generate: it has no decoder with a language-model head")
         encoded = self.tokenizer.encode(text)
+        self._set_threads()
         if config.architecture == "encoder-decoder":
             ids = greedy_generate(self.network, self._tensor([config.start_token_id]), max_new_tokens, self._tensor(encoded.ids))
         else:
@@ -94,6 +172,7 @@ class AttentionModel:
         target: str | None = None,
         pair: str | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        precision: str | None = None,
     ) -> Trace:
         """Run the model on ``text`` and return every attention matrix it computed.
 
@@ -102,8 +181,14 @@ class AttentionModel:
             target: encoder–decoder only: the decoder text for teacher forcing. None or
                 empty generates greedily.
             pair: encoder-only only: the second segment of a sentence pair.
+            precision: the dtype the trace's arrays are stored in: ``"float32"``,
+                ``"float16"`` or ``"auto"`` (float16 only when the float32 trace would
+                exceed ``AUTO_FLOAT16_BYTES``); None uses ``self.trace_precision``.
         """
         config = self.config
+        precision = precision or self.trace_precision
+        resolve_precision(precision, 0)
+        self._set_threads()
         notices: list[str] = []
         encoded = self.tokenizer.encode(text, pair if config.architecture == "encoder" else None)
         if encoded.truncated:
@@ -111,14 +196,18 @@ class AttentionModel:
                 f"The input was cut to the model's maximum of {self.tokenizer.max_length} tokens."
             )
         if config.architecture == "encoder":
-            return self._trace_encoder(encoded, notices)
+            return self._trace_encoder(encoded, notices, precision)
         if config.architecture == "decoder":
-            return self._trace_decoder(encoded, notices)
-        return self._trace_encoder_decoder(encoded, target, max_new_tokens, notices)
+            return self._trace_decoder(encoded, notices, precision)
+        return self._trace_encoder_decoder(encoded, target, max_new_tokens, notices, precision)
 
-    def _trace_encoder(self, encoded: Encoded, notices: list[str]) -> Trace:
+    def _trace_dtype(self, precision: str, n_source: int, n_target: int) -> torch.dtype:
+        return _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
+
+    def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str) -> Trace:
         type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
-        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, need_weights=True)
+        dtype = self._trace_dtype(precision, len(encoded.ids), 0)
+        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, need_weights=True, trace_dtype=dtype)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -128,8 +217,9 @@ class AttentionModel:
             notices=notices,
         )
 
-    def _trace_decoder(self, encoded: Encoded, notices: list[str]) -> Trace:
-        output = self.network.decode(self._tensor(encoded.ids), need_weights=True)
+    def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str) -> Trace:
+        dtype = self._trace_dtype(precision, 0, len(encoded.ids))
+        output = self.network.decode(self._tensor(encoded.ids), need_weights=True, trace_dtype=dtype)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -140,7 +230,7 @@ class AttentionModel:
         )
 
     def _trace_encoder_decoder(
-        self, encoded: Encoded, target: str | None, max_new_tokens: int, notices: list[str]
+        self, encoded: Encoded, target: str | None, max_new_tokens: int, notices: list[str], precision: str
     ) -> Trace:
         source = self._tensor(encoded.ids)
         generated = not target
@@ -150,7 +240,8 @@ class AttentionModel:
             decoder_ids, cut = self.decoder_ids(target)
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
-        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), need_weights=True)
+        dtype = self._trace_dtype(precision, len(encoded.ids), len(decoder_ids))
+        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), need_weights=True, trace_dtype=dtype)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -171,8 +262,10 @@ class AttentionModel:
 
 
 def _maps(stack: AttentionStack | None) -> AttentionMaps:
+    """The batch's only row as numpy, at the dtype the stack holds: on the CPU the
+    arrays are views of the stack's buffers, so nothing is copied."""
     assert stack is not None  # need_weights=True always returns a stack
     return AttentionMaps(
-        weights=stack.weights[0].float().cpu().numpy(),  # (L, H, Q, K)
-        scores=stack.scores[0].float().cpu().numpy(),  # (L, H, Q, K)
+        weights=stack.weights[0].cpu().numpy(),  # (L, H, Q, K)
+        scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)
     )

@@ -39,7 +39,11 @@ class TokenAxis:
 
 @dataclass
 class AttentionMaps:
-    """All layers and heads of one attention kind."""
+    """All layers and heads of one attention kind.
+
+    Both arrays are float32, or float16 for traces too large to keep at full precision
+    (``AttentionModel.trace``'s ``precision``); readers that need float32 convert.
+    """
 
     weights: np.ndarray  # (L, H, Q, K): softmax probabilities
     scores: np.ndarray  # (L, H, Q, K): what entered the softmax; masked entries are -inf

@@ -2,7 +2,10 @@
 
 ``encode`` and ``decode`` are separate so generation encodes the source once. With
 ``need_weights=True`` each stack also returns every layer's attention weights and
-scores, stacked as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward.
+scores as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward. Each
+layer's matrices are copied straight into one preallocated buffer per stack (at the
+``trace_dtype`` asked for, e.g. float16) and then released, so a long input never holds
+every layer's float32 matrices and a stacked copy of them at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .attention import AttentionResult
 from .config import ModelConfig
 from .layers import DecoderLayer, EncoderLayer, make_norm
 from .positions import InputEmbedding, RelativePositionBias
@@ -36,13 +40,38 @@ class DecoderOutput(NamedTuple):
     cross_attention: AttentionStack | None
 
 
-def _stack(results: list) -> AttentionStack | None:
-    if not results or results[0] is None or results[0].weights is None:
-        return None
-    return AttentionStack(
-        torch.stack([r.weights for r in results], dim=1),  # (B, L, H, Tq, Tk)
-        torch.stack([r.scores for r in results], dim=1),  # (B, L, H, Tq, Tk)
-    )
+class TraceBuffer:
+    """Every layer's weights and scores of one attention kind, written into place.
+
+    The ``(B, L, H, Tq, Tk)`` pair is allocated when the first layer reports (its shape
+    is known then) in ``dtype`` (None: the dtype attention was computed in); each
+    layer's tensors are copied into their slot, converting on the way, and can then be
+    freed by the caller.
+    """
+
+    def __init__(self, n_layers: int, dtype: torch.dtype | None) -> None:
+        self.n_layers = n_layers
+        self.dtype = dtype
+        self.weights: Tensor | None = None
+        self.scores: Tensor | None = None
+
+    def add(self, layer: int, result: AttentionResult | None) -> None:
+        if result is None or result.weights is None or result.scores is None:
+            return
+        if self.weights is None:
+            B, H, Tq, Tk = result.weights.shape
+            dtype = self.dtype or result.weights.dtype
+            shape = (B, self.n_layers, H, Tq, Tk)
+            self.weights = torch.empty(shape, dtype=dtype, device=result.weights.device)
+            self.scores = torch.empty(shape, dtype=dtype, device=result.weights.device)
+        assert self.scores is not None
+        self.weights[:, layer].copy_(result.weights)
+        self.scores[:, layer].copy_(result.scores)
+
+    def stack(self) -> AttentionStack | None:
+        if self.weights is None or self.scores is None:
+            return None
+        return AttentionStack(self.weights, self.scores)
 
 
 def causal_mask(n: int, device: torch.device) -> Tensor:
@@ -59,19 +88,26 @@ class Encoder(nn.Module):
         self.final_norm = make_norm(config) if config.final_norm else None
 
     def forward(
-        self, token_embeddings: Tensor, padding_mask: Tensor, type_ids: Tensor | None, need_weights: bool
+        self,
+        token_embeddings: Tensor,
+        padding_mask: Tensor,
+        type_ids: Tensor | None,
+        need_weights: bool,
+        trace_dtype: torch.dtype | None = None,
     ) -> EncoderOutput:
         x = self.embed(token_embeddings, padding_mask, type_ids)
         T = x.size(1)
-        mask = padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        # Without padding every key is visible: no mask means no (Tq, Tk) masking pass.
+        mask = None if bool(padding_mask.all()) else padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
-        attention = []
-        for layer in self.layers:
+        trace = TraceBuffer(len(self.layers), trace_dtype)
+        for index, layer in enumerate(self.layers):
             x, result = layer(x, mask, bias, need_weights)
-            attention.append(result)
+            trace.add(index, result)
+            del result  # copied into the trace: free this layer's matrices before the next
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return EncoderOutput(x, _stack(attention))
+        return EncoderOutput(x, trace.stack())
 
 
 class Decoder(nn.Module):
@@ -90,20 +126,25 @@ class Decoder(nn.Module):
         memory: Tensor | None,
         memory_mask: Tensor | None,
         need_weights: bool,
+        trace_dtype: torch.dtype | None = None,
     ) -> DecoderOutput:
         x = self.embed(token_embeddings, padding_mask)
         T = x.size(1)
         self_mask = causal_mask(T, x.device)[None, None] & padding_mask[:, None, None, :]  # (B, 1, Tq, Tk)
-        cross_mask = memory_mask[:, None, None, :] if memory_mask is not None else None  # (B, 1, 1, Tk)
+        cross_mask = None
+        if memory_mask is not None and not bool(memory_mask.all()):
+            cross_mask = memory_mask[:, None, None, :]  # (B, 1, 1, Tk)
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
-        self_attention, cross_attention = [], []
-        for layer in self.layers:
+        self_trace = TraceBuffer(len(self.layers), trace_dtype)
+        cross_trace = TraceBuffer(len(self.layers), trace_dtype)
+        for index, layer in enumerate(self.layers):
             x, self_result, cross_result = layer(x, self_mask, bias, memory, cross_mask, need_weights)
-            self_attention.append(self_result)
-            cross_attention.append(cross_result)
+            self_trace.add(index, self_result)
+            cross_trace.add(index, cross_result)
+            del self_result, cross_result  # copied: free them before the next layer runs
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return DecoderOutput(x, _stack(self_attention), _stack(cross_attention))
+        return DecoderOutput(x, self_trace.stack(), cross_trace.stack())
 
 
 class Transformer(nn.Module):
@@ -134,13 +175,18 @@ class Transformer(nn.Module):
         padding_mask: Tensor | None = None,
         type_ids: Tensor | None = None,
         need_weights: bool = False,
+        trace_dtype: torch.dtype | None = None,
     ) -> EncoderOutput:
-        """ids: ``(B, T)`` token ids of the source."""
+        """ids: ``(B, T)`` token ids of the source.
+
+        ``trace_dtype`` is the dtype the returned attention stack is stored in (None: the
+        dtype it was computed in); the forward itself always computes at full precision.
+        """
         if self.encoder is None:
             raise ValueError("this model has no encoder")
         if padding_mask is None:
             padding_mask = self.no_padding(ids)
-        return self.encoder(self.embed_tokens(ids), padding_mask, type_ids, need_weights)
+        return self.encoder(self.embed_tokens(ids), padding_mask, type_ids, need_weights, trace_dtype)
 
     def decode(
         self,
@@ -149,13 +195,17 @@ class Transformer(nn.Module):
         memory_mask: Tensor | None = None,
         padding_mask: Tensor | None = None,
         need_weights: bool = False,
+        trace_dtype: torch.dtype | None = None,
     ) -> DecoderOutput:
-        """ids: ``(B, T)`` decoder input; memory: the encoder output ``(B, Tk, d_model)``."""
+        """ids: ``(B, T)`` decoder input; memory: the encoder output ``(B, Tk, d_model)``.
+
+        ``trace_dtype``: as for ``encode``.
+        """
         if self.decoder is None:
             raise ValueError("this model has no decoder")
         if padding_mask is None:
             padding_mask = self.no_padding(ids)
-        return self.decoder(self.embed_tokens(ids), padding_mask, memory, memory_mask, need_weights)
+        return self.decoder(self.embed_tokens(ids), padding_mask, memory, memory_mask, need_weights, trace_dtype)
 
     def logits(self, hidden: Tensor) -> Tensor:
         """Next-token logits ``(B, T, vocab)`` from decoder hidden states."""
@@ -179,15 +229,16 @@ class Transformer(nn.Module):
         decoder_padding_mask: Tensor | None = None,
         type_ids: Tensor | None = None,
         need_weights: bool = False,
+        trace_dtype: torch.dtype | None = None,
     ) -> tuple[EncoderOutput | None, DecoderOutput | None]:
         """Run whichever stacks the architecture has on the inputs given."""
         encoded = decoded = None
         if self.encoder is not None and source_ids is not None:
             if source_padding_mask is None:
                 source_padding_mask = self.no_padding(source_ids)
-            encoded = self.encode(source_ids, source_padding_mask, type_ids, need_weights)
+            encoded = self.encode(source_ids, source_padding_mask, type_ids, need_weights, trace_dtype)
         if self.decoder is not None and decoder_ids is not None:
             memory = encoded.hidden if encoded is not None else None
             memory_mask = source_padding_mask if encoded is not None else None
-            decoded = self.decode(decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights)
+            decoded = self.decode(decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights, trace_dtype)
         return encoded, decoded

@@ -8,10 +8,13 @@ unpickled beyond what ``torch.load(weights_only=True)`` allows.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +35,78 @@ SAFETENSORS_DTYPES: dict[str, tuple[int, torch.dtype]] = {
     "BOOL": (1, torch.bool),
 }
 FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
-# A real header is a few hundred bytes per tensor; more than this is not a weight file.
-MAX_HEADER_BYTES = 100 * 1024 * 1024
+# A real header is a few hundred bytes per tensor, well under a megabyte even for
+# thousands of tensors; a larger one is refused before it is read, so parsing it stays cheap.
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+
+# No trained weight comes near this (float16 itself stops at 65504); a value beyond it is a
+# flipped exponent bit or a crafted file, and would turn the attention into NaN.
+MAX_WEIGHT_MAGNITUDE = 1e6
+# The pickle inside a torch zip file lists tensor names and layouts, a few kilobytes per
+# hundred tensors; the tensor data lies in separate entries that are memory-mapped.
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+
+# A refusal is one line for a status bar or a terminal, even when it quotes a hostile file.
+MAX_MESSAGE_CHARS = 600
 
 
 class CheckpointError(ValueError):
-    """A checkpoint cannot be opened; the message is one sentence for the user."""
+    """A checkpoint cannot be opened; the message is one sentence for the user.
+
+    Messages quote names taken from the files (tensor names, configuration fields), so
+    the message is made safe to show: control and formatting characters (newlines,
+    terminal escapes, right-to-left overrides) are written as escapes, and an overlong
+    message is cut.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable_line(str(message), MAX_MESSAGE_CHARS))
+
+
+def printable_line(text: str, limit: int) -> str:
+    """``text`` on one line of printable characters, at most ``limit`` long."""
+    safe = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
+
+
+def checkpoint_root(folder: Path) -> Path:
+    """Where the files of a checkpoint folder may live: the folder itself, resolved.
+
+    A snapshot in the Hugging Face cache (``models--org--name/snapshots/<commit>/``) holds
+    links into the repository's ``blobs/`` folder, so there the repository folder is the root.
+    """
+    resolved = folder.resolve()
+    for parts in (folder.absolute().parts, resolved.parts):
+        if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+            return resolved.parent.parent
+    return resolved
+
+
+def checkpoint_file(folder: Path, name: str) -> Path | None:
+    """``folder / name`` if present, after checking that reading it reads the checkpoint's own file.
+
+    Returns None when there is no such entry. A link that leads out of the checkpoint
+    folder (to ``/etc``, a home folder, ``/dev/zero``…) is refused rather than followed,
+    as is anything but a regular file (a folder, a pipe that would block, a device).
+    Linking the whole folder elsewhere is the user's own choice and is allowed.
+    """
+    path = folder / name
+    if not os.path.lexists(path):
+        return None
+    target = path.resolve()
+    if path.is_symlink() or target != path.absolute():
+        if not target.is_relative_to(checkpoint_root(folder)):
+            raise CheckpointError(
+                f"{path} links to {target}, outside the checkpoint folder; such links are not followed "
+                "(copy the file into the folder instead)"
+            )
+    if not target.exists():
+        raise CheckpointError(f"{path} is a broken link")
+    if not target.is_file():
+        raise CheckpointError(f"{path} is not a regular file")
+    return path
 
 
 @dataclass(frozen=True)
@@ -58,17 +127,22 @@ def read_safetensors_header(path: Path) -> dict[str, TensorEntry]:
             if len(prefix) < 8:
                 raise CheckpointError(f"{name} is too short to be a safetensors file ({size} bytes)")
             header_size = int.from_bytes(prefix, "little")
-            if header_size > min(size - 8, MAX_HEADER_BYTES):
+            if header_size > size - 8:
                 raise CheckpointError(
                     f"{name} is truncated or corrupt: its header claims {header_size:,} bytes "
                     f"but the file has {size:,}"
+                )
+            if header_size > MAX_HEADER_BYTES:
+                raise CheckpointError(
+                    f"{name} is corrupt: its header claims {header_size:,} bytes, "
+                    f"more than the {MAX_HEADER_BYTES:,} any weight file needs"
                 )
             raw = handle.read(header_size)
     except OSError as error:
         raise CheckpointError(f"cannot read {name}: {error.strerror or error}") from None
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, a number of thousands of digits, deep nesting
         raise CheckpointError(f"{name} is corrupt: its header is not valid JSON") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{name} is corrupt: its header is not a JSON object")
@@ -87,7 +161,7 @@ def _entry(file_name: str, tensor_name: str, info: object, data_size: int) -> Te
     if not isinstance(info, dict):
         raise CheckpointError(f"{where}: the header entry is not an object")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if dtype not in SAFETENSORS_DTYPES:
+    if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
         raise CheckpointError(f"{where}: unsupported dtype {dtype!r}")
     if not (isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
         raise CheckpointError(f"{where}: the shape {shape!r} is not a list of sizes")
@@ -130,12 +204,26 @@ def load_safetensors(path: Path, names: dict[str, str] | None = None) -> dict[st
     return tensors
 
 
+def require_float(file_name: str, tensor_name: str, dtype: str) -> None:
+    """Refuse a tensor the network uses as weights that the file stores as integers or booleans."""
+    if dtype not in FLOAT_DTYPES:
+        raise CheckpointError(
+            f"{file_name}: tensor {tensor_name!r} is stored as {dtype}, but model weights must be floating point"
+        )
+
+
 def _as_compute_dtype(file_name: str, tensor_name: str, tensor: torch.Tensor, dtype: str) -> torch.Tensor:
     if dtype not in FLOAT_DTYPES:
         return tensor
     tensor = tensor.float()
     if not torch.isfinite(tensor).all():
         raise CheckpointError(f"{file_name}: tensor {tensor_name!r} holds NaN or infinite values")
+    largest = float(tensor.abs().max()) if tensor.numel() else 0.0
+    if largest > MAX_WEIGHT_MAGNITUDE:
+        raise CheckpointError(
+            f"{file_name}: tensor {tensor_name!r} holds a value of {largest:.3g}, far beyond any trained "
+            "weight; the file is probably corrupt"
+        )
     return tensor
 
 
@@ -145,6 +233,7 @@ def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
     Zip-format files (torch >= 1.6) are memory-mapped; the older plain-pickle format,
     which cannot be mapped, is read whole by the same restricted unpickler.
     """
+    _check_archive(path)
     try:
         state = _restricted_load(path, mmap=True)
     except RuntimeError:  # only "cannot mmap this format" gets out of _restricted_load
@@ -158,6 +247,34 @@ def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse a zip-format weight file whose entries would inflate beyond the file's own size.
+
+    ``torch.save`` stores every entry uncompressed; a compressed entry can only be a
+    decompression bomb (a 1 MB file whose pickle inflates to gigabytes before the
+    restricted unpickler sees its first forbidden opcode). The pickle program itself
+    (tensor names and layout, not tensor data) is small in any real file.
+    """
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # the older plain-pickle format: read as a stream, never larger than the file
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({_first_line(error)})") from None
+    for entry in entries:
+        if entry.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(
+                f"{path.name} was refused: its entry {entry.filename} is compressed, which torch.save never does"
+            )
+    for entry in entries:
+        if entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(
+                f"{path.name} was refused: its pickle {entry.filename} is {entry.file_size:,} bytes, "
+                f"more than the {MAX_PICKLE_BYTES:,} any weight file needs"
+            )
+
+
 def _restricted_load(path: Path, mmap: bool) -> object:
     try:
         with warnings.catch_warnings():
@@ -167,10 +284,17 @@ def _restricted_load(path: Path, mmap: bool) -> object:
     except RuntimeError as error:
         if mmap and "mmap" in str(error):
             raise
-        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({_first_line(error)})") from None
+        reason = _first_line(error)
+        if "wrong byte size" in reason:  # torch leaves its printf placeholders in this one
+            reason = "a storage's declared size does not match its data"
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({reason})") from None
+    except OSError as error:  # a cut or damaged zip archive ends in EINVAL from torch's reader
+        reason = "it is truncated or damaged" if error.errno in (errno.EINVAL, None) else error.strerror
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({reason})") from None
     except Exception as error:  # UnpicklingError for forbidden globals and opcodes, EOFError, …
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-        forbidden = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        # torch names the refused callable in one of two wordings, depending on the file format
+        forbidden = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)", text)
         if forbidden:
             raise CheckpointError(
                 f"{path.name} was refused: loading it would call {forbidden.group(1)}, so it could run code; "

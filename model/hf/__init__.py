@@ -21,7 +21,7 @@ import torch
 from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
 from ..transformer import Transformer
-from ..weights import CheckpointError
+from ..weights import CheckpointError, checkpoint_file, require_float
 from .bart import BART, MARIAN
 from .bert import BERT, DISTILBERT, ROBERTA
 from .cache import repo_id_of
@@ -86,20 +86,14 @@ def load_hf_folder(folder: Path, values: dict) -> AttentionModel:
 
 def _tokenizer(folder: Path, model_type: str, max_positions: int, vocab_size: int) -> TextTokenizer:
     path = folder / "tokenizer.json"
-    if not path.is_file():
+    if checkpoint_file(folder, "tokenizer.json") is None:
         if model_type == "marian":  # Marian's tokenizer exists only as SentencePiece files
             remedy = "convert its source.spm to a tokenizer.json with the tokenizers library, save it there"
         else:
             remedy = "save the model's fast tokenizer there (AutoTokenizer.from_pretrained(...).save_pretrained(folder))"
         raise CheckpointError(f"{folder} has no tokenizer.json; {remedy} and open the folder again")
-    try:
-        tokenizer = TextTokenizer.from_file(path, max_positions)
-    except ValueError as error:
-        raise CheckpointError(str(error)) from None
-    if tokenizer.vocab_size > vocab_size:
-        raise CheckpointError(
-            f"{path} has {tokenizer.vocab_size} tokens but the model's embedding holds only {vocab_size}"
-        )
+    tokenizer = TextTokenizer.from_file(path, max_positions)
+    tokenizer.check_fits(vocab_size)
     return tokenizer
 
 
@@ -132,6 +126,7 @@ def _check(
                 f"{weights.file_of[file_key]}: tensor {file_key!r} has shape {list(found)} "
                 f"but config.json implies {list(wanted)}"
             )
+        require_float(weights.file_of[file_key], file_key, weights.dtypes[file_key])
         chosen[name] = file_key
     used = set(chosen.values())
     ignored = [re.compile(re.escape(prefix) + pattern) for pattern in family.ignored]

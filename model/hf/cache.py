@@ -82,7 +82,7 @@ def _model_type(folder: Path) -> str | None:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             return None
         values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, or built to break the parser
         return None
     model_type = values.get("model_type") if isinstance(values, dict) else None
     return model_type if isinstance(model_type, str) else None

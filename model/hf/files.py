@@ -14,12 +14,20 @@ from pathlib import Path
 
 import torch
 
-from ..weights import CheckpointError, load_pickled_weights, load_safetensors, read_safetensors_header
+from ..weights import (
+    SAFETENSORS_DTYPES,
+    CheckpointError,
+    checkpoint_file,
+    load_pickled_weights,
+    load_safetensors,
+    read_safetensors_header,
+)
 
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE = "pytorch_model.bin"
 MAX_INDEX_BYTES = 16 * 1024 * 1024
+_DTYPE_NAMES = {dtype: name for name, (_, dtype) in SAFETENSORS_DTYPES.items()}
 
 
 @dataclass
@@ -29,6 +37,8 @@ class WeightFiles:
     folder: Path
     shapes: dict[str, tuple[int, ...]]
     file_of: dict[str, str]
+    # safetensors dtype names ("F32", "I64", …) of every tensor
+    dtypes: dict[str, str]
     # A pickle has to be read whole to learn its shapes; its tensors are kept from then on.
     loaded: dict[str, torch.Tensor] | None = None
 
@@ -46,11 +56,11 @@ class WeightFiles:
 
 def open_weights(folder: Path) -> WeightFiles:
     """The folder's weights, preferring safetensors; a ``CheckpointError`` if there are none."""
-    if (folder / SAFETENSORS).is_file():
+    if checkpoint_file(folder, SAFETENSORS) is not None:
         return _single_safetensors(folder)
-    if (folder / SAFETENSORS_INDEX).is_file():
+    if checkpoint_file(folder, SAFETENSORS_INDEX) is not None:
         return _sharded_safetensors(folder)
-    if (folder / PICKLE).is_file():
+    if checkpoint_file(folder, PICKLE) is not None:
         return _pickle(folder)
     raise CheckpointError(
         f"{folder} has no weights: expected {SAFETENSORS}, {SAFETENSORS_INDEX} with its shards, or {PICKLE}"
@@ -63,6 +73,7 @@ def _single_safetensors(folder: Path) -> WeightFiles:
         folder,
         {name: entry.shape for name, entry in header.items()},
         {name: SAFETENSORS for name in header},
+        {name: entry.dtype for name, entry in header.items()},
     )
 
 
@@ -72,7 +83,7 @@ def _sharded_safetensors(folder: Path) -> WeightFiles:
         raise CheckpointError(f"{SAFETENSORS_INDEX} is {index_path.stat().st_size:,} bytes, too large for a shard index")
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, a huge number, deep nesting
         raise CheckpointError(f"{SAFETENSORS_INDEX} is not valid JSON") from None
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(
@@ -81,20 +92,22 @@ def _sharded_safetensors(folder: Path) -> WeightFiles:
         raise CheckpointError(f"{SAFETENSORS_INDEX} has no weight_map of tensor names to shard files")
     shapes: dict[str, tuple[int, ...]] = {}
     file_of: dict[str, str] = {}
+    dtypes: dict[str, str] = {}
     for shard in sorted(set(weight_map.values())):
         # Shards sit beside the index; a path elsewhere is refused rather than followed.
         if Path(shard).name != shard or not shard.endswith(".safetensors"):
             raise CheckpointError(f"{SAFETENSORS_INDEX} names {shard!r}, which is not a safetensors file in the same folder")
-        if not (folder / shard).is_file():
+        if checkpoint_file(folder, shard) is None:
             raise CheckpointError(f"{SAFETENSORS_INDEX} names the shard {shard}, which is missing from {folder}")
         header = read_safetensors_header(folder / shard)
         for name, entry in header.items():
             shapes[name] = entry.shape
             file_of[name] = shard
+            dtypes[name] = entry.dtype
     for name, shard in weight_map.items():
         if file_of.get(name) != shard:
             raise CheckpointError(f"{SAFETENSORS_INDEX} places tensor {name!r} in {shard}, which does not hold it")
-    return WeightFiles(folder, shapes, file_of)
+    return WeightFiles(folder, shapes, file_of, dtypes)
 
 
 def _pickle(folder: Path) -> WeightFiles:
@@ -103,5 +116,6 @@ def _pickle(folder: Path) -> WeightFiles:
         folder,
         {name: tuple(tensor.shape) for name, tensor in tensors.items()},
         {name: PICKLE for name in tensors},
+        {name: _DTYPE_NAMES.get(tensor.dtype, str(tensor.dtype)) for name, tensor in tensors.items()},
         loaded=tensors,
     )

@@ -1,0 +1,235 @@
+"""Turn a results dict into the printed table, the targets verdicts and RESULTS.md."""
+
+from __future__ import annotations
+
+import math
+
+BUNDLED_P95_MS = 33.0
+PAINT_OVERHEAD_MS = 30.0
+STALL_MS = 50.0
+REFERENCE_RATIO = 1.0
+TRACE_OVERHEAD_RATIO = 1.15
+MEMORY_RATIO = 0.6
+COLD_START_RATIO = 1.5
+GIB = 2**30
+
+
+def _f(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def targets(results: dict) -> list[dict]:
+    """Every target of the issue with the measured value and whether it holds."""
+    found: list[dict] = []
+
+    def add(name: str, measured: str, holds: bool | None, note: str = "") -> None:
+        found.append({"target": name, "measured": measured, "holds": holds, "note": note})
+
+    for row in results.get("window", []):
+        label = f"{row['label']} @ {row.get('tokens', row.get('requested_tokens'))} tokens"
+        if "error" in row:
+            add(f"window: {label}", row["error"], False)
+            continue
+        forward_p50, extra_p50 = row["forward"]["p50_ms"], row["latency_minus_forward"]["p50_ms"]
+        if row["label"] == "bundled model":
+            p95 = row["latency"]["p95_ms"]
+            add(
+                "bundled model: keystroke-to-paint p95 ≤ 33 ms",
+                f"{_f(p95)} ms",
+                p95 <= BUNDLED_P95_MS,
+                f"median: forward (tokenise, greedy generation, trace) {_f(forward_p50)} ms + "
+                f"thumbnails, conversion and painting {_f(extra_p50)} ms",
+            )
+        extra = row["latency_minus_forward"]["p95_ms"]
+        add(
+            f"{label}: p95 ≤ forward + 30 ms",
+            f"p95 latency − forward {_f(extra)} ms",
+            extra <= PAINT_OVERHEAD_MS,
+            "" if extra <= PAINT_OVERHEAD_MS else "time after the forward: worker-side thumbnails, then the GUI thread's conversion and repaint of every panel",
+        )
+        stall = row["stall"]["max_ms"]
+        add(
+            f"{label}: GUI-thread stall ≤ 50 ms",
+            f"{_f(stall)} ms",
+            stall <= STALL_MS,
+            "" if stall <= STALL_MS else "the longest stall is one synchronous repaint of all panels on the GUI thread",
+        )
+        if row.get("first_trace_error"):
+            add(f"{label}: first trace of a newly opened model", row["first_trace_error"], False, "fails in the window code, see the notes")
+    for row in results.get("forward", {}).get("reference", []):
+        add(
+            f"forward with trace ≤ 1.0 × transformers ({row['model']} @ {row['tokens']})",
+            f"{row['ratio']:.2f} ×",
+            row["ratio"] <= REFERENCE_RATIO,
+            "aim 0.8 ×" if row["ratio"] <= REFERENCE_RATIO else "the trace keeps weights and scores of every layer (transformers keeps weights only) in fresh memory",
+        )
+    for row in results.get("forward", {}).get("overhead", []):
+        add(
+            f"trace overhead ≤ 1.15 × ({row['model']} @ {row['tokens']})",
+            f"{row['ratio']:.2f} ×",
+            row["ratio"] <= TRACE_OVERHEAD_RATIO,
+            "" if row["ratio"] <= TRACE_OVERHEAD_RATIO else "the fused kernel never materialises the n² matrices; the trace computes and stores two of them per layer",
+        )
+    for row in results.get("memory", []):
+        if "error" in row:
+            add("memory", row["error"], False)
+            continue
+        if row["tokens"] == 2048 and row["precision"] == "auto":
+            add(
+                "GPT-2-small @ 2,048: trace peak ≤ 0.6 × raw float32 (weights + scores)",
+                f"{row['peak_over_raw_weights_and_scores']:.2f} × ({row['peak_above_baseline_bytes'] / GIB:.2f} GiB "
+                f"of {2 * row['raw_float32_bytes'] / GIB:.2f} GiB)",
+                row["peak_over_raw_weights_and_scores"] <= MEMORY_RATIO,
+                f"{row['peak_over_raw']:.2f} × one array's raw size",
+            )
+    cold = results.get("cold_start")
+    if cold:
+        if "error" in cold:
+            add("cold start ≤ 1.5 × import torch, PySide6", cold["error"], False)
+        else:
+            add(
+                "cold start ≤ 1.5 × import torch, PySide6",
+                f"{cold['ratio']:.2f} × ({_f(cold['app_s'], 2)} s vs {_f(cold['import_s'], 2)} s)",
+                cold["ratio"] <= COLD_START_RATIO,
+                "" if cold["ratio"] <= COLD_START_RATIO else "beyond the imports: pyqtgraph and the window's widgets, the model load and the first trace, all before the first paint",
+            )
+    return found
+
+
+def _window_lines(results: dict) -> list[list[str]]:
+    rows = []
+    for row in results.get("window", []):
+        if "error" in row:
+            rows.append([row["label"], str(row.get("requested_tokens") or "example"), "error: " + row["error"], "", "", "", "", "", ""])
+            continue
+        latency, forward, extra = row["latency"], row["forward"], row["latency_minus_forward"]
+        rows.append(
+            [
+                row["label"],
+                str(row["tokens"]),
+                str(latency["n"]),
+                _f(latency["p50_ms"]),
+                _f(latency["p95_ms"]),
+                _f(latency["max_ms"]),
+                _f(forward["p50_ms"]),
+                _f(extra["p95_ms"]),
+                _f(row["stall"]["max_ms"]),
+            ]
+        )
+    return rows
+
+
+WINDOW_HEADER = ["model", "tokens", "keys", "p50 ms", "p95 ms", "max ms", "forward p50 ms", "p95 (latency − forward) ms", "longest stall ms"]
+REFERENCE_HEADER = ["model", "tokens", "ours ms", "transformers ms", "ratio", "rounds"]
+OVERHEAD_HEADER = ["model", "tokens", "with trace ms", "without ms", "ratio", "rounds"]
+MEMORY_HEADER = ["tokens", "precision", "stored dtype", "trace s", "raw float32 (1 array)", "stored", "peak above baseline", "peak / raw (w+s)", "peak / raw (1 array)"]
+
+
+def _sections(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    forward = results.get("forward", {})
+    sections = [
+        ("Keystroke-to-paint latency and GUI-thread stall (real main window, offscreen)", WINDOW_HEADER, _window_lines(results)),
+        (
+            "Forward with full trace vs transformers eager (output_attentions=True)",
+            REFERENCE_HEADER,
+            [[r["model"], str(r["tokens"]), _f(r["ours_ms"]), _f(r["transformers_ms"]), f"{r['ratio']:.2f}", str(r["rounds"])] for r in forward.get("reference", [])],
+        ),
+        (
+            "Trace overhead: forward with trace / without (fused kernel)",
+            OVERHEAD_HEADER,
+            [[r["model"], str(r["tokens"]), _f(r["with_trace_ms"]), _f(r["without_ms"]), f"{r['ratio']:.2f}", str(r["rounds"])] for r in forward.get("overhead", [])],
+        ),
+    ]
+    memory_rows = []
+    for r in results.get("memory", []):
+        if "error" in r:
+            memory_rows.append(["error: " + r["error"]] + [""] * 8)
+            continue
+        memory_rows.append(
+            [
+                str(r["tokens"]),
+                r["precision"],
+                r["dtype"],
+                _f(r["trace_s"]),
+                f"{r['raw_float32_bytes'] / GIB:.2f} GiB",
+                f"{r['stored_bytes'] / GIB:.2f} GiB",
+                f"{r['peak_above_baseline_bytes'] / GIB:.2f} GiB",
+                f"{r['peak_over_raw_weights_and_scores']:.2f}",
+                f"{r['peak_over_raw']:.2f}",
+            ]
+        )
+    sections.append(("Peak memory of one GPT-2-small-size trace (RSS above the warmed-up model)", MEMORY_HEADER, memory_rows))
+    cold = results.get("cold_start")
+    if cold:
+        rows = [["error: " + cold["error"], "", "", ""]] if "error" in cold else [[_f(cold["app_s"], 2), _f(cold["import_s"], 2), f"{cold['ratio']:.2f}", str(cold["rounds"])]]
+        sections.append(("Cold start to first painted window (bundled model)", ["app s", "import torch, PySide6 s", "ratio", "rounds"], rows))
+    export = results.get("export")
+    if export:
+        if "error" in export:
+            rows = [["error: " + export["error"], "", "", ""]]
+        else:
+            rows = [[fmt.upper(), _f(export[fmt]["p50_ms"]), _f(export[fmt]["max_ms"]), f"{export['bytes'][fmt] / 1e6:.1f} MB"] for fmt in ("png", "svg")]
+        tokens = export.get("tokens", "")
+        sections.append((f"Export of the 12 × 12 grid (+ mean column), {tokens} tokens, PNG at scale 2", ["format", "p50 ms", "max ms", "size"], rows))
+    return sections
+
+
+def _plain(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)] if rows else [len(h) for h in header]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(header, widths))]
+    lines += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdict(holds: bool | None) -> str:
+    return "holds" if holds else ("does not hold" if holds is not None else "–")
+
+
+def table(results: dict) -> str:
+    parts = []
+    for title, header, rows in _sections(results):
+        parts.append(f"\n{title}\n" + _plain(header, rows))
+    parts.append("\nTargets\n" + _plain(["target", "measured", "verdict"], [[t["target"], t["measured"], _verdict(t["holds"])] for t in results.get("targets", [])]))
+    machine = results.get("machine", {})
+    parts.append(
+        f"\n{machine.get('cpu')} · {machine.get('cores')} cores · torch threads {machine.get('torch_threads')} · "
+        f"load average before {results.get('load_before')} after {results.get('load_after')} · {results.get('wall_s')} s"
+    )
+    return "\n".join(parts)
+
+
+def markdown(results: dict) -> str:
+    machine = results.get("machine", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        "Produced by `python -m benchmarks --write` (the JSON beside it holds every number). "
+        "Timings are medians and percentiles of interleaved runs after warm-up; the ratios are "
+        "what carries over to other machines.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine.get('cpu')}, {machine.get('cores')} cores usable, {machine.get('memory_gib')} GiB memory"
+        + (f", GPU {machine['cuda']}" if machine.get("cuda") else ", no GPU"),
+        f"- {machine.get('os')}; Python {machine.get('python')}, torch {machine.get('torch')}",
+        f"- torch intra-op threads: {machine.get('torch_threads')} (every core but one, as the app runs its forward; "
+        "both sides of every comparison use the same count)",
+        f"- Load average (1, 5, 15 min) before the run: {results.get('load_before')}, after: {results.get('load_after')}"
+        " — other processes shared the machine while these numbers were taken, so absolute times are pessimistic",
+        f"- Run: {results.get('mode')} mode, {results.get('wall_s')} s, finished {results.get('finished')}",
+        "",
+        "## Targets",
+        "",
+        _markdown_table(["target", "measured", "verdict", "note"], [[t["target"], t["measured"], _verdict(t["holds"]), t.get("note", "")] for t in results.get("targets", [])]),
+    ]
+    for title, header, rows in _sections(results):
+        lines += ["", f"## {title}", "", _markdown_table(header, rows)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,156 @@
+"""Entry point of the desktop app: the QApplication, the window, headless screenshots.
+
+``run_app`` is what ``attention-explorer`` calls without a subcommand. With
+``--screenshot`` it lays the full window out offscreen, waits until every panel shows
+the trace of the given input, writes the PNG atomically and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+SCREENSHOT_SIZE = (1600, 1000)
+SCREENSHOT_TIMEOUT_MS = 300_000
+
+
+# Harmless chatter of Qt's offscreen platform that would look like an error to a user.
+_QUIET_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _quiet_offscreen_messages() -> None:
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    def handler(kind: QtMsgType, _context: object, message: str) -> None:
+        if message in _QUIET_MESSAGES:
+            return
+        level = logging.WARNING if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtInfoMsg, QtMsgType.QtDebugMsg) else logging.ERROR
+        logging.getLogger("qt").log(level, "%s", message)
+
+    qInstallMessageHandler(handler)
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Attention Explorer")
+    app.setOrganizationName("attention-explorer")
+    return app
+
+
+def _fill_input(window, args: argparse.Namespace) -> None:
+    if getattr(args, "text", None):
+        window.input_panel.source.setPlainText(args.text)
+    if getattr(args, "target", None):
+        window.input_panel.target.setText(args.target)
+    if getattr(args, "pair", None):
+        window.input_panel.pair.setText(args.pair)
+
+
+def _close(app, window) -> bool:
+    """Stop the worker and destroy the window before the interpreter starts tearing down.
+
+    Deleting the widgets while Qt and Python are both fully alive keeps the exit code 0;
+    leaving dozens of pyqtgraph items to interpreter shutdown is what has been seen to
+    abort at exit. Returns False when the worker was still busy after the stop timeout.
+    """
+    window.close()
+    stopped = window.controller.stop()
+    window.deleteLater()
+    app.processEvents()
+    app.sendPostedEvents(None, 0)  # 0 = QEvent.DeferredDelete is delivered by this
+    gc.collect()
+    return stopped
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the window (or take a screenshot); returns the process exit code."""
+    screenshot = getattr(args, "screenshot", None)
+    if screenshot:
+        path = Path(screenshot)
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"--screenshot must name a .png file, got {path.name}")
+        if not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise ValueError(f"the folder {path.parent} does not exist")
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_messages()
+    app = _application()
+    from .main_window import MainWindow
+    from .settings import Settings, user_store
+
+    if screenshot:
+        window = MainWindow(Settings(None), restore_layout=False)
+        code = _take_screenshot(app, window, args, Path(screenshot))
+    else:
+        window = MainWindow(Settings(user_store()))
+        _fill_input(window, args)
+        window.show()
+        window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+        code = app.exec()
+    if not _close(app, window):
+        # A torch forward or a checkpoint read cannot be interrupted. Rather than make
+        # the user wait for it (or let Qt abort on a running thread at exit), leave now:
+        # nothing is being written, so there is nothing to lose.
+        log.warning("the model was still busy when the window closed; exiting without waiting for it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    del window
+    return code
+
+
+def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
+    from PySide6.QtCore import QBuffer, QIODevice, QTimer
+
+    from .atomic_write import write_atomically
+
+    outcome: dict[str, object] = {"code": 1, "message": "timed out waiting for the first trace"}
+
+    def finish(code: int, message: str = "") -> None:
+        outcome.update(code=code, message=message)
+        app.quit()
+
+    def save() -> None:
+        app.processEvents()
+        pixmap = window.grab()
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not pixmap.save(buffer, "PNG"):
+            finish(1, "could not encode the window as PNG")
+            return
+        data = bytes(buffer.data())
+        try:
+            write_atomically(path, lambda handle: handle.write(data))
+        except OSError as error:
+            finish(1, str(error))
+            return
+        finish(0)
+
+    def on_painted(result) -> None:
+        # Only a trace of the input now in the editors counts: every panel shows it.
+        text, target, pair = window.input_panel.texts()
+        request = result.request
+        if (request.text, request.target, request.pair) == (text, target, pair):
+            QTimer.singleShot(0, save)
+
+    window.trace_painted.connect(on_painted)
+    window.controller.load_failed.connect(lambda location, reason: finish(1, f"could not open {location}: {reason}"))
+    window.controller.trace_failed.connect(lambda _id, reason: finish(1, f"could not run the model: {reason}"))
+    _fill_input(window, args)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
+    app.exec()
+    if outcome["code"] == 0:
+        print(f"wrote {path}")
+    else:
+        print(f"attention-explorer: error: {outcome['message']}", file=sys.stderr)
+    return int(outcome["code"])

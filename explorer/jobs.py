@@ -1,0 +1,142 @@
+"""Request bookkeeping for the inference worker: ids, latest-wins coalescing, staleness.
+
+A torch forward cannot be interrupted, so instead of cancelling we coalesce: while one
+job runs on the worker, only the newest pending job of each sort is kept, and a result
+is painted only if it answers the newest trace request. Staleness is judged by request
+id, never by whether the thread is still running. Pure Python, tested without Qt.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Union
+
+from model.trace import Trace
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """Text to run through the loaded model."""
+
+    request_id: int
+    text: str
+    target: str | None = None
+    pair: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """A checkpoint to open (None: the bundled model) and the device to put it on."""
+
+    request_id: int
+    location: str | None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """Move the loaded model to another device."""
+
+    request_id: int
+    device: str
+
+
+Job = Union[TraceRequest, LoadRequest, MoveRequest]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window needs to know about the loaded model; holds no torch objects."""
+
+    name: str
+    architecture: str
+    description: str
+    source: str
+    device: str
+    max_length: int
+    kinds: tuple[str, ...]
+    layers: dict[str, int]  # kind -> number of layers
+    n_heads: int
+    # The bundled task model (or a training run of it): the example text fits its tasks.
+    bundled: bool = False
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """A finished trace and what it took; ``request`` says which input it belongs to."""
+
+    request: TraceRequest
+    trace: Trace
+    tokenise_ms: float
+    forward_ms: float
+    device: str
+    notices: tuple[str, ...] = ()
+    # Derived arrays computed on the worker (ExplorerState.set_trace's ``prepared``).
+    prepared: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def request_id(self) -> int:
+        return self.request.request_id
+
+
+@dataclass
+class JobQueue:
+    """At most one job in flight and one pending job per sort; newer replaces older.
+
+    Loads go first (the user asked for another model), then device moves, then traces.
+    """
+
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    in_flight: Job | None = None
+    pending_load: LoadRequest | None = None
+    pending_move: MoveRequest | None = None
+    pending_trace: TraceRequest | None = None
+    latest_trace_id: int = 0
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def trace(self, text: str, target: str | None = None, pair: str | None = None) -> TraceRequest:
+        request = TraceRequest(self.next_id(), text, target or None, pair or None)
+        self.latest_trace_id = request.request_id
+        self.pending_trace = request
+        return request
+
+    def load(self, location: str | None, device: str) -> LoadRequest:
+        self.pending_load = LoadRequest(self.next_id(), location, device)
+        return self.pending_load
+
+    def move(self, device: str) -> MoveRequest:
+        self.pending_move = MoveRequest(self.next_id(), device)
+        return self.pending_move
+
+    def take_next(self) -> Job | None:
+        """The job to start now, or None when one is running or nothing waits."""
+        if self.in_flight is not None:
+            return None
+        for name in ("pending_load", "pending_move", "pending_trace"):
+            job = getattr(self, name)
+            if job is not None:
+                setattr(self, name, None)
+                self.in_flight = job
+                return job
+        return None
+
+    def finished(self, request_id: int) -> None:
+        """The worker answered ``request_id``; the slot is free again."""
+        if self.in_flight is not None and self.in_flight.request_id == request_id:
+            self.in_flight = None
+
+    def is_current(self, request_id: int) -> bool:
+        """Whether a trace result answers the newest trace request (else it is stale)."""
+        return request_id == self.latest_trace_id
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight is not None
+
+    @property
+    def loading(self) -> bool:
+        return isinstance(self.in_flight, LoadRequest) or self.pending_load is not None
+

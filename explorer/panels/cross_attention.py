@@ -1,0 +1,163 @@
+"""The cross-attention panel: decoder × encoder heatmap and a source ↔ target alignment.
+
+The alignment drawing puts the source (encoder) tokens in a column on the left and the
+target (decoder) tokens on the right and joins them with lines whose thickness and
+opacity follow the attention weight; the selected query token's lines are drawn in the
+selection colour. It is painted directly with ``QPainter`` in one pass, so nothing is
+created per token or per line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+
+from .head_detail import TokenHeatmap
+from .heatmap import SELECTION_COLOUR, plain_label, token_label
+
+LINE_COLOUR = QColor("#2f5d9e")
+MAX_LINE_WIDTH = 7.0
+# Lines below this weight are not drawn: they would only add grey haze.
+MIN_DRAWN_WEIGHT = 0.04
+MAX_DRAWN_LINES = 600
+ROW_PIXELS = 16.0
+
+
+class AlignmentView(QWidget):
+    """Source tokens left, target tokens right, a line per (target, source) weight."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumWidth(180)
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor("#ffffff"))
+        self.setPalette(palette)
+        self.source: list[str] = []
+        self.target: list[str] = []
+        self.source_special: np.ndarray = np.zeros(0, dtype=bool)
+        self.target_special: np.ndarray = np.zeros(0, dtype=bool)
+        self.weights = np.zeros((0, 0), dtype=np.float32)  # (target, source)
+        self.query: int | None = None
+
+    def set_alignment(
+        self,
+        source: list[str],
+        target: list[str],
+        weights: np.ndarray,
+        query: int | None,
+        source_special: np.ndarray | None = None,
+        target_special: np.ndarray | None = None,
+    ) -> None:
+        self.source = [token_label(token) for token in source]
+        self.target = [token_label(token) for token in target]
+        self.source_special = np.zeros(len(source), dtype=bool) if source_special is None else source_special
+        self.target_special = np.zeros(len(target), dtype=bool) if target_special is None else target_special
+        self.weights = np.nan_to_num(np.asarray(weights, dtype=np.float32), nan=0.0, neginf=0.0)
+        self.query = query
+        self.update()
+
+    def strongest_lines(self) -> list[tuple[int, int, float]]:
+        """(target, source, weight) of the lines drawn: above the threshold, strongest first."""
+        if self.weights.size == 0:
+            return []
+        targets, sources = np.nonzero(self.weights >= MIN_DRAWN_WEIGHT)
+        values = self.weights[targets, sources]
+        order = np.argsort(-values, kind="stable")[:MAX_DRAWN_LINES]
+        return [(int(targets[i]), int(sources[i]), float(values[i])) for i in order]
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor("#ffffff"))
+        if not self.source or not self.target:
+            painter.end()
+            return
+        font = QFont(self.font())
+        rows = max(len(self.source), len(self.target))
+        row_pixels = min(ROW_PIXELS * 1.6, max((self.height() - 24) / rows, 3.0))
+        font.setPointSizeF(max(min(row_pixels * 0.55, 10.0), 5.0))
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        label_width = min(max((metrics.horizontalAdvance(t) for t in self.source + self.target), default=10) + 8, self.width() / 3)
+        left_x, right_x = label_width, self.width() - label_width
+        top = 18.0
+        painter.setPen(QColor("#666666"))
+        painter.drawText(QRectF(0, 0, label_width, 16), Qt.AlignmentFlag.AlignRight, "source")
+        painter.drawText(QRectF(right_x, 0, label_width, 16), Qt.AlignmentFlag.AlignLeft, "target")
+
+        def y_of(index: int, count: int) -> float:
+            # Centre the shorter column against the longer one.
+            offset = (rows - count) * row_pixels / 2
+            return top + offset + (index + 0.5) * row_pixels
+
+        for target_index, source_index, weight in reversed(self.strongest_lines()):
+            selected = target_index == self.query
+            colour = QColor(SELECTION_COLOUR) if selected else QColor(LINE_COLOUR)
+            colour.setAlphaF(min(0.15 + 0.85 * weight, 1.0))
+            pen = QPen(colour, max(MAX_LINE_WIDTH * weight, 0.6))
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            painter.setPen(pen)
+            painter.drawLine(
+                QPointF(left_x + 4, y_of(source_index, len(self.source))),
+                QPointF(right_x - 4, y_of(target_index, len(self.target))),
+            )
+        for labels, special, x, alignment, count in (
+            (self.source, self.source_special, 0.0, Qt.AlignmentFlag.AlignRight, len(self.source)),
+            (self.target, self.target_special, right_x + 8, Qt.AlignmentFlag.AlignLeft, len(self.target)),
+        ):
+            for index, label in enumerate(labels):
+                if row_pixels < metrics.height() * 0.8 and index % max(int(metrics.height() / row_pixels), 1):
+                    continue  # too many tokens for every label; the lines still show
+                is_query = x > 0 and index == self.query
+                painter.setPen(QColor(SELECTION_COLOUR) if is_query else QColor("#8a8a8a" if special[index] else "#1b1b1b"))
+                y = y_of(index, count)
+                painter.drawText(
+                    QRectF(x, y - row_pixels / 2, label_width - 8, row_pixels),
+                    alignment | Qt.AlignmentFlag.AlignVCenter,
+                    label,
+                )
+        painter.end()
+
+
+class CrossAttentionPanel(QWidget):
+    """Title, heatmap (decoder rows × encoder columns) and the alignment drawing."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = plain_label()
+        self.title.setStyleSheet("font-weight:600;")
+        self.heatmap = TokenHeatmap()
+        self.heatmap.plot.setLabel("left", "target (decoder)")
+        self.heatmap.plot.setLabel("bottom", "source (encoder)")
+        self.alignment = AlignmentView()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.heatmap)
+        splitter.addWidget(self.alignment)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(splitter, 1)
+
+    def show_cross(
+        self,
+        title: str,
+        matrix: np.ndarray,
+        weights: np.ndarray,
+        decoder_tokens: list[str],
+        encoder_tokens: list[str],
+        decoder_special: np.ndarray,
+        encoder_special: np.ndarray,
+        levels: tuple[float, float],
+        colormap: str,
+        query: int | None,
+    ) -> None:
+        """``matrix`` is what the heatmap shows (probabilities or scores); lines use ``weights``."""
+        self.title.setText(title)
+        self.heatmap.show_matrix(matrix, decoder_tokens, encoder_tokens, levels, colormap, query, decoder_special, encoder_special)
+        self.alignment.set_alignment(encoder_tokens, decoder_tokens, weights, query, encoder_special, decoder_special)

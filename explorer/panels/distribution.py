@@ -1,0 +1,168 @@
+"""The softmax distribution panel: one query token's attention over the keys, as bars.
+
+Top: probabilities softmax(scores / T), with the model's own probabilities (T = 1)
+marked when the temperature differs, so sharpening and flattening are visible. Bottom:
+the raw scores that went into the softmax. Entropy and the top keys are read out; the
+temperature control re-applies the softmax.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from ..state import MAX_TEMPERATURE, MIN_TEMPERATURE, Distribution
+from .heatmap import BACKGROUND, FOREGROUND, TokenAxisItem, plain_label, style_plot, thinned_ticks, token_label
+
+BAR_COLOUR = "#3b6fb6"
+SPECIAL_BAR_COLOUR = "#9aa7b8"
+SCORE_COLOUR = "#d08c2e"
+MODEL_MARK_COLOUR = "#e8261c"
+MASKED_COLOUR = "#9a9a9a"
+MAX_MASKED_MARKS = 128
+SLIDER_STEPS = 1000
+
+
+def slider_to_temperature(position: int) -> float:
+    """Log scale: the middle of the slider is T = 1."""
+    low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
+    return math.exp(low + (high - low) * position / SLIDER_STEPS)
+
+
+def temperature_to_slider(temperature: float) -> int:
+    low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
+    return round((math.log(temperature) - low) / (high - low) * SLIDER_STEPS)
+
+
+class DistributionPanel(QWidget):
+    """Bars for probabilities and scores; ``temperature_changed(T)`` from the controls."""
+
+    temperature_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = plain_label()
+        self.title.setStyleSheet("font-weight:600;")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(MIN_TEMPERATURE, MAX_TEMPERATURE)
+        self.temperature.setDecimals(2)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip("Re-apply softmax(scores / T): T < 1 sharpens, T > 1 flattens")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.setValue(temperature_to_slider(1.0))
+        self.slider.setMinimumWidth(120)
+        self.reset = QPushButton("T = 1")
+        self.reset.setToolTip("Back to the model's own softmax")
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(QLabel("Temperature"))
+        header.addWidget(self.slider)
+        header.addWidget(self.temperature)
+        header.addWidget(self.reset)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(BACKGROUND)
+        self.probability_plot: pg.PlotItem = self.view.addPlot(row=0, col=0)
+        self.score_plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems={"bottom": TokenAxisItem("bottom")})
+        for plot in (self.probability_plot, self.score_plot):
+            style_plot(plot)
+            plot.invertY(False)
+            plot.showGrid(y=True, alpha=0.25)
+        self.probability_plot.setLabel("left", "probability", color=FOREGROUND)
+        self.score_plot.setLabel("left", "raw score", color=FOREGROUND)
+        self.score_plot.setXLink(self.probability_plot)
+        self.probability_plot.getAxis("bottom").setStyle(showValues=False)
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 2)
+        self.probability_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR, pen=None)
+        self.model_marks = pg.ScatterPlotItem(symbol="_", size=16, pen=pg.mkPen(MODEL_MARK_COLOUR, width=2), brush=None)
+        self.score_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=SCORE_COLOUR, pen=None)
+        self.probability_plot.addItem(self.probability_bars)
+        self.probability_plot.addItem(self.model_marks)
+        self.masked_marks = pg.ScatterPlotItem(symbol="x", size=7, pen=pg.mkPen(MASKED_COLOUR, width=1.5), brush=None)
+        self.score_plot.addItem(self.score_bars)
+        self.score_plot.addItem(self.masked_marks)
+        self.score_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999999")))
+
+        self.summary = plain_label()
+        self.summary.setStyleSheet("color:#333;")
+        self.summary.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.summary)
+
+        self.slider.valueChanged.connect(self._on_slider_moved)
+        self.temperature.valueChanged.connect(self._on_spin_changed)
+        self.reset.clicked.connect(lambda: self.temperature.setValue(1.0))
+        self.probability_plot.getViewBox().sigResized.connect(self._update_ticks)
+        self._labels: list[str] = []
+        self.shown: Distribution | None = None
+
+    def show_distribution(self, title: str, distribution: Distribution, temperature: float) -> None:
+        self.shown = distribution
+        self.title.setText(title)
+        if abs(self.temperature.value() - temperature) > 1e-9:
+            self.temperature.blockSignals(True)
+            self.temperature.setValue(temperature)
+            self.temperature.blockSignals(False)
+            self._sync_slider(temperature)
+        count = len(distribution.keys)
+        positions = np.arange(count, dtype=float) + 0.5
+        brushes = [pg.mkBrush(SPECIAL_BAR_COLOUR if special else BAR_COLOUR) for special in distribution.special]
+        self.probability_bars.setOpts(x=positions, height=distribution.probabilities, width=0.8, brushes=brushes)
+        scores = np.nan_to_num(distribution.scores, nan=0.0)
+        self.score_bars.setOpts(x=positions, height=scores, width=0.8)
+        masked = ~np.isfinite(distribution.scores)
+        # Marks help on short rows; on long ones they would only paint a grey band.
+        shown = masked if count <= MAX_MASKED_MARKS else np.zeros_like(masked)
+        self.masked_marks.setData(x=positions[shown], y=np.zeros(int(shown.sum())))
+        if abs(temperature - 1.0) > 1e-9:
+            self.model_marks.setData(x=positions, y=distribution.model_probabilities)
+        else:
+            self.model_marks.setData(x=[], y=[])
+        top = max(float(np.max(distribution.probabilities, initial=0.0)), float(np.max(distribution.model_probabilities, initial=0.0)))
+        self.probability_plot.setRange(xRange=(0, max(count, 1)), yRange=(0, max(top * 1.08, 0.05)), padding=0.0)
+        finite = distribution.scores[np.isfinite(distribution.scores)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        low, high = min(low, 0.0), max(high, 0.0)
+        self.score_plot.setYRange(low - 0.05 * (high - low + 1e-9), high + 0.05 * (high - low + 1e-9), padding=0.0)
+        self._labels = [token_label(key) for key in distribution.keys]
+        self._update_ticks()
+        top_text = ", ".join(f"{token_label(distribution.keys[index])!r} {value:.3f}" for index, value in distribution.top)
+        self.summary.setText(
+            f"entropy {distribution.entropy_bits:.3f} bits (uniform: {distribution.max_entropy_bits:.3f})   ·   "
+            f"top {len(distribution.top)}: {top_text}"
+            + (f"   ·   {int(masked.sum())} masked keys" + (" (×)" if shown.any() else "") if masked.any() else "")
+            + ("   ·   red marks: the model's softmax (T = 1)" if abs(temperature - 1.0) > 1e-9 else "")
+        )
+
+    def _update_ticks(self, *_: object) -> None:
+        width = self.score_plot.getViewBox().width()
+        if not self._labels or width <= 0:
+            return
+        metrics = QFontMetricsF(self.score_plot.getAxis("bottom").style.get("tickFont") or QFont())
+        ticks = thinned_ticks(self._labels, width / len(self._labels), [metrics.horizontalAdvance(t) for t in self._labels])
+        special = {label for label, is_special in zip(self._labels, self.shown.special) if is_special} if self.shown else set()
+        self.score_plot.getAxis("bottom").set_token_ticks(ticks, special)
+        self.probability_plot.getAxis("bottom").setTicks([ticks])
+
+    def _sync_slider(self, temperature: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(temperature_to_slider(temperature))
+        self.slider.blockSignals(False)
+
+    def _on_slider_moved(self, position: int) -> None:
+        self.temperature.setValue(round(slider_to_temperature(position), 2))
+
+    def _on_spin_changed(self, value: float) -> None:
+        self._sync_slider(value)
+        self.temperature_changed.emit(float(value))

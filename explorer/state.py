@@ -1,0 +1,399 @@
+"""What the user has selected and what every panel derives from it, with no Qt at all.
+
+``ExplorerState`` holds the current trace and the selection (attention kind, layer, head
+or the mean over heads, query token, probabilities or raw scores, temperature, colour
+map). Each panel asks it for exactly the numpy arrays it draws, so the numbers a panel
+shows — and the numbers an export writes — are computed here once and tested without
+a display.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
+
+from .colormaps import DEFAULT as DEFAULT_COLORMAP
+
+VALUES = ("weights", "scores")
+VALUE_TITLES = {"weights": "probabilities", "scores": "raw scores"}
+TOP_K = 3
+# Thumbnails in the overview grid never need more pixels than this per side; longer
+# inputs are block-averaged so a 2,048-token grid costs what a 96-token one does.
+THUMBNAIL_SIDE = 96
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
+SHARPNESS_ROWS = 64
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything the user picked; immutable so a change is one assignment."""
+
+    kind: str = "encoder_self"
+    layer: int = 0
+    head: int | None = 0  # None = the mean over heads
+    query: int = 0
+    values: str = "weights"
+    temperature: float = 1.0
+    colormap: str = DEFAULT_COLORMAP
+    show_mean_column: bool = True
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One query token's attention over the key tokens, for the softmax panel."""
+
+    keys: list[str]
+    special: np.ndarray  # (K,) bool
+    probabilities: np.ndarray  # (K,) softmax(scores / T); masked keys are 0
+    model_probabilities: np.ndarray  # (K,) what the model computed (temperature 1)
+    scores: np.ndarray  # (K,) raw pre-softmax scores; masked keys are nan
+    entropy_bits: float
+    max_entropy_bits: float  # log2 of the number of unmasked keys
+    top: list[tuple[int, float]]  # (key index, probability), strongest first
+
+
+@dataclass(frozen=True)
+class PanelAvailability:
+    """Whether a panel applies to the loaded model, and if not, the one-line reason."""
+
+    enabled: bool
+    reason: str = ""
+
+
+def softmax_with_temperature(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(scores / T) along the last axis; -inf (masked) keys get 0, a fully masked row all 0."""
+    scaled = np.asarray(scores, dtype=np.float64) / float(temperature)
+    finite = np.isfinite(scaled)
+    row_max = np.where(finite, scaled, -np.inf).max(axis=-1, keepdims=True)
+    row_max = np.where(np.isfinite(row_max), row_max, 0.0)
+    exponentials = np.where(finite, np.exp(np.where(finite, scaled, 0.0) - row_max), 0.0)
+    total = exponentials.sum(axis=-1, keepdims=True)
+    return np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total > 0)
+
+
+def entropy_bits(probabilities: np.ndarray) -> float:
+    """Shannon entropy of one distribution in bits; zero-probability entries add nothing."""
+    positive = probabilities[probabilities > 0]
+    entropy = float(-(positive * np.log2(positive)).sum())
+    # A one-hot row gives -0.0, which would read "-0.000 bits".
+    return entropy if entropy > 0 else 0.0
+
+
+def top_k(probabilities: np.ndarray, k: int = TOP_K) -> list[tuple[int, float]]:
+    """The ``k`` largest entries as (index, value), largest first, ties by position."""
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return [(int(index), float(probabilities[index])) for index in order]
+
+
+def display_values(matrix: np.ndarray) -> np.ndarray:
+    """A float32 matrix an image can show: masked (-inf) scores become nan (drawn empty)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    return np.where(np.isfinite(matrix), matrix, np.nan) if not np.isfinite(matrix).all() else matrix
+
+
+def thumbnail(matrix: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """Max-pool a (..., Q, K) array so neither of its last two sides exceeds ``side``.
+
+    The maximum rather than the mean: one sharply attended key must stay visible in a
+    thumbnail of a long input. Masked (-inf or nan) cells lose to any real value; a
+    block with nothing else stays masked.
+    """
+    *lead, rows, columns = matrix.shape
+    row_step, column_step = math.ceil(rows / side), math.ceil(columns / side)
+    if row_step == 1 and column_step == 1:
+        return matrix
+    padded_rows, padded_columns = -(-rows // row_step) * row_step, -(-columns // column_step) * column_step
+    padded = np.full((*lead, padded_rows, padded_columns), -np.inf, dtype=np.float32)
+    padded[..., :rows, :columns] = matrix
+    blocks = padded.reshape(*lead, padded_rows // row_step, row_step, padded_columns // column_step, column_step)
+    # fmax ignores nan; reduce one block axis at a time (fmax.reduce takes a single axis).
+    return np.fmax.reduce(np.fmax.reduce(blocks, axis=-1), axis=-2)  # (..., Q / row_step, K / column_step)
+
+
+def layer_thumbnails(raw: np.ndarray) -> np.ndarray:
+    """(L, H, q, k) thumbnails of (L, H, Q, K) values, one layer at a time.
+
+    Layer by layer so a long trace (possibly stored as float16) is never copied whole.
+    """
+    return np.stack([display_values(thumbnail(raw[layer])) for layer in range(raw.shape[0])])
+
+
+def layer_mean_thumbnails(raw: np.ndarray) -> np.ndarray:
+    """(L, q, k) thumbnails of each layer's mean over heads, one layer at a time."""
+    return np.stack([display_values(thumbnail(mean_over_heads(raw[layer]))) for layer in range(raw.shape[0])])
+
+
+def finite_range(raw: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of the finite entries (masked -inf ignored), or None if there are none."""
+    low, high = math.inf, -math.inf
+    for layer in raw:  # one layer at a time: no full-size temporary
+        finite = layer[np.isfinite(layer)]
+        if finite.size:
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    return (low, high) if low <= high else None
+
+
+def sharpest_head(weights: np.ndarray) -> tuple[int, int]:
+    """(layer, head) of (L, H, Q, K) weights whose rows have the lowest mean entropy.
+
+    Judged on at most ``SHARPNESS_ROWS`` evenly spaced query rows, which keeps it cheap
+    on long inputs.
+    """
+    rows = np.unique(np.linspace(0, weights.shape[2] - 1, min(weights.shape[2], SHARPNESS_ROWS)).astype(int))
+    sample = np.asarray(weights[:, :, rows], dtype=np.float32)  # (L, H, rows, K)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(sample > 0, -sample * np.log2(np.where(sample > 0, sample, 1.0)), 0.0)
+    mean_entropy = terms.sum(axis=-1).mean(axis=-1)  # (L, H)
+    layer, head = np.unravel_index(int(np.argmin(mean_entropy)), mean_entropy.shape)
+    return int(layer), int(head)
+
+
+def prepare_thumbnails(trace: Trace) -> dict[tuple, np.ndarray]:
+    """The grid's probability thumbnails and sharpest head of every kind, for ``ExplorerState.set_trace``.
+
+    The worker thread calls this right after the forward, so for long inputs the
+    pooling never runs on the GUI thread.
+    """
+    prepared: dict[tuple, np.ndarray] = {}
+    for kind in trace.kinds:
+        weights = trace.attention[kind].weights  # (L, H, Q, K)
+        prepared[("grid", kind, "weights")] = layer_thumbnails(weights)
+        prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights)
+        prepared[("sharpest", kind)] = sharpest_head(weights)
+    return prepared
+
+
+def panel_availability(architecture: str | None) -> dict[str, PanelAvailability]:
+    """Which panels apply to a model of ``architecture`` (None: no model loaded yet)."""
+    if architecture is None:
+        waiting = PanelAvailability(False, "Waiting for a model to load.")
+        return {name: waiting for name in ("grid", "head", "distribution", "cross", "target", "pair")}
+    names = {"encoder": "an encoder-only", "decoder": "a decoder-only", "encoder-decoder": "an encoder–decoder"}
+    this = names.get(architecture, architecture)
+    cross = architecture == "encoder-decoder"
+    return {
+        "grid": PanelAvailability(True),
+        "head": PanelAvailability(True),
+        "distribution": PanelAvailability(True),
+        "cross": PanelAvailability(cross, "" if cross else f"Cross-attention needs an encoder–decoder model; this is {this} model."),
+        "target": PanelAvailability(cross, "" if cross else f"A target text needs an encoder–decoder model; this is {this} model."),
+        "pair": PanelAvailability(
+            architecture == "encoder",
+            "" if architecture == "encoder" else f"A sentence pair needs an encoder-only model; this is {this} model.",
+        ),
+    }
+
+
+@dataclass
+class ExplorerState:
+    """The current trace and selection; every accessor returns plain numpy data."""
+
+    trace: Trace | None = None
+    selection: Selection = field(default_factory=Selection)
+    # Derived arrays of the current trace that cost more than a selection change.
+    _cache: dict[tuple, object] = field(default_factory=dict, repr=False)
+
+    # -- changing the state -------------------------------------------------------------
+    def set_trace(self, trace: Trace, prepared: dict[tuple, object] | None = None) -> Selection:
+        """Show ``trace``; the selection is kept where it still fits, clamped where not.
+
+        ``prepared`` holds derived arrays already computed off the GUI thread (see
+        ``prepare_thumbnails``).
+        """
+        self.trace = trace
+        self._cache.clear()
+        self._cache.update(prepared or {})
+        return self.select()
+
+    def select(self, **changes: object) -> Selection:
+        """Apply ``changes`` to the selection, clamped to what the trace holds; returns it."""
+        selection = replace(self.selection, **changes)
+        if selection.values not in VALUES:
+            raise ValueError(f"values must be one of {', '.join(VALUES)}, not {selection.values!r}")
+        temperature = min(max(float(selection.temperature), MIN_TEMPERATURE), MAX_TEMPERATURE)
+        selection = replace(selection, temperature=temperature)
+        if self.trace is not None:
+            kinds = self.trace.kinds
+            kind = selection.kind if selection.kind in kinds else kinds[0]
+            maps = self.trace.attention[kind]
+            layer = min(max(selection.layer, 0), maps.n_layers - 1)
+            head = None if selection.head is None else min(max(selection.head, 0), maps.n_heads - 1)
+            n_queries = maps.weights.shape[2]
+            query = min(max(selection.query, 0), max(n_queries - 1, 0))
+            selection = replace(selection, kind=kind, layer=layer, head=head, query=query)
+        self.selection = selection
+        return selection
+
+    def step_head(self, delta: int) -> Selection:
+        """Move across heads (the mean sits after the last head); wraps around."""
+        positions = list(range(self.n_heads)) + [None]
+        index = positions.index(self.selection.head) if self.selection.head in positions else 0
+        return self.select(head=positions[(index + delta) % len(positions)])
+
+    def step_layer(self, delta: int) -> Selection:
+        return self.select(layer=(self.selection.layer + delta) % max(self.n_layers, 1))
+
+    def sharpest_head(self, kind: str) -> tuple[int, int]:
+        """(layer, head) of ``kind`` with the most focused attention (see ``sharpest_head``).
+
+        A newly opened model starts there, so the first view shows structure rather
+        than the usually diffuse first head.
+        """
+        assert self.trace is not None
+        key = ("sharpest", kind)
+        if key not in self._cache:
+            self._cache[key] = sharpest_head(self.trace.attention[kind].weights)
+        return self._cache[key]
+
+    # -- what the model and trace hold --------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.trace.kinds if self.trace is not None else ()
+
+    @property
+    def n_layers(self) -> int:
+        return self.trace.attention[self.selection.kind].n_layers if self._has_kind() else 0
+
+    @property
+    def n_heads(self) -> int:
+        return self.trace.attention[self.selection.kind].n_heads if self._has_kind() else 0
+
+    def _has_kind(self, kind: str | None = None) -> bool:
+        return self.trace is not None and (kind or self.selection.kind) in self.trace.attention
+
+    def axes(self, kind: str | None = None) -> tuple[TokenAxis, TokenAxis]:
+        """(query axis, key axis) of ``kind`` (default: the selected kind)."""
+        assert self.trace is not None
+        return self.trace.axes(kind or self.selection.kind)
+
+    def _raw(self, kind: str, values: str) -> np.ndarray:
+        assert self.trace is not None
+        maps = self.trace.attention[kind]
+        return maps.weights if values == "weights" else maps.scores  # (L, H, Q, K)
+
+    # -- derived views -------------------------------------------------------------------
+    def head_matrix(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected",
+                    values: str | None = None) -> np.ndarray:
+        """(Q, K) of one head, or the mean over heads when the head is None."""
+        kind = kind or self.selection.kind
+        values = values or self.selection.values
+        raw = self._raw(kind, values)
+        layer = self.selection.layer if layer is None else layer
+        layer = min(layer, raw.shape[0] - 1)
+        head = self.selection.head if head == "selected" else head
+        if head is None:
+            return mean_over_heads(raw[layer])
+        return raw[layer, min(int(head), raw.shape[1] - 1)]
+
+    def grid(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
+        """(L, H, q, k) thumbnails of every head of a kind, with masked cells as nan.
+
+        Computed once per trace, kind and values: moving across heads and layers only
+        moves the outline.
+        """
+        key = ("grid", kind or self.selection.kind, values or self.selection.values)
+        if key not in self._cache:
+            self._cache[key] = layer_thumbnails(self._raw(key[1], key[2]))
+        return self._cache[key]
+
+    def grid_means(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
+        """(L, q, k) thumbnails of the per-layer mean over heads (cached like ``grid``)."""
+        key = ("means", kind or self.selection.kind, values or self.selection.values)
+        if key not in self._cache:
+            self._cache[key] = layer_mean_thumbnails(self._raw(key[1], key[2]))
+        return self._cache[key]
+
+    def levels(self, kind: str | None = None, values: str | None = None) -> tuple[float, float]:
+        """The colour range every heatmap of a kind shares.
+
+        Probabilities use [0, 1] so colours compare across inputs; raw scores have no
+        natural range, so they use the finite extent over every layer and head.
+        """
+        values = values or self.selection.values
+        if values == "weights":
+            return (0.0, 1.0)
+        key = ("levels", kind or self.selection.kind, values)
+        if key not in self._cache:
+            extent = finite_range(self._raw(key[1], values))
+            if extent is None:
+                self._cache[key] = (0.0, 1.0)
+            else:
+                low, high = extent
+                self._cache[key] = (low, high) if high > low else (low - 0.5, high + 0.5)
+        return self._cache[key]
+
+    def distribution(self) -> Distribution:
+        """The selected query's row of the selected head, re-softmaxed at the temperature.
+
+        For the mean over heads the probabilities are the mean of each head's
+        softmax(scores / T) and the scores the mean of the heads' scores.
+        """
+        selection = self.selection
+        _, key_axis = self.axes()
+        layer_scores = self._raw(selection.kind, "scores")[selection.layer, :, selection.query]  # (H, K)
+        layer_weights = self._raw(selection.kind, "weights")[selection.layer, :, selection.query]  # (H, K)
+        if selection.head is None:
+            probabilities = softmax_with_temperature(layer_scores, selection.temperature).mean(axis=0)
+            model_probabilities = layer_weights.astype(np.float64).mean(axis=0)
+            scores = mean_over_heads(layer_scores[None], axis=1)[0]
+        else:
+            probabilities = softmax_with_temperature(layer_scores[selection.head], selection.temperature)
+            model_probabilities = layer_weights[selection.head].astype(np.float64)
+            scores = layer_scores[selection.head]
+        unmasked = int(np.isfinite(scores).sum())
+        return Distribution(
+            keys=list(key_axis.tokens),
+            special=np.asarray(key_axis.special, dtype=bool),
+            probabilities=probabilities,
+            model_probabilities=model_probabilities,
+            scores=np.where(np.isfinite(scores), scores, np.nan).astype(np.float64),
+            entropy_bits=entropy_bits(probabilities),
+            max_entropy_bits=math.log2(unmasked) if unmasked > 0 else 0.0,
+            top=top_k(probabilities),
+        )
+
+    def title(self) -> str:
+        """'cross-attention (decoder → encoder) · layer 2 · head 1' for panel headers."""
+        selection = self.selection
+        head = "mean over heads" if selection.head is None else f"head {selection.head}"
+        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}"
+
+
+def mean_over_heads(raw: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Mean over the head axis; a key masked in every head stays -inf (drawn empty)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    finite = np.isfinite(raw)
+    if finite.all():
+        return raw.mean(axis=axis)
+    total = np.where(finite, raw, 0.0).sum(axis=axis)
+    count = finite.sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), -np.inf).astype(np.float32)
+
+
+def kind_title(kind: str) -> str:
+    return KIND_TITLES.get(kind, kind)
+
+
+def kind_labels() -> dict[str, str]:
+    """Short names for the kind selector."""
+    return {"encoder_self": "Encoder self", "decoder_self": "Decoder self", "cross": "Cross"}
+
+
+__all__ = [
+    "KINDS",
+    "Distribution",
+    "ExplorerState",
+    "PanelAvailability",
+    "Selection",
+    "display_values",
+    "entropy_bits",
+    "mean_over_heads",
+    "panel_availability",
+    "softmax_with_temperature",
+    "thumbnail",
+    "top_k",
+]

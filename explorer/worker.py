@@ -1,0 +1,313 @@
+"""The one background thread that owns the torch model, and its GUI-side controller.
+
+``InferenceWorker`` lives in a ``QThread`` and is the only code that touches the model:
+it loads checkpoints, moves the model between devices and runs traces. The
+``InferenceController`` lives on the GUI thread, hands the worker one job at a time
+through a ``JobQueue`` (latest input wins, no fixed debounce) and forwards only results
+that answer the newest request. The previous model keeps serving until a newly loaded
+one replaces it; a failed load leaves it in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from .devices import is_out_of_memory, normalise_device
+from .jobs import Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
+from .state import prepare_thumbnails
+
+log = logging.getLogger(__name__)
+STOP_TIMEOUT_MS = 2000
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def model_info(model) -> ModelInfo:  # model: AttentionModel (kept untyped: no torch import here)
+    config = model.config
+    layers = {}
+    if config.has_encoder:
+        layers["encoder_self"] = config.n_encoder_layers
+    if config.has_decoder:
+        layers["decoder_self"] = config.n_decoder_layers
+    if config.architecture == "encoder-decoder":
+        layers["cross"] = config.n_decoder_layers
+    return ModelInfo(
+        name=model.name,
+        architecture=config.architecture,
+        description=model.describe(),
+        source=model.source,
+        device=str(model.device),
+        max_length=model.tokenizer.max_length,
+        kinds=config.attention_kinds,
+        layers=layers,
+        n_heads=config.n_heads,
+        bundled=_is_bundled(model),
+    )
+
+
+def _is_bundled(model) -> bool:
+    from pathlib import Path
+
+    from model.checkpoint import bundled_checkpoint
+
+    try:
+        same_folder = Path(model.source).resolve() == bundled_checkpoint().resolve()
+    except OSError:
+        same_folder = False
+    # Training runs of the bundled model save their checkpoints under this name.
+    return same_folder or model.name.startswith("bundled tasks model")
+
+
+class InferenceWorker(QObject):
+    """Runs jobs on the worker thread; every slot answers with exactly one signal."""
+
+    trace_finished = Signal(object)  # TraceResult
+    trace_failed = Signal(int, str)  # request id, reason
+    model_loaded = Signal(int, object)  # request id, ModelInfo
+    load_failed = Signal(int, str)  # request id, reason
+    device_moved = Signal(int, object, str)  # request id, ModelInfo, notice ("" when none)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._model = None  # AttentionModel, touched only on the worker thread
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if isinstance(job, TraceRequest):
+            self._trace(job)
+        elif isinstance(job, LoadRequest):
+            self._load(job)
+        elif isinstance(job, MoveRequest):
+            self._move(job)
+
+    def _trace(self, request: TraceRequest) -> None:
+        if self._model is None:
+            self.trace_failed.emit(request.request_id, "no model is loaded")
+            return
+        notices: list[str] = []
+        try:
+            result = self._timed_trace(request)
+        except Exception as error:  # noqa: BLE001 - any failure becomes one line for the status bar
+            if is_out_of_memory(error) and self._model.device.type != "cpu":
+                try:
+                    self._model.to("cpu")
+                    _empty_cuda_cache()
+                    notice = "The GPU ran out of memory; the model now runs on the CPU."
+                    notices.append(notice)
+                    self.device_moved.emit(-1, model_info(self._model), notice)
+                    result = self._timed_trace(request)
+                except Exception as retry_error:  # noqa: BLE001
+                    self.trace_failed.emit(request.request_id, _one_line(retry_error))
+                    return
+            else:
+                log.debug("trace failed", exc_info=True)
+                self.trace_failed.emit(request.request_id, _one_line(error))
+                return
+        if notices:
+            result = replace(result, notices=result.notices + tuple(notices))
+        self.trace_finished.emit(result)
+
+    def _timed_trace(self, request: TraceRequest) -> TraceResult:
+        model = self._model
+        start = time.perf_counter()
+        model.tokenizer.encode(request.text, request.pair if model.config.architecture == "encoder" else None)
+        tokenised = time.perf_counter()
+        trace = model.trace(request.text, target=request.target, pair=request.pair)
+        done = time.perf_counter()
+        prepared = prepare_thumbnails(trace)
+        tokenise_ms = (tokenised - start) * 1000
+        # trace() tokenises again; that second, identical tokenisation is not forward time.
+        forward_ms = max((done - tokenised) * 1000 - tokenise_ms, 0.0)
+        return TraceResult(
+            request=request,
+            trace=trace,
+            tokenise_ms=tokenise_ms,
+            forward_ms=forward_ms,
+            device=str(model.device),
+            notices=tuple(trace.notices),
+            prepared=prepared,
+        )
+
+    def _load(self, request: LoadRequest) -> None:
+        from model import load_checkpoint
+
+        try:
+            model = load_checkpoint(request.location, device="cpu")
+            device = normalise_device(request.device)
+            notice = ""
+            if device != "cpu":
+                try:
+                    model.to(device)
+                except Exception as error:  # noqa: BLE001 - fall back, tell the user why
+                    model.to("cpu")
+                    notice = f"Could not use {device} ({_one_line(error)}); the model runs on the CPU."
+        except Exception as error:  # noqa: BLE001 - CheckpointError and anything else: one line
+            log.debug("load failed", exc_info=True)
+            self.load_failed.emit(request.request_id, _one_line(error))
+            return
+        self._model = model
+        info = model_info(model)
+        self.model_loaded.emit(request.request_id, info)
+        if notice:
+            self.device_moved.emit(-1, info, notice)
+
+    def _move(self, request: MoveRequest) -> None:
+        if self._model is None:
+            self.device_moved.emit(request.request_id, None, "No model is loaded yet.")
+            return
+        device = normalise_device(request.device)
+        notice = ""
+        try:
+            self._model.to(device)
+        except Exception as error:  # noqa: BLE001 - an unusable device leaves the model on the CPU
+            self._model.to("cpu")
+            notice = f"Could not use {device} ({_one_line(error)}); the model runs on the CPU."
+        self.device_moved.emit(request.request_id, model_info(self._model), notice)
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class InferenceController(QObject):
+    """GUI-thread side: queues jobs, starts one at a time, drops stale results.
+
+    Signals carry only results the window should show: ``trace_ready`` fires only for
+    the newest trace request, so a stale trace can never be painted over a newer one.
+    """
+
+    trace_ready = Signal(object)  # TraceResult of the newest request
+    trace_failed = Signal(int, str)
+    load_started = Signal(str)  # what is being opened
+    model_loaded = Signal(object)  # ModelInfo
+    load_failed = Signal(str, str)  # location, reason
+    device_changed = Signal(object, str)  # ModelInfo, notice
+    busy_changed = Signal(bool)
+
+    _start_job = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.queue = JobQueue()
+        self.model: ModelInfo | None = None
+        self._stopped = False
+        self._thread = QThread()
+        self._thread.setObjectName("inference-worker")
+        self._worker = InferenceWorker()
+        self._worker.moveToThread(self._thread)
+        self._start_job.connect(self._worker.run)
+        self._worker.trace_finished.connect(self._on_trace_finished)
+        self._worker.trace_failed.connect(self._on_trace_failed)
+        self._worker.model_loaded.connect(self._on_model_loaded)
+        self._worker.load_failed.connect(self._on_load_failed)
+        self._worker.device_moved.connect(self._on_device_moved)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.start()
+
+    # -- requests from the window ----------------------------------------------------------
+    def request_trace(self, text: str, target: str | None = None, pair: str | None = None) -> int:
+        request = self.queue.trace(text, target, pair)
+        self._pump()
+        return request.request_id
+
+    def load(self, location: str | None, device: str = "cpu") -> int:
+        request = self.queue.load(location, device)
+        self.load_started.emit(location or "the bundled model")
+        self._pump()
+        return request.request_id
+
+    def move_to(self, device: str) -> int:
+        request = self.queue.move(device)
+        self._pump()
+        return request.request_id
+
+    @property
+    def loading(self) -> bool:
+        return self.queue.loading
+
+    @property
+    def thread(self) -> QThread:
+        return self._thread
+
+    def stop(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+        """Stop the worker thread; a running forward finishes first. True if it stopped in time."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        self.queue.pending_load = self.queue.pending_move = self.queue.pending_trace = None
+        self._thread.quit()
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.warning("the inference thread did not stop within %d ms", timeout_ms)
+        return stopped
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _pump(self) -> None:
+        """Start the next waiting job if the worker is free; report busy changes."""
+        if self._stopped:
+            return
+        was_busy = self.queue.busy
+        job = self.queue.take_next()
+        if job is not None:
+            self._start_job.emit(job)
+        if self.queue.busy != was_busy:
+            self.busy_changed.emit(self.queue.busy)
+
+    def _finish(self, request_id: int) -> None:
+        """The worker answered ``request_id``: free the slot and start what waits."""
+        self.queue.finished(request_id)
+        if not self.queue.busy and not self._stopped:
+            self.busy_changed.emit(False)
+        self._pump()
+
+    # -- answers from the worker ---------------------------------------------------------
+    @Slot(object)
+    def _on_trace_finished(self, result: TraceResult) -> None:
+        # Judged by request id, never by thread state: only the newest request is painted.
+        if self.queue.is_current(result.request_id) and not self._stopped:
+            self.trace_ready.emit(result)
+        self._finish(result.request_id)
+
+    @Slot(int, str)
+    def _on_trace_failed(self, request_id: int, reason: str) -> None:
+        if self.queue.is_current(request_id) and not self._stopped:
+            self.trace_failed.emit(request_id, reason)
+        self._finish(request_id)
+
+    @Slot(int, object)
+    def _on_model_loaded(self, request_id: int, info: ModelInfo) -> None:
+        self.queue.finished(request_id)
+        self.model = info
+        if not self._stopped:
+            # The window requests a trace with the new model from this signal; the
+            # pending trace (for the old model) is replaced by it before _pump runs.
+            self.model_loaded.emit(info)
+        self._finish(request_id)
+
+    @Slot(int, str)
+    def _on_load_failed(self, request_id: int, reason: str) -> None:
+        job = self.queue.in_flight
+        location = job.location if isinstance(job, LoadRequest) and job.request_id == request_id else None
+        if not self._stopped:
+            self.load_failed.emit(location or "the bundled model", reason)
+        self._finish(request_id)
+
+    @Slot(int, object, str)
+    def _on_device_moved(self, request_id: int, info: ModelInfo | None, notice: str) -> None:
+        # request_id is -1 when the worker moved the model on its own (out of memory).
+        if info is not None:
+            self.model = info
+            if not self._stopped:
+                self.device_changed.emit(info, notice)
+        if request_id >= 0:
+            self._finish(request_id)

@@ -1,0 +1,136 @@
+"""Qt fixtures for the desktop app tests: offscreen, isolated settings, tiny checkpoints.
+
+Qt runs offscreen (set before anything imports Qt), QSettings write to a temporary INI
+file, windows are closed and their worker stopped in teardown, and a test that leaves a
+QThread running fails.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import weakref
+from pathlib import Path
+
+import pytest
+import torch
+from PySide6.QtCore import QSettings, QSignalBlocker, QThread
+
+from model import ModelConfig, Transformer, save_checkpoint
+from model.tasks import build_tokenizer
+from model.tokenization import TextTokenizer
+
+TRACE_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path):
+    """Point the user's QSettings at a fresh INI folder for every test."""
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    yield folder
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_qthreads(monkeypatch):
+    """Fail a test that leaves a QThread running (windows must stop their workers)."""
+    started: list[weakref.ref] = []
+    original_start = QThread.start
+
+    def tracking_start(self, *args, **kwargs):
+        started.append(weakref.ref(self))
+        return original_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(QThread, "start", tracking_start)
+    yield
+    running = [thread for ref in started if (thread := ref()) is not None and thread.isRunning()]
+    for thread in running:
+        thread.quit()
+        thread.wait(5000)
+    assert not running, f"{len(running)} QThread(s) still running after the test"
+
+
+def _tiny_checkpoint(folder: Path, architecture: str, name: str, seed: int) -> Path:
+    tokenizer = build_tokenizer()
+    config = ModelConfig(
+        architecture=architecture,
+        vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
+        d_model=32,
+        n_heads=2,
+        d_ff=64,
+        n_encoder_layers=2,
+        n_decoder_layers=2,
+        max_positions=32,
+        lm_head=architecture != "encoder",
+    )
+    torch.manual_seed(seed)
+    network = Transformer(config)
+    return save_checkpoint(folder, network, TextTokenizer(tokenizer, config.max_positions), name=name)
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Tiny native checkpoints of every architecture, plus a broken one."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    found = {
+        architecture: _tiny_checkpoint(root / architecture, architecture, f"tiny {architecture}", seed)
+        for seed, architecture in enumerate(("encoder-decoder", "encoder", "decoder"))
+    }
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ this is not json", encoding="utf-8")
+    found["broken"] = broken
+    return found
+
+
+@pytest.fixture
+def window(qtbot):
+    """A shown main window with user settings (isolated); closed and stopped in teardown."""
+    from explorer.main_window import MainWindow
+    from explorer.settings import Settings, user_store
+
+    main_window = MainWindow(Settings(user_store()))
+    qtbot.addWidget(main_window)
+    main_window.resize(1200, 800)
+    main_window.show()
+    yield main_window
+    main_window.close()
+    main_window.controller.stop()
+
+
+class Driver:
+    """Drives a window as a user would and waits for what the panels show."""
+
+    timeout = TRACE_TIMEOUT_MS
+
+    def __init__(self, qtbot) -> None:
+        self.qtbot = qtbot
+
+    def wait_for_text(self, window, text: str) -> None:
+        """Wait until every panel shows the trace of ``text``."""
+        self.qtbot.waitUntil(
+            lambda: window.painted is not None and window.painted.request.text == text, timeout=self.timeout
+        )
+
+    def load(self, window, folder: Path | None, text: str = "date: 5 may 2020", target: str | None = "2020-05-05") -> None:
+        """Open ``folder`` with ``text`` (and ``target``) in the editors; wait until painted."""
+        panel = window.input_panel
+        with QSignalBlocker(panel.source), QSignalBlocker(panel.target):
+            panel.source.setPlainText(text)
+            panel.target.setText(target or "")
+        with self.qtbot.waitSignal(window.model_changed, timeout=self.timeout):
+            window.open_checkpoint(str(folder) if folder is not None else None)
+        # Loading requests a trace of the editors' text with the new model: wait for that one.
+        newest = window.controller.queue.latest_trace_id
+        self.qtbot.waitUntil(
+            lambda: window.painted is not None and window.painted.request_id == newest, timeout=self.timeout
+        )
+        assert window.painted.request.text == text
+
+
+@pytest.fixture
+def drive(qtbot) -> Driver:
+    return Driver(qtbot)

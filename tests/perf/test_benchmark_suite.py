@@ -1,0 +1,49 @@
+"""The benchmark suite runs end to end (``--quick``, smallest sizes); no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report
+from benchmarks.common import percentile, summary
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_percentiles_interpolate_between_ranks():
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
+    assert summary([10.0, 30.0, 20.0]) == {"n": 3, "p50_ms": 20.0, "p95_ms": 29.0, "max_ms": 30.0}
+
+
+def test_quick_run_measures_every_part(tmp_path):
+    out = tmp_path / "results.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["machine"]["cores"] >= 1 and results["machine"]["torch_threads"] >= 1
+    windows = results["window"]
+    assert windows and all("error" not in row for row in windows), windows
+    bundled = windows[0]
+    assert bundled["label"] == "bundled model" and bundled["latency"]["n"] == 5
+    assert bundled["panels"] and "grid" in bundled["panels"]
+    assert bundled["grid_builds"] == 1  # typing fed the grid new arrays; it never rebuilt its items
+    assert all(row["ratio"] > 0 for row in results["forward"]["overhead"] + results["forward"]["reference"])
+    memory = results["memory"][0]
+    assert "error" not in memory and memory["stored_bytes"] == 2 * memory["raw_float32_bytes"]  # float32 at 256 tokens
+    assert results["cold_start"]["ratio"] > 0 and "error" not in results["export"]
+    assert results["targets"] and all(target["holds"] in (True, False) for target in results["targets"])
+    text = report.markdown(results)
+    assert "## Machine" in text and "Keystroke-to-paint" in text and "bundled model" in text
+    assert "Targets" in finished.stdout

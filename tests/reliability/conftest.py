@@ -1,0 +1,39 @@
+"""Fixtures for the reliability tests: the hostile-checkpoint corpus and tiny models of each kind."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+# The suite runs with --import-mode=importlib, which puts no test folder on sys.path;
+# the helpers beside this file are imported by name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hostile_checkpoints import HostileCase, build_corpus  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile")
+
+
+@pytest.fixture(scope="session")
+def corpus(corpus_root: Path) -> dict[str, HostileCase]:
+    """Every hostile case, keyed by name, built once per session."""
+    return build_corpus(corpus_root)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _one_thread():
+    """Tiny models on a shared machine: a second intra-op thread only adds waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

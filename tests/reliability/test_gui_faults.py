@@ -1,0 +1,196 @@
+"""The desktop app under hostile checkpoints and device faults: it keeps the model it has.
+
+Every case of the hostile corpus goes through the window's open action while a valid
+model is loaded: the refusal arrives as one line, in seconds, the payloads never run,
+and the previous model still answers the next edit. Beside that, faults
+``tests/gui/test_worker_faults.py`` does not cover: a GPU that cannot be used when
+loading, and closing the window in the middle of a forward.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PySide6.QtCore import QSettings, QSignalBlocker
+
+from hostile_checkpoints import PAYLOAD_MARKER, HostileCase
+
+TIMEOUT_MS = 30_000
+REFUSAL_SECONDS = 5.0
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path) -> None:
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def window(qtbot):
+    """A shown main window with in-memory settings; its worker is stopped in teardown."""
+    from explorer.main_window import MainWindow
+    from explorer.settings import Settings
+
+    main_window = MainWindow(Settings(None), restore_layout=False)
+    qtbot.addWidget(main_window)
+    main_window.resize(1200, 800)
+    main_window.show()
+    yield main_window
+    main_window.close()
+    assert main_window.controller.stop()
+    assert not main_window.controller.thread.isRunning()
+
+
+def set_input(window, text: str, target: str = "") -> None:
+    """Put ``text`` (and ``target``) in the editors as one edit: one trace request."""
+    panel = window.input_panel
+    with QSignalBlocker(panel.target):
+        panel.target.setText(target)
+    panel.source.setPlainText(text)
+
+
+def wait_painted(qtbot, window, text: str) -> None:
+    qtbot.waitUntil(lambda: window.painted is not None and window.painted.request.text == text, timeout=TIMEOUT_MS)
+
+
+def open_valid(qtbot, window, folder: Path) -> None:
+    with qtbot.waitSignal(window.model_changed, timeout=TIMEOUT_MS):
+        window.open_checkpoint(str(folder))
+    set_input(window, "sort: owl cat", "cat owl")
+    wait_painted(qtbot, window, "sort: owl cat")
+
+
+def test_every_hostile_checkpoint_is_refused_and_the_previous_model_keeps_working(
+    qtbot, window, corpus: dict[str, HostileCase], corpus_root: Path
+) -> None:
+    valid = corpus_root / "valid" / "native"
+    open_valid(qtbot, window, valid)
+    before = window.model
+    for index, case in enumerate(corpus.values()):
+        start = time.perf_counter()
+        with qtbot.waitSignal(window.controller.load_failed, timeout=TIMEOUT_MS) as failed:
+            window.open_checkpoint(str(case.location))
+        elapsed = time.perf_counter() - start
+        location, reason = failed.args
+        assert case.phrase in reason, f"{case.name}: {reason}"
+        assert reason.isprintable() and "Traceback" not in reason, case.name
+        assert elapsed < REFUSAL_SECONDS, f"{case.name} took {elapsed:.1f} s"
+        # The user is told in a message box holding exactly that line.
+        assert window.last_error_dialog is not None and window.last_error_dialog.text() == reason
+        window.last_error_dialog.done(0)
+        assert window.model == before, f"{case.name} replaced the loaded model"
+        # The previous model answers the next edit.
+        text = f"sort: owl cat fig {index}"
+        set_input(window, text, "fig cat owl")
+        wait_painted(qtbot, window, text)
+        assert window.painted.trace.model_name == before.name
+    assert not (corpus_root / PAYLOAD_MARKER).exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where CUDA cannot be used")
+def test_a_gpu_that_cannot_be_used_at_load_falls_back_to_the_cpu_with_a_notice(qtbot, window, corpus_root):
+    with qtbot.waitSignal(window.controller.device_changed, timeout=TIMEOUT_MS) as moved:
+        window.controller.load(str(corpus_root / "valid" / "native"), "cuda:0")
+    info, notice = moved.args
+    assert info.device == "cpu"
+    assert notice.startswith("Could not use cuda:0") and notice.endswith("the model runs on the CPU.")
+    assert "\n" not in notice
+    assert window.statusBar().currentMessage() == notice
+    set_input(window, "sort: owl cat", "cat owl")
+    wait_painted(qtbot, window, "sort: owl cat")
+
+
+class SlowForward:
+    """Wraps a model's ``trace`` so that each forward takes ``seconds`` (a large model on a CPU)."""
+
+    def __init__(self, trace, seconds: float) -> None:
+        self.trace, self.seconds, self.started = trace, seconds, 0
+
+    def __call__(self, *args, **kwargs):
+        self.started += 1
+        deadline = time.perf_counter() + self.seconds
+        result = self.trace(*args, **kwargs)
+        while time.perf_counter() < deadline:  # busy, as a forward is: holds the worker thread
+            pass
+        return result
+
+
+def test_closing_during_an_inference_exits_within_two_seconds(qtbot, corpus_root):
+    from explorer.main_window import MainWindow
+    from explorer.settings import Settings
+
+    window = MainWindow(Settings(None), restore_layout=False)
+    qtbot.addWidget(window)
+    window.show()
+    open_valid(qtbot, window, corpus_root / "valid" / "native")
+    worker_model = window.controller._worker._model  # the worker is idle: nothing runs on it now
+    slow = SlowForward(worker_model.trace, seconds=1.0)
+    worker_model.trace = slow
+    with qtbot.waitSignal(window.controller.busy_changed, timeout=TIMEOUT_MS, check_params_cb=lambda busy: busy):
+        set_input(window, "sort: fig owl", "owl fig")
+    qtbot.waitUntil(lambda: slow.started == 1, timeout=TIMEOUT_MS)
+    start = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - start < 2.0
+    assert not window.controller.thread.isRunning()
+
+
+
+CLOSE_SCRIPT = Path(__file__).resolve().parent / "close_during_forward.py"
+
+
+def close_during_forward(checkpoint: Path, seconds: float, home: Path) -> tuple[int, float, str]:
+    """Run the real app and close it during a forward of ``seconds``.
+
+    Returns the exit code, the seconds from the close until the app was done (``run_app``
+    returned, or the process ended when the app leaves through ``os._exit``), and stderr.
+    The interpreter's own teardown after ``run_app`` returns (about 1.5 s here, torch and
+    Qt unloading) is not the app's closing and is not counted.
+    """
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "QT_QPA_PLATFORM": "offscreen"}
+    process = subprocess.Popen(
+        [sys.executable, str(CLOSE_SCRIPT), str(checkpoint), str(seconds)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    out, err = process.communicate(timeout=120)
+    ended = time.time()
+    events: dict[str, float] = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            events.update(json.loads(line))
+    assert "close_started" in events, f"the window was never closed: {err[-2000:]}"
+    done = events.get("run_app_returned", ended)
+    return process.returncode, done - events["close_started"], err
+
+
+def test_the_app_closed_during_a_short_forward_exits_cleanly(corpus_root, tmp_path):
+    code, seconds, err = close_during_forward(corpus_root / "valid" / "native", 0.5, tmp_path)
+    assert code == 0, err[-2000:]
+    assert seconds < 2.0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="InferenceController.stop() returns True when called a second time while the thread still runs "
+    "(closeEvent stops first, run_app's _close asks again), so run_app skips its os._exit and Qt aborts with "
+    "'QThread: Destroyed while thread is still running' (exit 134); and a 2000 ms stop timeout alone "
+    "already takes the close past 2 s",
+)
+def test_the_app_closed_during_a_forward_longer_than_the_stop_timeout_exits_cleanly_within_two_seconds(
+    corpus_root, tmp_path
+):
+    code, seconds, err = close_during_forward(corpus_root / "valid" / "native", 5.0, tmp_path)
+    assert code == 0, err[-2000:]
+    assert seconds < 2.0

@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.only or ("forward", "memory", "window", "cold", "export"))
 
     started = time.time()
-    results: dict = {"machine": machine(), "load_before": load_average(), "mode": "quick" if args.quick else ("full" if args.full else "default")}
+    mode = "quick" if args.quick else ("full" if args.full else "default")
+    results: dict = {"machine": machine(), "load_before": load_average(), "mode": mode}
     if "forward" in parts:
         results["forward"] = run_forward(args.quick)
     if "memory" in parts:

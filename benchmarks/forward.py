@@ -92,7 +92,9 @@ def set_threads(model) -> int:
 
     from model import inference
 
-    threads = getattr(model, "threads", None) or (inference.default_threads() if hasattr(inference, "default_threads") else torch.get_num_threads())
+    threads = getattr(model, "threads", None)
+    if not threads:  # a model/ from before thread counts were chosen: keep torch's own
+        threads = inference.default_threads() if hasattr(inference, "default_threads") else torch.get_num_threads()
     torch.set_num_threads(threads)
     return threads
 
@@ -110,7 +112,13 @@ def trace_overhead(model, n_tokens: int, rounds: int) -> dict:
     set_threads(model)
     ids = ids_of(model, n_tokens)
     result = interleaved(traced_forward(model, ids), plain_forward(model, ids), rounds)
-    return {"tokens": n_tokens, "with_trace_ms": result["first_ms"], "without_ms": result["second_ms"], "ratio": result["ratio"], "rounds": rounds}
+    return {
+        "tokens": n_tokens,
+        "with_trace_ms": result["first_ms"],
+        "without_ms": result["second_ms"],
+        "ratio": result["ratio"],
+        "rounds": rounds,
+    }
 
 
 def gpt2_reference_folder() -> Path:

@@ -104,7 +104,8 @@ def _run_dump(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {out.name}")
     model = load_checkpoint(args.checkpoint)
-    trace = model.trace(args.text, target=args.target, pair=args.pair)
+    # A dump is data, not a picture: keep float32 however long the input.
+    trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32")
     for notice in trace.notices:
         print(notice, file=sys.stderr)
     export_trace_data(trace, out)

@@ -35,7 +35,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO[bytes]], None]
         raise _naming(error, path) from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
+            os.chmod(temporary, mode)  # by name: os.fchmod is missing on Windows before Python 3.13
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

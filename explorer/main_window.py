@@ -325,6 +325,11 @@ class MainWindow(QMainWindow):
         return self.controller.request_trace(text, target, pair)
 
     def _on_trace_ready(self, result: TraceResult) -> None:
+        trace = result.trace
+        if any(axis is not None and len(axis) == 0 for axis in (trace.encoder, trace.decoder)):
+            # A decoder-only model without a start token gives an empty text no tokens at all.
+            self.statusBar().showMessage("The input has no tokens to show; type some text.", 10000)
+            return
         start = time.perf_counter()
         self.state.set_trace(result.trace, result.prepared)
         if self._new_model:
@@ -342,7 +347,6 @@ class MainWindow(QMainWindow):
         self.timings_label.setText(
             f"tokenise {result.tokenise_ms:.1f} ms · forward {result.forward_ms:.1f} ms · paint {paint_ms:.1f} ms"
         )
-        trace = result.trace
         counts = []
         if trace.encoder is not None:
             counts.append(f"{len(trace.encoder)} source")

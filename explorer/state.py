@@ -103,7 +103,7 @@ def thumbnail(matrix: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     block with nothing else stays masked.
     """
     *lead, rows, columns = matrix.shape
-    row_step, column_step = math.ceil(rows / side), math.ceil(columns / side)
+    row_step, column_step = max(math.ceil(rows / side), 1), max(math.ceil(columns / side), 1)
     if row_step == 1 and column_step == 1:
         return matrix
     padded_rows, padded_columns = -(-rows // row_step) * row_step, -(-columns // column_step) * column_step
@@ -161,6 +161,8 @@ def prepare_thumbnails(trace: Trace) -> dict[tuple, np.ndarray]:
     prepared: dict[tuple, np.ndarray] = {}
     for kind in trace.kinds:
         weights = trace.attention[kind].weights  # (L, H, Q, K)
+        if weights.size == 0:  # an input without tokens: nothing will be painted
+            continue
         prepared[("grid", kind, "weights")] = layer_thumbnails(weights)
         prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights)
         prepared[("sharpest", kind)] = sharpest_head(weights)

@@ -21,7 +21,8 @@ from .jobs import Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceReque
 from .state import prepare_thumbnails
 
 log = logging.getLogger(__name__)
-STOP_TIMEOUT_MS = 2000
+# Closing must finish within 2 s; the rest of the window's teardown needs some of it.
+STOP_TIMEOUT_MS = 1500
 
 
 def _one_line(error: BaseException) -> str:
@@ -242,7 +243,7 @@ class InferenceController(QObject):
     def stop(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
         """Stop the worker thread; a running forward finishes first. True if it stopped in time."""
         if self._stopped:
-            return True
+            return not self._thread.isRunning()
         self._stopped = True
         self.queue.pending_load = self.queue.pending_move = self.queue.pending_trace = None
         self._thread.quit()

@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from .config import ModelConfig
 from .inference import AttentionModel
 from .tokenization import TextTokenizer
-from .transformer import Transformer
+from .transformer import Transformer, parameter_shapes
 from .weights import (
     CheckpointError,
     check_shapes,
@@ -121,8 +121,7 @@ def load_native(folder: Path, values: dict | None = None) -> AttentionModel:
     weights_path = checkpoint_file(folder, "model.safetensors")
     if weights_path is None:
         raise CheckpointError(f"{folder} has no model.safetensors")
-    with torch.device("meta"):
-        expected = {key: tuple(value.shape) for key, value in Transformer(config).state_dict().items()}
+    expected = parameter_shapes(config)
     header = read_safetensors_header(weights_path)
     check_shapes(weights_path.name, {key: entry.shape for key, entry in header.items()}, expected)
     for key, entry in header.items():

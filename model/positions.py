@@ -17,6 +17,11 @@ def sinusoidal_table(n_positions: int, width: int) -> Tensor:
     This is the layout Marian checkpoints were trained with; for a model trained from
     scratch any fixed layout serves, so the project uses this one throughout.
     """
+    shape_only = torch.empty(n_positions, width)
+    if shape_only.device.type == "meta":
+        # Built only for its shapes (see transformer.parameter_shapes): nothing to compute,
+        # and computing on meta would pull in a second of PyTorch's lazy imports.
+        return shape_only
     position = torch.arange(n_positions, dtype=torch.float64)[:, None]  # (P, 1)
     frequency = torch.pow(10000.0, -torch.arange(0, width, 2, dtype=torch.float64) / width)  # (ceil(W/2),)
     angles = position * frequency  # (P, ceil(W/2))

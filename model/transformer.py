@@ -242,3 +242,26 @@ class Transformer(nn.Module):
             memory_mask = source_padding_mask if encoded is not None else None
             decoded = self.decode(decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights, trace_dtype)
         return encoded, decoded
+
+
+# Module classes the network is built from whose constructors draw random weights.
+_INITIALISED_MODULES = (nn.Linear, nn.Embedding, nn.LayerNorm, nn.RMSNorm)
+
+
+def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every state-dict tensor of ``Transformer(config)``, allocating nothing.
+
+    The network is built on the ``meta`` device with the modules' random initialisers
+    switched off: they would fill nothing there, and the first one alone costs about a
+    second of PyTorch's lazy imports — on the path to the app's first painted window.
+    """
+    originals = {module: module.reset_parameters for module in _INITIALISED_MODULES}
+    try:
+        for module in _INITIALISED_MODULES:
+            module.reset_parameters = lambda self: None
+        with torch.device("meta"):
+            network = Transformer(config)
+    finally:
+        for module, reset in originals.items():
+            module.reset_parameters = reset
+    return {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}

@@ -3,7 +3,10 @@
 Every safetensors header is parsed and checked against the file's real size before a
 byte of tensor data is touched, so a truncated file or a header claiming terabytes is
 refused with a sentence instead of a crash or a huge allocation. Pickles are never
-unpickled beyond what ``torch.load(weights_only=True)`` allows.
+unpickled beyond what ``torch.load(weights_only=True)`` allows, and a zip archive that
+would inflate is refused before that. Only a checkpoint's own regular files are read
+(``checkpoint_file``): links out of its folder are refused. Weights must be finite
+floating-point values of plausible size.
 """
 
 from __future__ import annotations
@@ -38,16 +41,12 @@ FLOAT_DTYPES = ("F64", "F32", "F16", "BF16")
 # A real header is a few hundred bytes per tensor, well under a megabyte even for
 # thousands of tensors; a larger one is refused before it is read, so parsing it stays cheap.
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-
-
 # No trained weight comes near this (float16 itself stops at 65504); a value beyond it is a
 # flipped exponent bit or a crafted file, and would turn the attention into NaN.
 MAX_WEIGHT_MAGNITUDE = 1e6
 # The pickle inside a torch zip file lists tensor names and layouts, a few kilobytes per
 # hundred tensors; the tensor data lies in separate entries that are memory-mapped.
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
-
-
 # A refusal is one line for a status bar or a terminal, even when it quotes a hostile file.
 MAX_MESSAGE_CHARS = 600
 

@@ -20,7 +20,7 @@ import torch
 
 from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
-from ..transformer import Transformer
+from ..transformer import Transformer, parameter_shapes
 from ..weights import CheckpointError, checkpoint_file, require_float
 from .bart import BART, MARIAN
 from .bert import BERT, DISTILBERT, ROBERTA
@@ -69,8 +69,7 @@ def load_hf_folder(folder: Path, values: dict) -> AttentionModel:
     config = family.build_config(ConfigReader(values, folder / "config.json"), keys, prefix)
     tokenizer = _tokenizer(folder, family.model_type, config.max_positions, config.vocab_size)
 
-    with torch.device("meta"):
-        expected = {name: tuple(tensor.shape) for name, tensor in Transformer(config).state_dict().items()}
+    expected = parameter_shapes(config)
     sources = family.sources(config, prefix, keys)
     chosen = _check(weights, family, prefix, sources, expected)
     tensors = weights.read(set(chosen.values()))

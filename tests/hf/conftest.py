@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-# The suite runs with --import-mode=importlib, which puts no test folder on sys.path;
-# the shared helpers beside this file are imported by name.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hf_reference import build_reference, train_tokenizers  # noqa: E402
+from hf_reference import build_reference, train_tokenizers
 
 # The reference library logs loading notes (unused head weights and the like) that
 # are expected here.

@@ -56,8 +56,14 @@ def main() -> int:
             widget for widget in QApplication.topLevelWidgets() if widget.objectName() == "attention-explorer-main-window"
         )
         window.model_changed.connect(lambda _info: on_model_loaded(window))
+        window.controller.load_failed.connect(lambda _location, reason: fail(f"could not open the checkpoint: {reason}"))
+
+    def fail(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        os._exit(3)
 
     QTimer.singleShot(0, hook)
+    QTimer.singleShot(60_000, lambda: fail("the scenario did not finish within 60 s"))
     args = argparse.Namespace(checkpoint=checkpoint, text=None, target=None, pair=None, device=None, screenshot=None)
     code = app_module.run_app(args)
     print(json.dumps({"run_app_returned": time.time()}), flush=True)

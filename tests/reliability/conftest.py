@@ -6,17 +6,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-# The suite runs with --import-mode=importlib, which puts no test folder on sys.path;
-# the helpers beside this file are imported by name.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hostile_checkpoints import HostileCase, build_corpus  # noqa: E402
+from hostile_checkpoints import HostileCase, build_corpus
 
 
 @pytest.fixture(scope="session")

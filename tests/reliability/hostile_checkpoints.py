@@ -431,13 +431,18 @@ SPECS: list[Spec] = [
         config_edit(**{"evil\na forged second line\x1b[2J": 1})),
     Spec("config with 10,000 unknown fields", NATIVE, "and 9995 more",
         config_edit(**{f"field_{i:05d}": i for i in range(10_000)})),
-    Spec("config field of the wrong type", NATIVE, "position_offset must be a non-negative integer", config_edit(position_offset="two")),
+    Spec("config field of the wrong type", NATIVE, "position_offset must be a non-negative integer",
+        config_edit(position_offset="two")),
     Spec("zero d_model", NATIVE, "d_model must be a positive integer, got 0", config_edit(d_model=0)),
     Spec("negative heads", NATIVE, "n_heads must be a positive integer, got -4", config_edit(n_heads=-4)),
-    Spec("d_model not divisible by n_heads", NATIVE, "d_model (32) is not divisible by n_heads (5)", config_edit(n_heads=5)),
-    Spec("vocabulary of 10^12", NATIVE, "vocab_size = 1000000000000 is larger than the supported", config_edit(vocab_size=10**12)),
-    Spec("10^6 layers", NATIVE, "n_encoder_layers = 1000000 is larger than the supported 256", config_edit(n_encoder_layers=10**6)),
-    Spec("3 billion parameters the file lacks", NATIVE, "has shape [134, 32] but the configuration needs [4000000, 768]",
+    Spec("d_model not divisible by n_heads", NATIVE, "d_model (32) is not divisible by n_heads (5)",
+        config_edit(n_heads=5)),
+    Spec("vocabulary of 10^12", NATIVE, "vocab_size = 1000000000000 is larger than the supported",
+        config_edit(vocab_size=10**12)),
+    Spec("10^6 layers", NATIVE, "n_encoder_layers = 1000000 is larger than the supported 256",
+        config_edit(n_encoder_layers=10**6)),
+    Spec("3 billion parameters the file lacks", NATIVE,
+        "has shape [134, 32] but the configuration needs [4000000, 768]",
         config_edit(vocab_size=4_000_000, d_model=768, d_ff=768)),
     Spec("sinusoid table of 10^6 positions", NATIVE, "sinusoidal position table of 1000000 positions",
         config_edit(max_positions=10**6)),
@@ -466,7 +471,8 @@ SPECS: list[Spec] = [
         header(lambda h: h["embed_tokens.weight"].update(shape=[10**12]))),
     Spec("tensor ends past the file", NATIVE, "ends past the end of the file",
         header(lambda h: h["embed_tokens.weight"].update(data_offsets=[10**12, 10**12 + 134 * 32 * 4]))),
-    Spec("dtype not a string", NATIVE, "unsupported dtype ['F32']", header(lambda h: h["embed_tokens.weight"].update(dtype=["F32"]))),
+    Spec("dtype not a string", NATIVE, "unsupported dtype ['F32']",
+        header(lambda h: h["embed_tokens.weight"].update(dtype=["F32"]))),
     Spec("weights bit-flipped to infinity", NATIVE, "holds NaN or infinite values",
         lambda f: flip_exponent_of_a_one(f / "model.safetensors", "encoder.final_norm.weight")),
     Spec("weights bit-flipped to 1e37", NATIVE, "holds a value of 1.06e+37, far beyond any trained weight",
@@ -475,13 +481,15 @@ SPECS: list[Spec] = [
         tensors("model.safetensors", lambda t: t.update({"embed_tokens.weight": t["embed_tokens.weight"].int()}))),
     Spec("wrong shape", NATIVE, "'embed_tokens.weight' has shape [134, 16]",
         tensors("model.safetensors", lambda t: t.update({"embed_tokens.weight": torch.zeros(134, 16)}))),
-    Spec("missing tensor", NATIVE, "lacks 1 tensor(s)", tensors("model.safetensors", lambda t: t.pop("encoder.final_norm.bias"))),
+    Spec("missing tensor", NATIVE, "lacks 1 tensor(s)",
+        tensors("model.safetensors", lambda t: t.pop("encoder.final_norm.bias"))),
     Spec("extra tensor", NATIVE, "has 1 tensor(s) the model does not use",
         tensors("model.safetensors", lambda t: t.update(backdoor=torch.zeros(3)))),
     Spec("tensor named with a newline and a right-to-left override", NATIVE, "e.g. x\\u202eevil\\nname",
         tensors("model.safetensors", lambda t: t.update({"x\u202eevil\nname": torch.zeros(1)}))),
     Spec("overlapping tensors", NATIVE, "model.safetensors is corrupt",
-        header(lambda h: h["encoder.final_norm.bias"].update(data_offsets=h["encoder.final_norm.weight"]["data_offsets"]))),
+        header(lambda h: h["encoder.final_norm.bias"].update(
+            data_offsets=h["encoder.final_norm.weight"]["data_offsets"]))),
 
     # -- tokenizer.json
     Spec("tokenizer missing", NATIVE, "has no tokenizer.json", unlink("tokenizer.json")),
@@ -495,8 +503,10 @@ SPECS: list[Spec] = [
     Spec("config linked outside", NATIVE, "outside the checkpoint folder", link_out("config.json")),
     Spec("weights linked outside", NATIVE, "outside the checkpoint folder", link_out("model.safetensors")),
     Spec("tokenizer linked outside", NATIVE, "outside the checkpoint folder", link_out("tokenizer.json")),
-    Spec("weights linked to /dev/zero", NATIVE, "links to /dev/zero, outside", link_to("model.safetensors", "/dev/zero")),
-    Spec("tokenizer linked to /etc/passwd", NATIVE, "links to /etc/passwd, outside", link_to("tokenizer.json", "/etc/passwd")),
+    Spec("weights linked to /dev/zero", NATIVE, "links to /dev/zero, outside",
+        link_to("model.safetensors", "/dev/zero")),
+    Spec("tokenizer linked to /etc/passwd", NATIVE, "links to /etc/passwd, outside",
+        link_to("tokenizer.json", "/etc/passwd")),
 
     # -- Hugging Face flavoured (GPT-2 layout)
     Spec("hf: d_model not divisible", HF, "n_embd (32) is not divisible by n_head (3)", config_edit(n_head=3)),
@@ -511,7 +521,8 @@ SPECS: list[Spec] = [
         lambda f: flip_exponent_of_a_one(f / "model.safetensors", "h.1.ln_2.weight")),
     Spec("hf: integer embedding", HF, "'wte.weight' is stored as I64",
         tensors("model.safetensors", lambda t: t.update({"wte.weight": t["wte.weight"].long()}))),
-    Spec("hf: tokenizer template past the embedding", HF, "ids up to 999999", tokenizer(template_with_out_of_range_special)),
+    Spec("hf: tokenizer template past the embedding", HF, "ids up to 999999",
+        tokenizer(template_with_out_of_range_special)),
     Spec("hf: weights linked outside", HF, "outside the checkpoint folder", link_out("model.safetensors")),
     Spec("hf: pickle that creates a file", HF, "pytorch_model.bin was refused: loading it would call",
         pickled(lambda marker: gpt2_state({"payload": _CreatesFile(marker)}))),
@@ -542,5 +553,6 @@ def build_corpus(root: Path) -> dict[str, HostileCase]:
         folder = root / "cases" / spec.name.replace(" ", "-").replace("/", "-").replace(":", "")
         shutil.copytree(originals[spec.flavour], folder)
         location = spec.breaking(folder)
-        cases[spec.name] = HostileCase(spec.name, spec.flavour, location if isinstance(location, Path) else folder, spec.phrase)
+        location = location if isinstance(location, Path) else folder
+        cases[spec.name] = HostileCase(spec.name, spec.flavour, location, spec.phrase)
     return cases

@@ -118,7 +118,10 @@ def test_the_payloads_are_live_and_never_run(corpus, corpus_root: Path) -> None:
 
 def test_the_installed_command_refuses_without_a_traceback(corpus, corpus_root: Path) -> None:
     """The real ``attention-explorer dump`` process, for the cases that would run code or read outside."""
-    command = shutil.which("attention-explorer")
+    # The script beside this interpreter first (a virtual environment need not be activated).
+    command = shutil.which("attention-explorer", path=str(Path(sys.executable).parent)) or shutil.which(
+        "attention-explorer"
+    )
     assert command is not None, "the package is not installed (pip install -e .)"
     for name in ("hf: pickle that creates a file", "weights linked to /dev/zero"):
         case = corpus[name]

@@ -15,12 +15,10 @@ import weakref
 from pathlib import Path
 
 import pytest
-import torch
 from PySide6.QtCore import QSettings, QSignalBlocker, QThread
 
-from model import ModelConfig, Transformer, save_checkpoint
-from model.tasks import build_tokenizer
-from model.tokenization import TextTokenizer
+from model import save_checkpoint
+from tiny_models import task_tokenizer, tiny_config, tiny_network
 
 TRACE_TIMEOUT_MS = 30_000
 
@@ -54,21 +52,8 @@ def no_dangling_qthreads(monkeypatch):
 
 
 def _tiny_checkpoint(folder: Path, architecture: str, name: str, seed: int) -> Path:
-    tokenizer = build_tokenizer()
-    config = ModelConfig(
-        architecture=architecture,
-        vocab_size=tokenizer.get_vocab_size(with_added_tokens=True),
-        d_model=32,
-        n_heads=2,
-        d_ff=64,
-        n_encoder_layers=2,
-        n_decoder_layers=2,
-        max_positions=32,
-        lm_head=architecture != "encoder",
-    )
-    torch.manual_seed(seed)
-    network = Transformer(config)
-    return save_checkpoint(folder, network, TextTokenizer(tokenizer, config.max_positions), name=name)
+    config = tiny_config(architecture, n_heads=2, max_positions=32, lm_head=architecture != "encoder")
+    return save_checkpoint(folder, tiny_network(config, seed), task_tokenizer(config.max_positions), name=name)
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,10 @@ class MainWindow(QMainWindow):
         self.last_notice = ""
         self._new_model = False
         self._cross_has_room = True  # the default layout gives cross-attention a column
+        # Panels not repainted since the state changed because their dock was not showing.
+        self.stale_panels: set[str] = set()
+        self._dock_shown: dict[str, bool] = dict.fromkeys(PANELS, True)  # from visibilityChanged
+        self.panel_paints: dict[str, int] = dict.fromkeys(PANELS, 0)  # a regression guard reads it
 
         self.input_panel = InputPanel()
         self.grid = OverviewGrid()
@@ -125,6 +129,7 @@ class MainWindow(QMainWindow):
                 )
             self.containers[name] = container
             self.docks[name] = dock
+            dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
         self._default_layout()
 
     def _default_layout(self) -> None:
@@ -406,12 +411,45 @@ class MainWindow(QMainWindow):
 
     # -- painting -------------------------------------------------------------------------------
     def paint(self) -> None:
-        """Repaint every panel from the state."""
-        state, trace = self.state, self.state.trace
-        if trace is None:
+        """Repaint every showing panel from the state; hidden ones catch up when shown.
+
+        A panel whose dock is closed or tabbed away is not drawn (converting and drawing
+        it would only cost time on the GUI thread); it is marked stale and repainted from
+        the state when its dock becomes visible again. Before the window is first shown
+        every panel is painted, so a window built without being shown is complete.
+        """
+        if self.state.trace is None:
             return
-        selection = state.selection
-        self.selection_bar.show_selection(selection, state.kinds, state.n_layers, state.n_heads)
+        selection = self.state.selection
+        self.selection_bar.show_selection(selection, self.state.kinds, self.state.n_layers, self.state.n_heads)
+        for name in PANELS:
+            if self._panel_showing(name):
+                self._paint_panel(name)
+            else:
+                self.stale_panels.add(name)
+
+    def _panel_showing(self, name: str) -> bool:
+        # A dock tabbed away stays isVisible(); only its visibilityChanged says it is not shown.
+        return not self.isVisible() or (self.docks[name].isVisible() and self._dock_shown[name])
+
+    def _on_dock_visibility_changed(self, name: str, visible: bool) -> None:
+        self._dock_shown[name] = visible
+        if visible and name in self.stale_panels and self.state.trace is not None:
+            self._paint_panel(name)
+
+    def _paint_panel(self, name: str) -> None:
+        self.stale_panels.discard(name)
+        self.panel_paints[name] += 1
+        {
+            "input": self._paint_tokens,
+            "grid": self._paint_grid,
+            "head": self._paint_head,
+            "distribution": self._paint_distribution,
+            "cross": self._paint_cross,
+        }[name]()
+
+    def _paint_tokens(self) -> None:
+        trace, selection = self.state.trace, self.state.selection
         query_side = KIND_AXES[selection.kind][0]
         rows = []
         if trace.encoder is not None:
@@ -421,16 +459,20 @@ class MainWindow(QMainWindow):
             rows.append(("decoder", heading, trace.decoder))
         self.input_panel.show_tokens(rows, (query_side, selection.query), list(trace.notices))
 
-        levels = state.levels()
+    def _paint_grid(self) -> None:
+        state, selection = self.state, self.state.selection
         grid_title = f"{kind_title(selection.kind)} · {'probabilities' if selection.values == 'weights' else 'raw scores'}"
         self.grid.show_grid(
             state.grid(),
             state.grid_means() if selection.show_mean_column else None,
-            levels,
+            state.levels(),
             selection.colormap,
             (selection.layer, -1 if selection.head is None else selection.head),
             grid_title,
         )
+
+    def _paint_head(self) -> None:
+        state, selection = self.state, self.state.selection
         query_axis, key_axis = state.axes()
         self.head_detail.show_head(
             state.title(),
@@ -439,33 +481,42 @@ class MainWindow(QMainWindow):
             state.head_matrix(values="scores"),
             query_axis.tokens,
             key_axis.tokens,
-            levels,
+            state.levels(),
             selection.colormap,
             selection.query,
             query_axis.special,
             key_axis.special,
         )
+
+    def _paint_distribution(self) -> None:
+        state, selection = self.state, self.state.selection
+        query_axis = state.axes()[0]
         query_token = query_axis.tokens[selection.query] if len(query_axis) else ""
         self.distribution.show_distribution(
             f"query {selection.query} {query_token!r} · {state.title()}", state.distribution(), selection.temperature
         )
-        if "cross" in trace.kinds:
-            cross_maps = trace.attention["cross"]
-            layer = min(selection.layer, cross_maps.n_layers - 1)
-            head = selection.head
-            head_text = "mean over heads" if head is None else f"head {head}"
-            self.cross.show_cross(
-                f"layer {layer} · {head_text}",
-                state.head_matrix(kind="cross", layer=layer, head=head),
-                state.head_matrix(kind="cross", layer=layer, head=head, values="weights"),
-                trace.decoder.tokens,
-                trace.encoder.tokens,
-                trace.decoder.special,
-                trace.encoder.special,
-                state.levels(kind="cross"),
-                selection.colormap,
-                selection.query if query_side == "decoder" else None,
-            )
+
+    def _paint_cross(self) -> None:
+        state, trace, selection = self.state, self.state.trace, self.state.selection
+        if "cross" not in trace.kinds:
+            return
+        query_side = KIND_AXES[selection.kind][0]
+        cross_maps = trace.attention["cross"]
+        layer = min(selection.layer, cross_maps.n_layers - 1)
+        head = selection.head
+        head_text = "mean over heads" if head is None else f"head {head}"
+        self.cross.show_cross(
+            f"layer {layer} · {head_text}",
+            state.head_matrix(kind="cross", layer=layer, head=head),
+            state.head_matrix(kind="cross", layer=layer, head=head, values="weights"),
+            trace.decoder.tokens,
+            trace.encoder.tokens,
+            trace.decoder.special,
+            trace.encoder.special,
+            state.levels(kind="cross"),
+            selection.colormap,
+            selection.query if query_side == "decoder" else None,
+        )
 
     def _show_availability(self, architecture: str | None, reason: str | None = None) -> None:
         availability = panel_availability(architecture)

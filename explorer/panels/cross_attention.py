@@ -41,6 +41,7 @@ class AlignmentView(QWidget):
         self.target_special: np.ndarray = np.zeros(0, dtype=bool)
         self.weights = np.zeros((0, 0), dtype=np.float32)  # (target, source)
         self.query: int | None = None
+        self.updates = 0  # how often the drawing was asked to repaint; a regression test reads it
 
     def set_alignment(
         self,
@@ -51,12 +52,25 @@ class AlignmentView(QWidget):
         source_special: np.ndarray | None = None,
         target_special: np.ndarray | None = None,
     ) -> None:
-        self.source = [token_label(token) for token in source]
-        self.target = [token_label(token) for token in target]
-        self.source_special = np.zeros(len(source), dtype=bool) if source_special is None else source_special
-        self.target_special = np.zeros(len(target), dtype=bool) if target_special is None else target_special
-        self.weights = np.nan_to_num(np.asarray(weights, dtype=np.float32), nan=0.0, neginf=0.0)
+        source_labels = [token_label(token) for token in source]
+        target_labels = [token_label(token) for token in target]
+        source_special = np.zeros(len(source), dtype=bool) if source_special is None else source_special
+        target_special = np.zeros(len(target), dtype=bool) if target_special is None else target_special
+        weights = np.nan_to_num(np.asarray(weights, dtype=np.float32), nan=0.0, neginf=0.0)
+        if (
+            source_labels == self.source
+            and target_labels == self.target
+            and query == self.query
+            and np.array_equal(source_special, self.source_special)
+            and np.array_equal(target_special, self.target_special)
+            and np.array_equal(weights, self.weights)
+        ):
+            return  # the same drawing: a selection change elsewhere need not redraw hundreds of lines
+        self.source, self.target = source_labels, target_labels
+        self.source_special, self.target_special = source_special, target_special
+        self.weights = weights
         self.query = query
+        self.updates += 1
         self.update()
 
     def strongest_lines(self) -> list[tuple[int, int, float]]:

@@ -17,7 +17,16 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ..state import MAX_TEMPERATURE, MIN_TEMPERATURE, Distribution
-from .heatmap import BACKGROUND, FOREGROUND, TokenAxisItem, plain_label, style_plot, thinned_ticks, token_label
+from .heatmap import (
+    BACKGROUND,
+    FOREGROUND,
+    TokenAxisItem,
+    plain_label,
+    stable_axes,
+    style_plot,
+    thinned_ticks,
+    token_label,
+)
 
 BAR_COLOUR = "#3b6fb6"
 SPECIAL_BAR_COLOUR = "#9aa7b8"
@@ -69,8 +78,10 @@ class DistributionPanel(QWidget):
 
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(BACKGROUND)
-        self.probability_plot: pg.PlotItem = self.view.addPlot(row=0, col=0)
-        self.score_plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems={"bottom": TokenAxisItem("bottom")})
+        self.probability_plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=stable_axes("left", "bottom"))
+        self.score_plot: pg.PlotItem = self.view.addPlot(
+            row=1, col=0, axisItems={**stable_axes("left"), "bottom": TokenAxisItem("bottom")}
+        )
         for plot in (self.probability_plot, self.score_plot):
             style_plot(plot)
             plot.invertY(False)
@@ -106,6 +117,12 @@ class DistributionPanel(QWidget):
         self.probability_plot.getViewBox().sigResized.connect(self._update_ticks)
         self._labels: list[str] = []
         self.shown: Distribution | None = None
+        self._brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(SPECIAL_BAR_COLOUR)}
+        self._bar_special: tuple[bool, ...] | None = None
+        self._bar_brushes: list = []
+        self._bar_heights = np.zeros(0)
+        self._score_heights = np.zeros(0)
+        self.bar_updates = 0  # how often the probability bars were given new values; a test reads it
 
     def show_distribution(self, title: str, distribution: Distribution, temperature: float) -> None:
         self.shown = distribution
@@ -117,10 +134,19 @@ class DistributionPanel(QWidget):
             self._sync_slider(temperature)
         count = len(distribution.keys)
         positions = np.arange(count, dtype=float) + 0.5
-        brushes = [pg.mkBrush(SPECIAL_BAR_COLOUR if special else BAR_COLOUR) for special in distribution.special]
-        self.probability_bars.setOpts(x=positions, height=distribution.probabilities, width=0.8, brushes=brushes)
+        special = tuple(bool(flag) for flag in distribution.special)
+        if special != self._bar_special or not np.array_equal(distribution.probabilities, self._bar_heights):
+            # setOpts throws the bars' picture away; unchanged bars keep theirs.
+            if special != self._bar_special:
+                self._bar_brushes = [self._brushes[flag] for flag in special]
+                self._bar_special = special
+            self._bar_heights = np.array(distribution.probabilities, copy=True)
+            self.probability_bars.setOpts(x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes)
+            self.bar_updates += 1
         scores = np.nan_to_num(distribution.scores, nan=0.0)
-        self.score_bars.setOpts(x=positions, height=scores, width=0.8)
+        if not np.array_equal(scores, self._score_heights):
+            self._score_heights = scores
+            self.score_bars.setOpts(x=positions, height=scores, width=0.8)
         masked = ~np.isfinite(distribution.scores)
         # Marks help on short rows; on long ones they would only paint a grey band.
         shown = masked if count <= MAX_MASKED_MARKS else np.zeros_like(masked)

@@ -11,8 +11,8 @@ import math
 from typing import Callable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QFont, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..colormaps import colormap
@@ -69,7 +69,83 @@ def style_plot(plot: pg.PlotItem) -> None:
         axis.enableAutoSIPrefix(False)
 
 
-class TokenAxisItem(pg.AxisItem):
+class StableAxisItem(pg.AxisItem):
+    """An axis that throws its drawing away only when its ticks or its range really change.
+
+    pyqtgraph discards an axis' picture on every ``setTicks`` and ``setRange`` call, even
+    when nothing changed, and rebuilding it (tick text layout, grid lines) is the largest
+    part of a repaint. Typing a character rarely changes the tokens or the view range, so
+    an unchanged call is dropped. ``tick_updates`` counts the calls that did change the
+    ticks; a regression test reads it.
+    """
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.tick_updates = 0
+
+    def setTicks(self, ticks: list[list[tuple[float, str]]] | None) -> None:  # noqa: N802 - pyqtgraph override
+        if ticks == self._tickLevels:
+            return
+        self.tick_updates += 1
+        super().setTicks(ticks)
+
+    def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - pyqtgraph override
+        if getattr(self, "picture", None) is not None and self.range == [mn, mx]:
+            return
+        super().setRange(mn, mx)
+
+    def drawPicture(self, painter, axisSpec, tickSpecs, textSpecs) -> None:  # noqa: N802, N803 - pyqtgraph override
+        # Grid lines are translucent one-pixel lines without antialiasing, which Qt's raster
+        # engine blends pixel by pixel (about 0.2 ms per line across a plot, several ms per
+        # repaint for a y grid). They are kept out of the picture and filled in ``paint``.
+        self._grid_lines = [] if self.grid is False else [spec for spec in tickSpecs if _is_thin_horizontal(spec)]
+        kept = [spec for spec in tickSpecs if not any(spec is line for line in self._grid_lines)]
+        super().drawPicture(painter, axisSpec, kept, textSpecs)
+
+    def paint(self, painter: QPainter, option, widget) -> None:
+        super().paint(painter, option, widget)
+        lines = getattr(self, "_grid_lines", [])
+        if not lines:
+            return
+        transform = painter.transform()
+        translating_only = transform.type().value <= QTransform.TransformationType.TxTranslate.value
+        painter.save()
+        try:
+            if not translating_only:
+                # Scaled (high-DPI) devices: draw the lines as pyqtgraph would.
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+                for pen, start, end in lines:
+                    painter.setPen(pen)
+                    painter.drawLine(start, end)
+                return
+            # A one-pixel horizontal line from (x1, y) to (x2, y) without antialiasing covers
+            # row floor(y) from column floor(min x) to floor(max x), both included, in device
+            # pixels: the same pixels as this fill, which the raster engine blends a span at a time.
+            dx, dy = transform.dx(), transform.dy()
+            for pen, start, end in lines:
+                first, last = sorted((math.floor(start.x() + dx), math.floor(end.x() + dx)))
+                row = math.floor(start.y() + dy)
+                painter.fillRect(QRectF(first - dx, row - dy, last - first + 1, 1), QColor(pen.color()))
+        finally:
+            painter.restore()
+
+
+def _is_thin_horizontal(spec: tuple) -> bool:
+    pen, start, end = spec
+    return (
+        start.y() == end.y()
+        and pen.style() == Qt.PenStyle.SolidLine
+        and pen.brush().style() == Qt.BrushStyle.SolidPattern
+        and pen.widthF() <= 1.0
+    )
+
+
+def stable_axes(*sides: str) -> dict[str, StableAxisItem]:
+    """``axisItems`` for a ``PlotItem`` whose ``sides`` skip unchanged tick and range updates."""
+    return {side: StableAxisItem(side) for side in sides}
+
+
+class TokenAxisItem(StableAxisItem):
     """An axis whose special-token labels (``<s>``, ``[CLS]``, …) are drawn grey and italic."""
 
     def __init__(self, orientation: str) -> None:
@@ -77,7 +153,11 @@ class TokenAxisItem(pg.AxisItem):
         self.special_labels: set[str] = set()
 
     def set_token_ticks(self, ticks: list[tuple[float, str]], special_labels: set[str]) -> None:
-        self.special_labels = special_labels
+        if special_labels != self.special_labels:
+            self.special_labels = special_labels
+            # The grey labels are drawn into the picture: a new set needs a new picture.
+            self.picture = None
+            self.update()
         self.setTicks([ticks])
 
     def drawPicture(self, painter, axisSpec, tickSpecs, textSpecs) -> None:  # noqa: N802, N803 - pyqtgraph override

@@ -97,6 +97,9 @@ class InputPanel(QWidget):
         layout.addWidget(self.tokens, 1)
         layout.addWidget(self.notice)
 
+        self._token_html = ""
+        self.token_html_updates = 0  # how often the chips were re-laid out; a regression test reads it
+
         self.source.textChanged.connect(self.input_edited)
         self.target.textChanged.connect(self.input_edited)
         self.pair.textChanged.connect(self.input_edited)
@@ -138,7 +141,13 @@ class InputPanel(QWidget):
                     style = TOKEN_STYLE + SPECIAL_STYLE
                 chips.append(f'<a href="token:{axis_name}:{index}" style="{style}">&nbsp;{label}&nbsp;</a>')
             rows.append(f'<p style="margin:2px 0;"><b style="color:#555;">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')
-        self.tokens.setHtml("".join(rows))
+        token_html = "".join(rows)
+        if token_html != self._token_html:
+            # Re-laying out the chips is most of this panel's cost; selection changes that
+            # leave the tokens and the selected chip alone skip it.
+            self._token_html = token_html
+            self.token_html_updates += 1
+            self.tokens.setHtml(token_html)
         self.notice.setText(" ".join(notices))
         self.notice.setVisible(bool(notices))
 

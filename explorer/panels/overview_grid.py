@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
-from .heatmap import BACKGROUND, FOREGROUND, ClickableImage, lookup, outline_pen, style_plot
+from .heatmap import BACKGROUND, FOREGROUND, ClickableImage, lookup, outline_pen, stable_axes, style_plot
 
 MEAN_COLUMN_TITLE = "mean"
 # Space between thumbnails, as a fraction of a cell.
@@ -36,7 +36,7 @@ class OverviewGrid(QWidget):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(BACKGROUND)
         self.title = self.view.addLabel("", row=0, col=0, colspan=2, color=FOREGROUND, size="9pt")
-        self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0)
+        self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems=stable_axes("top", "left"))
         style_plot(self.plot)
         self.plot.showAxis("top")
         self.plot.hideAxis("bottom")

@@ -1,0 +1,146 @@
+"""Repaints do only the work that changed: no tick rebuilds for the same tokens, no bars
+recreated, no chips re-laid out for the same tokens, no drawing of hidden panels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _tick_updates(window) -> dict[str, int]:
+    axes = {
+        "head.bottom": window.head_detail.heatmap.plot.getAxis("bottom"),
+        "head.left": window.head_detail.heatmap.plot.getAxis("left"),
+        "cross.bottom": window.cross.heatmap.plot.getAxis("bottom"),
+        "cross.left": window.cross.heatmap.plot.getAxis("left"),
+        "distribution.bottom": window.distribution.score_plot.getAxis("bottom"),
+        "grid.top": window.grid.plot.getAxis("top"),
+    }
+    return {name: axis.tick_updates for name, axis in axes.items()}
+
+
+def test_a_new_trace_with_the_same_tokens_sets_no_ticks_and_new_tokens_do(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+
+    def same_text_again() -> None:
+        # A new trace, new arrays, the same token axes.
+        painted = window.painted
+        window.request_trace()
+        qtbot.waitUntil(lambda: window.painted is not painted, timeout=drive.timeout)
+
+    same_text_again()  # the first paint resizes the plots (their labels arrive); let that settle
+    before = _tick_updates(window)
+    paints = dict(window.panel_paints)
+    same_text_again()
+    window.select(head=(window.state.selection.head or 0) + 1, layer=0)
+    assert all(window.panel_paints[name] >= paints[name] + 2 for name in ("head", "distribution", "cross", "grid"))
+    assert _tick_updates(window) == before
+    # A text with other tokens changes the key axes' ticks.
+    text = "date: 17 june 1999"
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    after = _tick_updates(window)
+    assert after["head.bottom"] > before["head.bottom"] and after["cross.bottom"] > before["cross.bottom"]
+    assert after["grid.top"] == before["grid.top"]  # the same layers and heads: the same grid labels
+
+
+def test_bars_are_updated_in_place_and_only_when_their_values_change(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    panel = window.distribution
+    probability_bars, score_bars = panel.probability_bars, panel.score_bars
+    updates = panel.bar_updates
+    window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
+    assert panel.bar_updates == updates  # a new colour map leaves the bars alone
+    query = 1 if window.state.selection.query != 1 else 0
+    window.select(query=query)
+    assert panel.bar_updates == updates + 1
+    expected = window.state.distribution()
+    assert panel.probability_bars is probability_bars and panel.score_bars is score_bars
+    np.testing.assert_allclose(probability_bars.opts["height"], expected.probabilities)
+    np.testing.assert_allclose(score_bars.opts["height"], np.nan_to_num(expected.scores, nan=0.0))
+    brushes = probability_bars.opts["brushes"]
+    assert len(brushes) == len(expected.keys)
+    assert len({brushes[i].color().name() for i in range(len(brushes)) if expected.special[i]} & {"#3b6fb6"}) == 0
+
+
+def test_token_chips_are_rebuilt_only_when_tokens_or_the_selected_chip_change(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    panel = window.input_panel
+    updates = panel.token_html_updates
+    shown = panel.tokens.toHtml()
+    window.select(layer=0, head=0)
+    window.select(values="scores")
+    assert panel.token_html_updates == updates
+    assert panel.tokens.toHtml() == shown
+    window.select(query=window.state.selection.query + 1)
+    assert panel.token_html_updates == updates + 1
+
+
+def test_a_closed_panel_is_not_repainted_and_catches_up_when_shown_again(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    dock, panel = window.docks["distribution"], window.distribution
+    dock.close()
+    qtbot.waitUntil(lambda: not dock.isVisible())
+    paints = window.panel_paints["distribution"]
+    shown = panel.shown
+    window.select(query=window.state.selection.query + 1)
+    assert window.panel_paints["distribution"] == paints and panel.shown is shown
+    assert "distribution" in window.stale_panels
+    assert window.panel_paints["head"] > 0 and window.head_detail.heatmap.row_outline.rect().top() == window.state.selection.query
+    dock.show()
+    qtbot.waitUntil(lambda: window.panel_paints["distribution"] == paints + 1)
+    np.testing.assert_allclose(panel.shown.probabilities, window.state.distribution().probabilities)
+    assert "distribution" not in window.stale_panels
+
+
+def test_a_panel_tabbed_away_is_not_repainted_and_catches_up_when_its_tab_is_raised(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    head_dock, cross_dock = window.docks["head"], window.docks["cross"]
+    window.tabifyDockWidget(head_dock, cross_dock)
+    cross_dock.raise_()
+    # A tab behind another stays isVisible(); it is its empty visible region that hides it.
+    qtbot.waitUntil(lambda: head_dock.visibleRegion().isEmpty() and not cross_dock.visibleRegion().isEmpty())
+    paints = dict(window.panel_paints)
+    window.select(layer=0, head=1)
+    assert window.panel_paints["head"] == paints["head"] and window.panel_paints["cross"] == paints["cross"] + 1
+    head_dock.raise_()
+    qtbot.waitUntil(lambda: window.panel_paints["head"] == paints["head"] + 1)
+    np.testing.assert_allclose(window.head_detail.heatmap.matrix, window.state.head_matrix())
+
+
+def test_grid_lines_drawn_as_fills_match_pyqtgraphs_own_lines_pixel_for_pixel(qtbot):
+    import pyqtgraph as pg
+
+    from explorer.panels.heatmap import stable_axes
+
+    def render(axis_items: dict | None, y_range: tuple[float, float]) -> np.ndarray:
+        widget = pg.PlotWidget(axisItems=axis_items)
+        qtbot.addWidget(widget)
+        widget.setBackground("#ffffff")
+        widget.resize(503, 211)
+        widget.showGrid(x=False, y=True, alpha=0.25)
+        widget.setYRange(*y_range, padding=0.0)
+        widget.setXRange(0, 7, padding=0.0)
+        image = widget.grab().toImage()
+        pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+        return pixels.reshape(image.height(), image.bytesPerLine()).copy()
+
+    for y_range in ((0.0, 0.4437), (-5.31, 2.07), (0.0, 1.0)):
+        ours = render(stable_axes("left"), y_range)
+        reference = render(None, y_range)
+        # The grid really is there: many rows hold the translucent grey of its lines.
+        assert np.count_nonzero((ours != 255).sum(axis=1) > 300) >= 3
+        np.testing.assert_array_equal(ours, reference)
+
+
+def test_the_alignment_is_redrawn_only_when_what_it_draws_changes(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    alignment = window.cross.alignment
+    updates = alignment.updates
+    window.select(values="scores")  # the heatmaps change; the lines follow the weights, not the scores
+    window.select(temperature=2.0)
+    assert alignment.updates == updates
+    window.select(query=window.state.selection.query + 1)
+    assert alignment.updates == updates + 1 and alignment.query == window.state.selection.query
+    window.select(head=1 if window.state.selection.head != 1 else 0)
+    assert alignment.updates == updates + 2
+    np.testing.assert_allclose(alignment.weights, window.state.head_matrix(kind="cross", values="weights"))

@@ -118,14 +118,11 @@ class InferenceWorker(QObject):
     def _timed_trace(self, request: TraceRequest) -> TraceResult:
         model = self._model
         start = time.perf_counter()
-        model.tokenizer.encode(request.text, request.pair if model.config.architecture == "encoder" else None)
-        tokenised = time.perf_counter()
         trace = model.trace(request.text, target=request.target, pair=request.pair)
         done = time.perf_counter()
         prepared = prepare_thumbnails(trace)
-        tokenise_ms = (tokenised - start) * 1000
-        # trace() tokenises again; that second, identical tokenisation is not forward time.
-        forward_ms = max((done - tokenised) * 1000 - tokenise_ms, 0.0)
+        tokenise_ms = trace.tokenise_ms
+        forward_ms = max((done - start) * 1000 - tokenise_ms, 0.0)
         return TraceResult(
             request=request,
             trace=trace,

@@ -16,6 +16,7 @@ the intra-op thread count: every core but one (see ``default_threads``).
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import torch
@@ -160,10 +161,8 @@ class AttentionModel:
         encoded = self.tokenizer.encode(text)
         self._set_threads()
         if config.architecture == "encoder-decoder":
-            ids = greedy_generate(self.network, self._tensor([config.start_token_id]), max_new_tokens, self._tensor(encoded.ids))
-        else:
-            ids = greedy_generate(self.network, self._tensor(encoded.ids), max_new_tokens)
-        return ids[0].tolist()
+            return self.generate_from_ids(self._tensor(encoded.ids), max_new_tokens)
+        return greedy_generate(self.network, self._tensor(encoded.ids), max_new_tokens)[0].tolist()
 
     @torch.inference_mode()
     def trace(
@@ -190,16 +189,21 @@ class AttentionModel:
         resolve_precision(precision, 0)
         self._set_threads()
         notices: list[str] = []
+        started = time.perf_counter()
         encoded = self.tokenizer.encode(text, pair if config.architecture == "encoder" else None)
+        tokenise_ms = (time.perf_counter() - started) * 1000
         if encoded.truncated:
             notices.append(
                 f"The input was cut to the model's maximum of {self.tokenizer.max_length} tokens."
             )
         if config.architecture == "encoder":
-            return self._trace_encoder(encoded, notices, precision)
-        if config.architecture == "decoder":
-            return self._trace_decoder(encoded, notices, precision)
-        return self._trace_encoder_decoder(encoded, target, max_new_tokens, notices, precision)
+            trace = self._trace_encoder(encoded, notices, precision)
+        elif config.architecture == "decoder":
+            trace = self._trace_decoder(encoded, notices, precision)
+        else:
+            trace = self._trace_encoder_decoder(encoded, target, max_new_tokens, notices, precision)
+        trace.tokenise_ms = tokenise_ms
+        return trace
 
     def _trace_dtype(self, precision: str, n_source: int, n_target: int) -> torch.dtype:
         return _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]

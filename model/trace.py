@@ -70,6 +70,8 @@ class Trace:
     generated: bool = False
     # Sentences for the user: truncation and similar.
     notices: list[str] = field(default_factory=list)
+    # Milliseconds the tokenizer took on this input (the rest of trace() is the model).
+    tokenise_ms: float = 0.0
 
     @property
     def kinds(self) -> tuple[str, ...]:

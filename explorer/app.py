@@ -92,7 +92,8 @@ def run_app(args: argparse.Namespace) -> int:
         window = MainWindow(Settings(user_store()))
         _fill_input(window, args)
         window.show()
-        window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+        if not window.apply_mode_args(args):
+            window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()
     if not _close(app, window):
         # A torch forward or a checkpoint read cannot be interrupted. Rather than make
@@ -133,20 +134,31 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
             return
         finish(0)
 
-    def on_painted(result) -> None:
-        # Only a trace of the input now in the editors counts: every panel shows it.
-        text, target, pair = window.input_panel.texts()
-        request = result.request
-        if (request.text, request.target, request.pair) == (text, target, pair):
+    painted: dict[str, object] = {"request": None}
+
+    def save_when_settled() -> None:
+        # Only a trace of the input now in the editors counts, once no mode waits for
+        # the worker: then every panel and the shown mode show it.
+        request = painted["request"]
+        if request is None or window.modes_busy() or window.controller.loading:
+            return
+        if (request.text, request.target, request.pair) == window.input_panel.texts():
+            painted["request"] = None
             QTimer.singleShot(0, save)
 
+    def on_painted(result) -> None:
+        painted["request"] = result.request
+        save_when_settled()
+
     window.trace_painted.connect(on_painted)
+    window.modes_settled.connect(save_when_settled)
     window.controller.load_failed.connect(lambda location, reason: finish(1, f"could not open {location}: {reason}"))
     window.controller.trace_failed.connect(lambda _id, reason: finish(1, f"could not run the model: {reason}"))
     _fill_input(window, args)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
-    window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+    if not window.apply_mode_args(args):
+        window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()
     if outcome["code"] == 0:

@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input(parser, required=False)
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cpu)")
     parser.add_argument("--screenshot", metavar="PNG", help="lay the window out offscreen, save it as PNG and exit")
+    parser.add_argument(
+        "--show",
+        choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping"),
+        help="bring this panel or analysis mode to the front",
+    )
+    parser.add_argument("--compare-text", metavar="TEXT", help="compare mode: the second input, on the same model")
+    parser.add_argument(
+        "--compare-checkpoint", metavar="PATH|REPO_ID", help="compare mode: a second checkpoint of the same architecture"
+    )
+    parser.add_argument("--run", metavar="DIR", help="open a training run folder (as `train` writes it) on the timeline")
+    parser.add_argument("--step", type=int, metavar="N", help="with --run: the training step to show (default: the last)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     dump = commands.add_parser("dump", help="write every attention matrix of one input to an NPZ file")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Callable, Union
 
 from model.trace import Trace
 
@@ -27,11 +27,17 @@ class TraceRequest:
 
 @dataclass(frozen=True)
 class LoadRequest:
-    """A checkpoint to open (None: the bundled model) and the device to put it on."""
+    """A checkpoint to open (None: the bundled model) and the device to put it on.
+
+    ``from_run`` marks a checkpoint of a training run opened by the timeline: the
+    worker keeps the last few of those loaded, so scrubbing back is instant, and the
+    window keeps the user's view instead of starting over.
+    """
 
     request_id: int
     location: str | None
     device: str = "cpu"
+    from_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,21 @@ class MoveRequest:
     device: str
 
 
-Job = Union[TraceRequest, LoadRequest, MoveRequest]
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """Work an analysis mode runs on the worker thread, where the model lives.
+
+    ``compute`` receives the loaded ``AttentionModel`` (None before one is loaded) and
+    returns any value; it runs on the worker thread, so it must not touch widgets.
+    Requests of the same ``topic`` coalesce: only the newest one runs and is answered.
+    """
+
+    request_id: int
+    topic: str
+    compute: Callable[[Any], Any] = field(compare=False)
+
+
+Job = Union[TraceRequest, LoadRequest, MoveRequest, AnalysisRequest]
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,8 @@ class ModelInfo:
     n_heads: int
     # The bundled task model (or a training run of it): the example text fits its tasks.
     bundled: bool = False
+    # A checkpoint the training-run timeline opened: the window keeps the user's view.
+    from_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,8 @@ class JobQueue:
     pending_move: MoveRequest | None = None
     pending_trace: TraceRequest | None = None
     latest_trace_id: int = 0
+    pending_analyses: dict[str, AnalysisRequest] = field(default_factory=dict)
+    latest_analysis_ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -103,16 +127,25 @@ class JobQueue:
         self.pending_trace = request
         return request
 
-    def load(self, location: str | None, device: str) -> LoadRequest:
-        self.pending_load = LoadRequest(self.next_id(), location, device)
+    def load(self, location: str | None, device: str, from_run: bool = False) -> LoadRequest:
+        self.pending_load = LoadRequest(self.next_id(), location, device, from_run)
         return self.pending_load
+
+    def analysis(self, topic: str, compute: Callable[[Any], Any]) -> AnalysisRequest:
+        request = AnalysisRequest(self.next_id(), topic, compute)
+        self.latest_analysis_ids[topic] = request.request_id
+        self.pending_analyses[topic] = request
+        return request
 
     def move(self, device: str) -> MoveRequest:
         self.pending_move = MoveRequest(self.next_id(), device)
         return self.pending_move
 
     def take_next(self) -> Job | None:
-        """The job to start now, or None when one is running or nothing waits."""
+        """The job to start now, or None when one is running or nothing waits.
+
+        Analyses wait behind traces: typing must stay live while a mode computes.
+        """
         if self.in_flight is not None:
             return None
         for name in ("pending_load", "pending_move", "pending_trace"):
@@ -121,7 +154,15 @@ class JobQueue:
                 setattr(self, name, None)
                 self.in_flight = job
                 return job
+        if self.pending_analyses:
+            oldest_topic = min(self.pending_analyses, key=lambda topic: self.pending_analyses[topic].request_id)
+            self.in_flight = self.pending_analyses.pop(oldest_topic)
+            return self.in_flight
         return None
+
+    def clear_pending(self) -> None:
+        self.pending_load = self.pending_move = self.pending_trace = None
+        self.pending_analyses.clear()
 
     def finished(self, request_id: int) -> None:
         """The worker answered ``request_id``; the slot is free again."""
@@ -131,6 +172,10 @@ class JobQueue:
     def is_current(self, request_id: int) -> bool:
         """Whether a trace result answers the newest trace request (else it is stale)."""
         return request_id == self.latest_trace_id
+
+    def is_current_analysis(self, topic: str, request_id: int) -> bool:
+        """Whether an analysis result answers the newest request of its topic."""
+        return self.latest_analysis_ids.get(topic) == request_id
 
     @property
     def busy(self) -> bool:

@@ -29,6 +29,7 @@ from .panels.heatmap import DisabledNotice, plain_label
 from .panels.input_panel import InputPanel
 from .panels.overview_grid import OverviewGrid
 from .jobs import ModelInfo, TraceResult
+from .modes import MODES
 from .selection_bar import SelectionBar
 from .settings import Settings
 from .state import ExplorerState, kind_title, panel_availability
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
 
     trace_painted = Signal(object)  # TraceResult, after every panel shows it
     model_changed = Signal(object)  # ModelInfo
+    modes_settled = Signal()  # no analysis mode waits for the worker any more
 
     def __init__(self, settings: Settings | None = None, restore_layout: bool = True) -> None:
         super().__init__()
@@ -73,8 +75,8 @@ class MainWindow(QMainWindow):
         self._cross_has_room = True  # the default layout gives cross-attention a column
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
-        self._dock_shown: dict[str, bool] = dict.fromkeys(PANELS, True)  # from visibilityChanged
-        self.panel_paints: dict[str, int] = dict.fromkeys(PANELS, 0)  # a regression guard reads it
+        self._dock_shown: dict[str, bool] = {}  # from visibilityChanged
+        self.panel_paints: dict[str, int] = {}  # a regression guard reads it
 
         self.input_panel = InputPanel()
         self.grid = OverviewGrid()
@@ -86,12 +88,15 @@ class MainWindow(QMainWindow):
         self.selection_bar = SelectionBar(self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.selection_bar)
         self.exports = ExportActions(self, self.state, self._focused_panel)
+        self.modes = {mode.name: mode(self) for mode in MODES}
+        for mode in self.modes.values():
+            mode.settled.connect(self._on_mode_settled)
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
         self._connect()
         self.navigation = NavigationKeys(self.step_head, self.step_query, self.step_layer, self)
-        for name in ("grid", "head", "distribution", "cross"):
+        for name in ("grid", "head", "distribution", "cross", *self.modes):
             self.navigation.install(self.docks[name])
         self.resize(*DEFAULT_SIZE)
         self._sized = False
@@ -130,6 +135,15 @@ class MainWindow(QMainWindow):
             self.containers[name] = container
             self.docks[name] = dock
             dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
+        for name, mode in self.modes.items():
+            dock = QDockWidget(mode.title, self)
+            dock.setObjectName(f"dock-{name}")
+            dock.setWidget(mode.widget)
+            dock.setFeatures(self.docks["head"].features())
+            self.docks[name] = dock
+            dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
+        self._dock_shown.update(dict.fromkeys(self.docks, True))
+        self.panel_paints.update(dict.fromkeys(self.docks, 0))
         self._default_layout()
 
     def _default_layout(self) -> None:
@@ -144,6 +158,11 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks["head"])
         self.splitDockWidget(docks["head"], docks["distribution"], Qt.Orientation.Vertical)
         self.splitDockWidget(docks["head"], docks["cross"], Qt.Orientation.Horizontal)
+        # Analysis modes sit as tabs behind the panel they are closest to.
+        for name, mode in self.modes.items():
+            self.tabifyDockWidget(docks[mode.tab_with], docks[name])
+        for name in PANELS:
+            docks[name].raise_()
         self._apply_default_sizes()
 
     def _apply_default_sizes(self) -> None:
@@ -208,6 +227,13 @@ class MainWindow(QMainWindow):
             self.device_menu.addAction("No GPU found (neither CUDA nor Apple MPS is available)").setEnabled(False)
         self.device_actions["cpu"].setChecked(True)
 
+        analysis_menu = menu.addMenu("&Analysis")
+        for name, mode in self.modes.items():
+            analysis_menu.addAction(f"Show {mode.title.lower()}", mode.raise_dock)
+            mode.add_actions(analysis_menu)
+            analysis_menu.addSeparator()
+        self.analysis_menu = analysis_menu
+
         help_menu = menu.addMenu("&Help")
         help_menu.addAction("&Keyboard", self._show_keyboard_help)
 
@@ -227,6 +253,8 @@ class MainWindow(QMainWindow):
         controller.model_loaded.connect(self._on_model_loaded)
         controller.load_failed.connect(self._on_load_failed)
         controller.device_changed.connect(self._on_device_changed)
+        controller.analysis_ready.connect(lambda topic, value: self._on_analysis_answer(topic, value, False))
+        controller.analysis_failed.connect(lambda topic, reason: self._on_analysis_answer(topic, reason, True))
 
     # -- model and device -------------------------------------------------------------------
     def open_checkpoint(self, location: str | None, device: str | None = None) -> int:
@@ -278,13 +306,14 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.progress.setVisible(self.controller.loading)
         self.model = info
-        if self._loading_location:
+        if self._loading_location and not info.from_run:
             self.settings.add_recent(self._loading_location)
         self.statusBar().showMessage(f"Loaded {info.name}", 4000)
         self._show_model(info)
         availability = panel_availability(info.architecture)
         self.input_panel.set_availability(availability["target"], availability["pair"])
-        self._new_model = True
+        # A step of a training run keeps the view, so scrubbing shows one head changing.
+        self._new_model = not info.from_run
         self.model_changed.emit(info)
         if not self.input_panel.source.toPlainText():
             # Setting the text requests the trace.
@@ -422,13 +451,14 @@ class MainWindow(QMainWindow):
             return
         selection = self.state.selection
         self.selection_bar.show_selection(selection, self.state.kinds, self.state.n_layers, self.state.n_heads)
-        for name in PANELS:
-            if self._panel_showing(name):
+        for name in self.docks:
+            if self.panel_showing(name):
                 self._paint_panel(name)
             else:
                 self.stale_panels.add(name)
 
-    def _panel_showing(self, name: str) -> bool:
+    def panel_showing(self, name: str) -> bool:
+        """Whether the dock of panel or mode ``name`` is on screen (always, before the window shows)."""
         # A dock tabbed away stays isVisible(); only its visibilityChanged says it is not shown.
         return not self.isVisible() or (self.docks[name].isVisible() and self._dock_shown[name])
 
@@ -440,6 +470,9 @@ class MainWindow(QMainWindow):
     def _paint_panel(self, name: str) -> None:
         self.stale_panels.discard(name)
         self.panel_paints[name] += 1
+        if name in self.modes:
+            self.modes[name].paint()
+            return
         {
             "input": self._paint_tokens,
             "grid": self._paint_grid,
@@ -535,6 +568,34 @@ class MainWindow(QMainWindow):
                 [int(total * (1 - share)), int(total * share)],
                 Qt.Orientation.Horizontal,
             )
+
+    # -- analysis modes ------------------------------------------------------------------------------
+    def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
+        name, _, sub_topic = topic.partition("/")
+        if name in self.modes:
+            self.modes[name].answered(sub_topic, value, failed)
+
+    def _on_mode_settled(self) -> None:
+        if not self.modes_busy():
+            self.modes_settled.emit()
+
+    def modes_busy(self) -> bool:
+        """Whether any analysis mode still waits for the worker."""
+        return any(mode.busy for mode in self.modes.values())
+
+    def apply_mode_args(self, args: object) -> bool:
+        """Hand the command-line options to every mode; True when one opened a model itself.
+
+        ``--show NAME`` brings that panel's or mode's dock to the front.
+        """
+        opened = False
+        for mode in self.modes.values():
+            opened = mode.apply_args(args) or opened
+        shown = getattr(args, "show", None)
+        if shown:
+            self.docks[shown].show()
+            self.docks[shown].raise_()
+        return opened
 
     # -- export and context menus ----------------------------------------------------------------
     def _focused_panel(self) -> str:

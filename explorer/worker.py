@@ -17,12 +17,14 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .devices import is_out_of_memory, normalise_device
-from .jobs import Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
+from .jobs import AnalysisRequest, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
 from .state import prepare_thumbnails
 
 log = logging.getLogger(__name__)
 # Closing must finish within 2 s; the rest of the window's teardown needs some of it.
 STOP_TIMEOUT_MS = 1500
+# Checkpoints of a training run kept loaded on the worker, so scrubbing back is instant.
+RUN_CHECKPOINTS_KEPT = 4
 
 
 def _one_line(error: BaseException) -> str:
@@ -30,7 +32,7 @@ def _one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def model_info(model) -> ModelInfo:  # model: AttentionModel (kept untyped: no torch import here)
+def model_info(model, from_run: bool = False) -> ModelInfo:  # model: AttentionModel (untyped: no torch import here)
     config = model.config
     layers = {}
     if config.has_encoder:
@@ -50,6 +52,7 @@ def model_info(model) -> ModelInfo:  # model: AttentionModel (kept untyped: no t
         layers=layers,
         n_heads=config.n_heads,
         bundled=_is_bundled(model),
+        from_run=from_run,
     )
 
 
@@ -74,10 +77,13 @@ class InferenceWorker(QObject):
     model_loaded = Signal(int, object)  # request id, ModelInfo
     load_failed = Signal(int, str)  # request id, reason
     device_moved = Signal(int, object, str)  # request id, ModelInfo, notice ("" when none)
+    analysis_finished = Signal(int, str, object)  # request id, topic, value
+    analysis_failed = Signal(int, str, str)  # request id, topic, reason
 
     def __init__(self) -> None:
         super().__init__()
         self._model = None  # AttentionModel, touched only on the worker thread
+        self._run_checkpoints = None  # CheckpointCache of a training run's models, made on first use
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -87,6 +93,17 @@ class InferenceWorker(QObject):
             self._load(job)
         elif isinstance(job, MoveRequest):
             self._move(job)
+        elif isinstance(job, AnalysisRequest):
+            self._analyse(job)
+
+    def _analyse(self, request: AnalysisRequest) -> None:
+        try:
+            value = request.compute(self._model)
+        except Exception as error:  # noqa: BLE001 - any failure becomes one line for the mode to show
+            log.debug("analysis %s failed", request.topic, exc_info=True)
+            self.analysis_failed.emit(request.request_id, request.topic, _one_line(error))
+            return
+        self.analysis_finished.emit(request.request_id, request.topic, value)
 
     def _trace(self, request: TraceRequest) -> None:
         if self._model is None:
@@ -137,7 +154,10 @@ class InferenceWorker(QObject):
         from model import load_checkpoint
 
         try:
-            model = load_checkpoint(request.location, device="cpu")
+            if request.from_run:
+                model = self._run_checkpoint(request.location)
+            else:
+                model = load_checkpoint(request.location, device="cpu")
             device = normalise_device(request.device)
             notice = ""
             if device != "cpu":
@@ -151,10 +171,19 @@ class InferenceWorker(QObject):
             self.load_failed.emit(request.request_id, _one_line(error))
             return
         self._model = model
-        info = model_info(model)
+        info = model_info(model, request.from_run)
         self.model_loaded.emit(request.request_id, info)
         if notice:
             self.device_moved.emit(-1, info, notice)
+
+    def _run_checkpoint(self, location: str):
+        from model import load_checkpoint
+
+        from .analysis.timeline import CheckpointCache
+
+        if self._run_checkpoints is None:
+            self._run_checkpoints = CheckpointCache(lambda folder: load_checkpoint(folder, device="cpu"), RUN_CHECKPOINTS_KEPT)
+        return self._run_checkpoints.get(location)
 
     def _move(self, request: MoveRequest) -> None:
         if self._model is None:
@@ -191,6 +220,8 @@ class InferenceController(QObject):
     load_failed = Signal(str, str)  # location, reason
     device_changed = Signal(object, str)  # ModelInfo, notice
     busy_changed = Signal(bool)
+    analysis_ready = Signal(str, object)  # topic, value of the newest request of that topic
+    analysis_failed = Signal(str, str)  # topic, reason
 
     _start_job = Signal(object)
 
@@ -209,6 +240,8 @@ class InferenceController(QObject):
         self._worker.model_loaded.connect(self._on_model_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.device_moved.connect(self._on_device_moved)
+        self._worker.analysis_finished.connect(self._on_analysis_finished)
+        self._worker.analysis_failed.connect(self._on_analysis_failed)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.start()
 
@@ -218,9 +251,16 @@ class InferenceController(QObject):
         self._pump()
         return request.request_id
 
-    def load(self, location: str | None, device: str = "cpu") -> int:
-        request = self.queue.load(location, device)
+    def load(self, location: str | None, device: str = "cpu", from_run: bool = False) -> int:
+        request = self.queue.load(location, device, from_run)
         self.load_started.emit(location or "the bundled model")
+        self._pump()
+        return request.request_id
+
+    def request_analysis(self, topic: str, compute) -> int:
+        """Run ``compute(model)`` on the worker; the newest request of ``topic`` is answered
+        by ``analysis_ready`` or ``analysis_failed``."""
+        request = self.queue.analysis(topic, compute)
         self._pump()
         return request.request_id
 
@@ -242,7 +282,7 @@ class InferenceController(QObject):
         if self._stopped:
             return not self._thread.isRunning()
         self._stopped = True
-        self.queue.pending_load = self.queue.pending_move = self.queue.pending_trace = None
+        self.queue.clear_pending()
         self._thread.quit()
         stopped = self._thread.wait(timeout_ms)
         if not stopped:
@@ -298,6 +338,18 @@ class InferenceController(QObject):
         location = job.location if isinstance(job, LoadRequest) and job.request_id == request_id else None
         if not self._stopped:
             self.load_failed.emit(location or "the bundled model", reason)
+        self._finish(request_id)
+
+    @Slot(int, str, object)
+    def _on_analysis_finished(self, request_id: int, topic: str, value: object) -> None:
+        if self.queue.is_current_analysis(topic, request_id) and not self._stopped:
+            self.analysis_ready.emit(topic, value)
+        self._finish(request_id)
+
+    @Slot(int, str, str)
+    def _on_analysis_failed(self, request_id: int, topic: str, reason: str) -> None:
+        if self.queue.is_current_analysis(topic, request_id) and not self._stopped:
+            self.analysis_failed.emit(topic, reason)
         self._finish(request_id)
 
     @Slot(int, object, str)

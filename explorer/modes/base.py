@@ -1,0 +1,96 @@
+"""What every analysis mode shares: a dock in the main window, worker requests, readiness.
+
+A mode is a panel of the main window that shows an analysis of the current trace
+(head statistics, rollout, comparison, the training timeline, step-through
+generation). The window treats its dock like any other panel: it is painted from the
+window's state only while it shows, and marked stale otherwise. Work that needs the
+model, or that is too slow for the GUI thread, goes to the worker as an
+``AnalysisRequest``; answers come back by topic, the newest request of a topic winning.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any, Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QMenu, QWidget
+
+if TYPE_CHECKING:
+    from ..main_window import MainWindow
+
+
+class AnalysisMode(QObject):
+    """Base of the analysis modes; subclasses build ``widget`` and implement ``paint``.
+
+    Class attributes:
+        name: short id; the dock's object name is ``dock-<name>``.
+        title: the dock's title.
+        tab_with: the panel whose dock area this mode's dock shares, as a tab.
+    """
+
+    name = ""
+    title = ""
+    tab_with = "head"
+    settled = Signal()  # no request of this mode is waiting for the worker any more
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.window = window
+        self.waiting: set[str] = set()  # topics requested and not yet answered
+        self.widget = self.build()
+
+    # -- for subclasses ---------------------------------------------------------------
+    def build(self) -> QWidget:
+        """The dock's widget, made once."""
+        raise NotImplementedError
+
+    def paint(self) -> None:
+        """Show the window's current state; called only while the dock shows."""
+
+    def add_actions(self, menu: QMenu) -> None:
+        """Add this mode's entries to the Analysis menu."""
+
+    def apply_args(self, args: argparse.Namespace) -> bool:
+        """Take this mode's command-line options; True when the mode opened a model itself.
+
+        Called once at start-up, before the window opens its first model (``--show``,
+        ``--compare-text``, ``--run`` …); ``--screenshot`` waits until no mode is busy.
+        """
+        return False
+
+    def on_result(self, topic: str, value: Any) -> None:
+        """The worker answered the newest request of ``topic`` with ``value``."""
+
+    def on_failure(self, topic: str, reason: str) -> None:
+        """The newest request of ``topic`` failed with the one-line ``reason``."""
+        self.window.statusBar().showMessage(f"{self.title}: {reason}", 10000)
+
+    # -- helpers --------------------------------------------------------------------------
+    def request(self, topic: str, compute: Callable[[Any], Any]) -> int:
+        """Run ``compute(model)`` on the worker thread; ``on_result`` gets its value."""
+        self.waiting.add(topic)
+        return self.window.controller.request_analysis(f"{self.name}/{topic}", compute)
+
+    def answered(self, topic: str, value: Any, failed: bool) -> None:
+        """Route a worker answer (called by the window for topics of this mode)."""
+        self.waiting.discard(topic)
+        if failed:
+            self.on_failure(topic, value)
+        else:
+            self.on_result(topic, value)
+        if not self.waiting:
+            self.settled.emit()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiting)
+
+    def showing(self) -> bool:
+        return self.window.panel_showing(self.name)
+
+    def raise_dock(self) -> None:
+        dock = self.window.docks[self.name]
+        dock.show()
+        dock.raise_()
+        dock.setFocus(Qt.FocusReason.OtherFocusReason)

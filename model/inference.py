@@ -172,6 +172,7 @@ class AttentionModel:
         pair: str | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         precision: str | None = None,
+        overview_side: int | None = None,
     ) -> Trace:
         """Run the model on ``text`` and return every attention matrix it computed.
 
@@ -183,6 +184,8 @@ class AttentionModel:
             precision: the dtype the trace's arrays are stored in: ``"float32"``,
                 ``"float16"`` or ``"auto"`` (float16 only when the float32 trace would
                 exceed ``AUTO_FLOAT16_BYTES``); None uses ``self.trace_precision``.
+            overview_side: also pool every map's float32 weights to at most this many
+                cells a side during the forward (``AttentionMaps.overview``).
         """
         config = self.config
         precision = precision or self.trace_precision
@@ -197,21 +200,23 @@ class AttentionModel:
                 f"The input was cut to the model's maximum of {self.tokenizer.max_length} tokens."
             )
         if config.architecture == "encoder":
-            trace = self._trace_encoder(encoded, notices, precision)
+            trace = self._trace_encoder(encoded, notices, precision, overview_side)
         elif config.architecture == "decoder":
-            trace = self._trace_decoder(encoded, notices, precision)
+            trace = self._trace_decoder(encoded, notices, precision, overview_side)
         else:
-            trace = self._trace_encoder_decoder(encoded, target, max_new_tokens, notices, precision)
+            trace = self._trace_encoder_decoder(encoded, target, max_new_tokens, notices, precision, overview_side)
         trace.tokenise_ms = tokenise_ms
         return trace
 
     def _trace_dtype(self, precision: str, n_source: int, n_target: int) -> torch.dtype:
         return _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
 
-    def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str) -> Trace:
+    def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
         dtype = self._trace_dtype(precision, len(encoded.ids), 0)
-        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, need_weights=True, trace_dtype=dtype)
+        output = self.network.encode(
+            self._tensor(encoded.ids), type_ids=type_ids, need_weights=True, trace_dtype=dtype, overview_side=overview_side
+        )
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -221,9 +226,11 @@ class AttentionModel:
             notices=notices,
         )
 
-    def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str) -> Trace:
+    def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         dtype = self._trace_dtype(precision, 0, len(encoded.ids))
-        output = self.network.decode(self._tensor(encoded.ids), need_weights=True, trace_dtype=dtype)
+        output = self.network.decode(
+            self._tensor(encoded.ids), need_weights=True, trace_dtype=dtype, overview_side=overview_side
+        )
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -234,7 +241,13 @@ class AttentionModel:
         )
 
     def _trace_encoder_decoder(
-        self, encoded: Encoded, target: str | None, max_new_tokens: int, notices: list[str], precision: str
+        self,
+        encoded: Encoded,
+        target: str | None,
+        max_new_tokens: int,
+        notices: list[str],
+        precision: str,
+        overview_side: int | None,
     ) -> Trace:
         source = self._tensor(encoded.ids)
         generated = not target
@@ -245,7 +258,9 @@ class AttentionModel:
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
         dtype = self._trace_dtype(precision, len(encoded.ids), len(decoder_ids))
-        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), need_weights=True, trace_dtype=dtype)
+        encoder_output, decoder_output = self.network(
+            source, self._tensor(decoder_ids), need_weights=True, trace_dtype=dtype, overview_side=overview_side
+        )
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -269,7 +284,10 @@ def _maps(stack: AttentionStack | None) -> AttentionMaps:
     """The batch's only row as numpy, at the dtype the stack holds: on the CPU the
     arrays are views of the stack's buffers, so nothing is copied."""
     assert stack is not None  # need_weights=True always returns a stack
+    with_overview = stack.overview is not None and stack.overview_means is not None
     return AttentionMaps(
         weights=stack.weights[0].cpu().numpy(),  # (L, H, Q, K)
         scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)
+        overview=stack.overview[0].cpu().numpy() if with_overview else None,  # (L, H, q, k)
+        overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
     )

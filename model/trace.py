@@ -47,6 +47,10 @@ class AttentionMaps:
 
     weights: np.ndarray  # (L, H, Q, K): softmax probabilities
     scores: np.ndarray  # (L, H, Q, K): what entered the softmax; masked entries are -inf
+    # Asked for with ``AttentionModel.trace(overview_side=...)``: the weights max-pooled
+    # to at most that many cells a side, per head and for each layer's mean over heads.
+    overview: np.ndarray | None = None  # (L, H, q, k) float32
+    overview_means: np.ndarray | None = None  # (L, q, k) float32
 
     @property
     def n_layers(self) -> int:

@@ -5,7 +5,10 @@
 scores as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward. Each
 layer's matrices are copied straight into one preallocated buffer per stack (at the
 ``trace_dtype`` asked for, e.g. float16) and then released, so a long input never holds
-every layer's float32 matrices and a stacked copy of them at once.
+every layer's float32 matrices and a stacked copy of them at once. With an
+``overview_side``, each layer's float32 weights are also max-pooled to at most that many
+cells a side while they exist, so a viewer's thumbnails of a long input cost nothing
+after the forward (pooling the stored, possibly float16, copy later takes seconds).
 """
 
 from __future__ import annotations
@@ -19,14 +22,22 @@ from torch import Tensor, nn
 from .attention import AttentionResult
 from .config import ModelConfig
 from .layers import DecoderLayer, EncoderLayer, make_norm
+from .overview import pool_max
 from .positions import InputEmbedding, RelativePositionBias
 
 
 class AttentionStack(NamedTuple):
-    """Every layer's attention of one kind: weights and scores, ``(B, L, H, Tq, Tk)``."""
+    """Every layer's attention of one kind: weights and scores, ``(B, L, H, Tq, Tk)``.
+
+    With an overview side: ``overview`` ``(B, L, H, q, k)`` holds each head's weights
+    max-pooled to at most that side, ``overview_means`` ``(B, L, q, k)`` each layer's
+    mean over heads pooled the same way (float32 both).
+    """
 
     weights: Tensor
     scores: Tensor
+    overview: Tensor | None = None
+    overview_means: Tensor | None = None
 
 
 class EncoderOutput(NamedTuple):
@@ -49,11 +60,14 @@ class TraceBuffer:
     freed by the caller.
     """
 
-    def __init__(self, n_layers: int, dtype: torch.dtype | None) -> None:
+    def __init__(self, n_layers: int, dtype: torch.dtype | None, overview_side: int | None = None) -> None:
         self.n_layers = n_layers
         self.dtype = dtype
+        self.overview_side = overview_side
         self.weights: Tensor | None = None
         self.scores: Tensor | None = None
+        self.overview: Tensor | None = None
+        self.overview_means: Tensor | None = None
 
     def add(self, layer: int, result: AttentionResult | None) -> None:
         if result is None or result.weights is None or result.scores is None:
@@ -67,11 +81,24 @@ class TraceBuffer:
         assert self.scores is not None
         self.weights[:, layer].copy_(result.weights)
         self.scores[:, layer].copy_(result.scores)
+        if self.overview_side is not None:
+            self._add_overview(layer, result.weights)
+
+    def _add_overview(self, layer: int, weights: Tensor) -> None:
+        heads = pool_max(weights, self.overview_side)  # (B, H, q, k)
+        means = pool_max(weights.mean(dim=1, keepdim=True), self.overview_side)  # (B, 1, q, k)
+        if self.overview is None:
+            B, H, q, k = heads.shape
+            self.overview = heads.new_empty((B, self.n_layers, H, q, k), dtype=torch.float32)
+            self.overview_means = heads.new_empty((B, self.n_layers, q, k), dtype=torch.float32)
+        assert self.overview_means is not None
+        self.overview[:, layer].copy_(heads)
+        self.overview_means[:, layer].copy_(means[:, 0])
 
     def stack(self) -> AttentionStack | None:
         if self.weights is None or self.scores is None:
             return None
-        return AttentionStack(self.weights, self.scores)
+        return AttentionStack(self.weights, self.scores, self.overview, self.overview_means)
 
 
 def causal_mask(n: int, device: torch.device) -> Tensor:
@@ -94,13 +121,14 @@ class Encoder(nn.Module):
         type_ids: Tensor | None,
         need_weights: bool,
         trace_dtype: torch.dtype | None = None,
+        overview_side: int | None = None,
     ) -> EncoderOutput:
         x = self.embed(token_embeddings, padding_mask, type_ids)
         T = x.size(1)
         # Without padding every key is visible: no mask means no (Tq, Tk) masking pass.
         mask = None if bool(padding_mask.all()) else padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
-        trace = TraceBuffer(len(self.layers), trace_dtype)
+        trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
         for index, layer in enumerate(self.layers):
             x, result = layer(x, mask, bias, need_weights)
             trace.add(index, result)
@@ -127,6 +155,7 @@ class Decoder(nn.Module):
         memory_mask: Tensor | None,
         need_weights: bool,
         trace_dtype: torch.dtype | None = None,
+        overview_side: int | None = None,
     ) -> DecoderOutput:
         x = self.embed(token_embeddings, padding_mask)
         T = x.size(1)
@@ -135,8 +164,8 @@ class Decoder(nn.Module):
         if memory_mask is not None and not bool(memory_mask.all()):
             cross_mask = memory_mask[:, None, None, :]  # (B, 1, 1, Tk)
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
-        self_trace = TraceBuffer(len(self.layers), trace_dtype)
-        cross_trace = TraceBuffer(len(self.layers), trace_dtype)
+        self_trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
+        cross_trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
         for index, layer in enumerate(self.layers):
             x, self_result, cross_result = layer(x, self_mask, bias, memory, cross_mask, need_weights)
             self_trace.add(index, self_result)
@@ -176,17 +205,19 @@ class Transformer(nn.Module):
         type_ids: Tensor | None = None,
         need_weights: bool = False,
         trace_dtype: torch.dtype | None = None,
+        overview_side: int | None = None,
     ) -> EncoderOutput:
         """ids: ``(B, T)`` token ids of the source.
 
         ``trace_dtype`` is the dtype the returned attention stack is stored in (None: the
         dtype it was computed in); the forward itself always computes at full precision.
+        ``overview_side`` adds max-pooled overviews to the stack (see ``AttentionStack``).
         """
         if self.encoder is None:
             raise ValueError("this model has no encoder")
         if padding_mask is None:
             padding_mask = self.no_padding(ids)
-        return self.encoder(self.embed_tokens(ids), padding_mask, type_ids, need_weights, trace_dtype)
+        return self.encoder(self.embed_tokens(ids), padding_mask, type_ids, need_weights, trace_dtype, overview_side)
 
     def decode(
         self,
@@ -196,16 +227,19 @@ class Transformer(nn.Module):
         padding_mask: Tensor | None = None,
         need_weights: bool = False,
         trace_dtype: torch.dtype | None = None,
+        overview_side: int | None = None,
     ) -> DecoderOutput:
         """ids: ``(B, T)`` decoder input; memory: the encoder output ``(B, Tk, d_model)``.
 
-        ``trace_dtype``: as for ``encode``.
+        ``trace_dtype`` and ``overview_side``: as for ``encode``.
         """
         if self.decoder is None:
             raise ValueError("this model has no decoder")
         if padding_mask is None:
             padding_mask = self.no_padding(ids)
-        return self.decoder(self.embed_tokens(ids), padding_mask, memory, memory_mask, need_weights, trace_dtype)
+        return self.decoder(
+            self.embed_tokens(ids), padding_mask, memory, memory_mask, need_weights, trace_dtype, overview_side
+        )
 
     def logits(self, hidden: Tensor) -> Tensor:
         """Next-token logits ``(B, T, vocab)`` from decoder hidden states."""
@@ -230,17 +264,20 @@ class Transformer(nn.Module):
         type_ids: Tensor | None = None,
         need_weights: bool = False,
         trace_dtype: torch.dtype | None = None,
+        overview_side: int | None = None,
     ) -> tuple[EncoderOutput | None, DecoderOutput | None]:
         """Run whichever stacks the architecture has on the inputs given."""
         encoded = decoded = None
         if self.encoder is not None and source_ids is not None:
             if source_padding_mask is None:
                 source_padding_mask = self.no_padding(source_ids)
-            encoded = self.encode(source_ids, source_padding_mask, type_ids, need_weights, trace_dtype)
+            encoded = self.encode(source_ids, source_padding_mask, type_ids, need_weights, trace_dtype, overview_side)
         if self.decoder is not None and decoder_ids is not None:
             memory = encoded.hidden if encoded is not None else None
             memory_mask = source_padding_mask if encoded is not None else None
-            decoded = self.decode(decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights, trace_dtype)
+            decoded = self.decode(
+                decoder_ids, memory, memory_mask, decoder_padding_mask, need_weights, trace_dtype, overview_side
+            )
         return encoded, decoded
 
 

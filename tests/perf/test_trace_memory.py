@@ -100,7 +100,7 @@ def test_layers_are_written_into_one_buffer_without_stacking(monkeypatch, dtype)
         (decoded.cross_attention, (3, 5)),
     ):
         shape = (1, config.n_decoder_layers, config.n_heads, queries, keys)
-        for tensor in stack:
+        for tensor in (stack.weights, stack.scores):
             assert tensor.shape == shape and tensor.dtype == dtype and tensor.is_contiguous()
             # The buffer is exactly the stack: no larger storage it was sliced from.
             assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()

@@ -3,6 +3,9 @@
 The explorer shows both the raw scores x_i = q·k_i/√d (plus any position bias) and the
 probabilities softmax(x), so the attention function returns them as values next to its
 output. Nothing is stored on modules: a caller that wants a trace collects the returns.
+A caller that keeps every layer's matrices may hand in ``TraceSlots``, the places they
+will be kept: the scores are then written there once instead of being computed
+elsewhere and copied, and so are the weights when the slot holds the compute dtype.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+
+
+class TraceSlots(NamedTuple):
+    """Where one attention call's ``(B, H, Tq, Tk)`` weights and scores are to be kept."""
+
+    weights: Tensor
+    scores: Tensor
 
 
 class AttentionResult(NamedTuple):
@@ -37,6 +47,7 @@ def scaled_dot_product_attention(
     bias: Tensor | None = None,
     scale: float | None = None,
     need_weights: bool = True,
+    slots: TraceSlots | None = None,
 ) -> AttentionResult:
     """softmax(q·kᵀ · scale + bias, masked) · v.
 
@@ -46,6 +57,11 @@ def scaled_dot_product_attention(
         bias: additive, broadcastable to ``(B, H, Tq, Tk)`` (e.g. T5's relative bias).
         scale: multiplier of q·k; None means 1/√dh.
         need_weights: False takes PyTorch's fused kernel, which returns no weights.
+        slots: with ``need_weights``, where the caller keeps the matrices. The scores are
+            always written there (rounded if the slot's dtype is smaller). The weights
+            are computed in the slot when it holds q's dtype; otherwise they are computed
+            at full precision, in place over a scratch copy of the scores, and returned
+            for the caller to store: one full-precision ``(Tq, Tk)`` tensor per call.
 
     Masked scores are -inf. A row whose keys are all masked gets zero weights and a
     zero output instead of NaN.
@@ -58,21 +74,34 @@ def scaled_dot_product_attention(
     # Every (Tq, Tk) pass costs as much as a matmul for long inputs, so the scale, bias
     # and mask are applied in place on the fresh product (autograd allows it: matmul,
     # add and masked_fill keep no copy of their output for the backward pass).
-    scores = torch.matmul(q, k.transpose(-2, -1))  # (B, H, Tq, Tk)
+    in_place = slots is not None and slots.scores.dtype == q.dtype
+    scores = torch.matmul(q, k.transpose(-2, -1), out=slots.scores if in_place else None)  # (B, H, Tq, Tk)
     if scale != 1.0:
         scores.mul_(scale)
     if bias is not None:
         scores.add_(bias)
     if mask is not None:
         scores.masked_fill_(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
+    if slots is None or in_place:
+        weights = torch.softmax(scores, dim=-1, out=slots.weights if in_place else None)
+    else:
+        slots.scores.copy_(scores)  # rounded to the slot's dtype; the softmax stays exact
+        weights = _softmax_in_place(scores)
+        scores = slots.scores
     if mask is not None:
         # softmax of an all -inf row is NaN; such a query attends to nothing. Checked on
         # the small mask first so the usual case makes no second (Tq, Tk) copy.
         unattended = ~mask.any(dim=-1, keepdim=True)
         if bool(unattended.any()):
-            weights = weights.masked_fill(unattended, 0.0)
+            weights = weights.masked_fill_(unattended, 0.0) if slots is not None else weights.masked_fill(unattended, 0.0)
     return AttentionResult(torch.matmul(weights, v), weights, scores)
+
+
+def _softmax_in_place(scores: Tensor) -> Tensor:
+    """softmax over the last axis, overwriting ``scores``; an all -inf row becomes NaN
+    (the caller zeroes such rows, as it does after ``torch.softmax``)."""
+    scores.sub_(scores.amax(dim=-1, keepdim=True)).exp_()
+    return scores.div_(scores.sum(dim=-1, keepdim=True))
 
 
 def _fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, bias: Tensor | None, scale: float) -> Tensor:
@@ -110,16 +139,18 @@ class MultiHeadAttention(nn.Module):
         mask: Tensor | None = None,
         bias: Tensor | None = None,
         need_weights: bool = True,
+        slots: TraceSlots | None = None,
     ) -> AttentionResult:
         """Self-attention over ``x``, or cross-attention from ``x`` to ``memory``.
 
-        x: ``(B, Tq, d_model)``; memory: ``(B, Tk, d_model)``.
+        x: ``(B, Tq, d_model)``; memory: ``(B, Tk, d_model)``; slots: see
+        ``scaled_dot_product_attention``.
         """
         source = x if memory is None else memory
         q = self._split_heads(self.q(x))
         k = self._split_heads(self.k(source))
         v = self._split_heads(self.v(source))
-        result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights)
+        result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights, slots)
         B, H, T, dh = result.output.shape
         merged = result.output.transpose(1, 2).reshape(B, T, H * dh)  # (B, Tq, H·dh)
         return AttentionResult(self.o(merged), result.weights, result.scores)

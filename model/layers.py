@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import AttentionResult, MultiHeadAttention
+from .attention import AttentionResult, MultiHeadAttention, TraceSlots
 from .config import ModelConfig
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -80,11 +80,13 @@ class EncoderLayer(nn.Module):
         self.ffn = FeedForward(config)
         self.ffn_residual = Residual(config)
 
-    def forward(self, x: Tensor, mask: Tensor | None, bias: Tensor | None, need_weights: bool) -> EncoderLayerOutput:
+    def forward(
+        self, x: Tensor, mask: Tensor | None, bias: Tensor | None, need_weights: bool, slots: TraceSlots | None = None
+    ) -> EncoderLayerOutput:
         attended: list[AttentionResult] = []
 
         def self_attention(h: Tensor) -> Tensor:
-            attended.append(self.self_attn(h, mask=mask, bias=bias, need_weights=need_weights))
+            attended.append(self.self_attn(h, mask=mask, bias=bias, need_weights=need_weights, slots=slots))
             return attended[0].output
 
         x = self.self_attn_residual(x, self_attention)
@@ -112,16 +114,22 @@ class DecoderLayer(nn.Module):
         memory: Tensor | None,
         memory_mask: Tensor | None,
         need_weights: bool,
+        self_slots: TraceSlots | None = None,
+        cross_slots: TraceSlots | None = None,
     ) -> DecoderLayerOutput:
         attended: list[AttentionResult] = []
 
         def self_attention(h: Tensor) -> Tensor:
-            attended.append(self.self_attn(h, mask=self_mask, bias=self_bias, need_weights=need_weights))
+            attended.append(
+                self.self_attn(h, mask=self_mask, bias=self_bias, need_weights=need_weights, slots=self_slots)
+            )
             return attended[-1].output
 
         def cross_attention(h: Tensor) -> Tensor:
             assert self.cross_attn is not None
-            attended.append(self.cross_attn(h, memory=memory, mask=memory_mask, need_weights=need_weights))
+            attended.append(
+                self.cross_attn(h, memory=memory, mask=memory_mask, need_weights=need_weights, slots=cross_slots)
+            )
             return attended[-1].output
 
         x = self.self_attn_residual(x, self_attention)

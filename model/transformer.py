@@ -2,10 +2,10 @@
 
 ``encode`` and ``decode`` are separate so generation encodes the source once. With
 ``need_weights=True`` each stack also returns every layer's attention weights and
-scores as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward. Each
-layer's matrices are copied straight into one preallocated buffer per stack (at the
-``trace_dtype`` asked for, e.g. float16) and then released, so a long input never holds
-every layer's float32 matrices and a stacked copy of them at once. With an
+scores as ``(B, L, H, Tq, Tk)``: the trace is a by-product of the same forward. One
+buffer per stack is allocated before the first layer (at the ``trace_dtype`` asked for,
+e.g. float16) and each layer's attention writes its matrices straight into its slot, so
+a long input never holds every layer's float32 matrices and a stacked copy of them. With an
 ``overview_side``, each layer's float32 weights are also max-pooled to at most that many
 cells a side while they exist, so a viewer's thumbnails of a long input cost nothing
 after the forward (pooling the stored, possibly float16, copy later takes seconds).
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import AttentionResult
+from .attention import AttentionResult, TraceSlots
 from .config import ModelConfig
 from .layers import DecoderLayer, EncoderLayer, make_norm
 from .overview import pool_max
@@ -54,10 +54,10 @@ class DecoderOutput(NamedTuple):
 class TraceBuffer:
     """Every layer's weights and scores of one attention kind, written into place.
 
-    The ``(B, L, H, Tq, Tk)`` pair is allocated when the first layer reports (its shape
-    is known then) in ``dtype`` (None: the dtype attention was computed in); each
-    layer's tensors are copied into their slot, converting on the way, and can then be
-    freed by the caller.
+    ``slots`` allocates the ``(B, L, H, Tq, Tk)`` pair on first use, in ``dtype`` (None:
+    float32, the compute dtype), and hands each layer its ``(B, H, Tq, Tk)`` views, which
+    the attention fills. ``add`` then stores only what the attention could not write in
+    place (float32 weights bound for a float16 buffer) and pools the overview.
     """
 
     def __init__(self, n_layers: int, dtype: torch.dtype | None, overview_side: int | None = None) -> None:
@@ -69,18 +69,28 @@ class TraceBuffer:
         self.overview: Tensor | None = None
         self.overview_means: Tensor | None = None
 
-    def add(self, layer: int, result: AttentionResult | None) -> None:
-        if result is None or result.weights is None or result.scores is None:
-            return
+    def slots(self, layer: int, shape: tuple[int, int, int, int], device: torch.device) -> TraceSlots:
+        """Where layer ``layer``'s ``(B, H, Tq, Tk)`` weights and scores go."""
         if self.weights is None:
-            B, H, Tq, Tk = result.weights.shape
-            dtype = self.dtype or result.weights.dtype
-            shape = (B, self.n_layers, H, Tq, Tk)
-            self.weights = torch.empty(shape, dtype=dtype, device=result.weights.device)
-            self.scores = torch.empty(shape, dtype=dtype, device=result.weights.device)
+            B, H, Tq, Tk = shape
+            # Layer-major storage: each layer's slot is one contiguous block, which
+            # matmul and softmax can write into directly.
+            storage = (self.n_layers, B, H, Tq, Tk)
+            dtype = self.dtype or torch.float32
+            self.weights = torch.empty(storage, dtype=dtype, device=device).transpose(0, 1)  # (B, L, H, Tq, Tk)
+            self.scores = torch.empty(storage, dtype=dtype, device=device).transpose(0, 1)  # (B, L, H, Tq, Tk)
         assert self.scores is not None
-        self.weights[:, layer].copy_(result.weights)
-        self.scores[:, layer].copy_(result.scores)
+        return TraceSlots(self.weights[:, layer], self.scores[:, layer])
+
+    def add(self, layer: int, result: AttentionResult | None) -> None:
+        if result is None or result.weights is None or result.scores is None or self.weights is None:
+            return
+        assert self.scores is not None
+        weights_slot, scores_slot = self.weights[:, layer], self.scores[:, layer]
+        if result.weights.data_ptr() != weights_slot.data_ptr():
+            weights_slot.copy_(result.weights)
+        if result.scores.data_ptr() != scores_slot.data_ptr():
+            scores_slot.copy_(result.scores)
         if self.overview_side is not None:
             self._add_overview(layer, result.weights)
 
@@ -112,6 +122,7 @@ class Encoder(nn.Module):
         self.embed = InputEmbedding(config)
         self.relative_bias = RelativePositionBias(config, bidirectional=True) if config.positions == "relative" else None
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
+        self.n_heads = config.n_heads
         self.final_norm = make_norm(config) if config.final_norm else None
 
     def forward(
@@ -130,7 +141,8 @@ class Encoder(nn.Module):
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
         trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
         for index, layer in enumerate(self.layers):
-            x, result = layer(x, mask, bias, need_weights)
+            slots = trace.slots(index, (x.size(0), self.n_heads, T, T), x.device) if need_weights else None
+            x, result = layer(x, mask, bias, need_weights, slots)
             trace.add(index, result)
             del result  # copied into the trace: free this layer's matrices before the next
         if self.final_norm is not None:
@@ -145,6 +157,8 @@ class Decoder(nn.Module):
         self.embed = InputEmbedding(config)
         self.relative_bias = RelativePositionBias(config, bidirectional=False) if config.positions == "relative" else None
         self.layers = nn.ModuleList(DecoderLayer(config, with_cross) for _ in range(config.n_decoder_layers))
+        self.n_heads = config.n_heads
+        self.cross_attention = with_cross
         self.final_norm = make_norm(config) if config.final_norm else None
 
     def forward(
@@ -166,8 +180,16 @@ class Decoder(nn.Module):
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
         self_trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
         cross_trace = TraceBuffer(len(self.layers), trace_dtype, overview_side)
+        B = x.size(0)
         for index, layer in enumerate(self.layers):
-            x, self_result, cross_result = layer(x, self_mask, bias, memory, cross_mask, need_weights)
+            self_slots = cross_slots = None
+            if need_weights:
+                self_slots = self_trace.slots(index, (B, self.n_heads, T, T), x.device)
+                if memory is not None and self.cross_attention:
+                    cross_slots = cross_trace.slots(index, (B, self.n_heads, T, memory.size(1)), x.device)
+            x, self_result, cross_result = layer(
+                x, self_mask, bias, memory, cross_mask, need_weights, self_slots, cross_slots
+            )
             self_trace.add(index, self_result)
             cross_trace.add(index, cross_result)
             del self_result, cross_result  # copied: free them before the next layer runs

@@ -6,7 +6,9 @@
   buffer per kind, and the trace's numpy arrays are views of it.
 - The attention makes exactly two fresh ``(B, H, Tq, Tk)`` tensors per call (the scores
   and the softmax), scaling and masking in place; an encoder input without padding is
-  not masked at all.
+  not masked at all. Given the trace's slots it makes none (float32: scores and
+  weights are computed in place) or one (float16: one float32 scratch, softmaxed in
+  place), and the values are the same.
 - The forward runs on the thread count the model was given.
 """
 
@@ -126,15 +128,16 @@ class FreshSquareTensors(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
-        inputs = [a for a in args if isinstance(a, torch.Tensor)]
+        # An op given out= writes into that tensor: not new storage either.
+        inputs = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
         if isinstance(result, torch.Tensor) and result.numel() == self.numel and result.is_floating_point():
             if not any(result.untyped_storage().data_ptr() == a.untyped_storage().data_ptr() for a in inputs):
                 self.ops.append(getattr(func, "__name__", str(func)))
         return result
 
 
-def _attention_allocations(architecture: str, padding: bool) -> list[str]:
-    from model.attention import scaled_dot_product_attention
+def _attention_allocations(architecture: str, padding: bool, slot_dtype: torch.dtype | None = None) -> list[str]:
+    from model.attention import TraceSlots, scaled_dot_product_attention
 
     B, H, T, dh = 1, 4, 6, 8
     q, k, v = (torch.randn(B, H, T, dh) for _ in range(3))
@@ -144,9 +147,12 @@ def _attention_allocations(architecture: str, padding: bool) -> list[str]:
         mask = torch.ones(B, 1, 1, T, dtype=torch.bool)
         mask[..., -1] = not padding
     bias = torch.zeros(1, H, T, T)
+    slots = None
+    if slot_dtype is not None:
+        slots = TraceSlots(torch.empty(B, H, T, T, dtype=slot_dtype), torch.empty(B, H, T, T, dtype=slot_dtype))
     counter = FreshSquareTensors(B * H * T * T)
     with torch.inference_mode(), counter:
-        scaled_dot_product_attention(q, k, v, mask=mask, bias=bias)
+        scaled_dot_product_attention(q, k, v, mask=mask, bias=bias, slots=slots)
     return counter.ops
 
 
@@ -154,6 +160,34 @@ def _attention_allocations(architecture: str, padding: bool) -> list[str]:
 def test_attention_makes_only_the_scores_and_the_weights(architecture):
     # matmul → scores, softmax → weights; scale, bias and mask are applied in place.
     assert _attention_allocations(architecture, padding=True) == ["matmul", "softmax"]
+
+
+@pytest.mark.parametrize("architecture", ["encoder", "decoder"])
+def test_attention_writes_into_the_trace_slots(architecture):
+    assert _attention_allocations(architecture, padding=True, slot_dtype=torch.float32) == []
+    # float16 slots: the scores are computed once at full precision and softmaxed in place.
+    assert _attention_allocations(architecture, padding=True, slot_dtype=torch.float16) == ["matmul"]
+
+
+@pytest.mark.parametrize("slot_dtype", [torch.float32, torch.float16])
+def test_attention_in_slots_gives_the_same_values(slot_dtype):
+    from model.attention import TraceSlots, scaled_dot_product_attention
+
+    generator = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=generator) for _ in range(3))
+    mask = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
+    mask[1, :, 2] = False  # query 2 of the second row attends to nothing
+    slots = TraceSlots(torch.empty(2, 3, 5, 5, dtype=slot_dtype), torch.empty(2, 3, 5, 5, dtype=slot_dtype))
+    with torch.inference_mode():
+        plain = scaled_dot_product_attention(q, k, v, mask=mask)
+        placed = scaled_dot_product_attention(q, k, v, mask=mask, slots=slots)
+    torch.testing.assert_close(placed.output, plain.output, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(placed.weights.float(), plain.weights, atol=1e-6, rtol=1e-6)
+    assert placed.scores.data_ptr() == slots.scores.data_ptr()
+    torch.testing.assert_close(slots.scores, plain.scores.to(slot_dtype))
+    assert (placed.weights[1, :, 2] == 0).all() and (placed.output[1, :, 2] == 0).all()
+    if slot_dtype == torch.float32:
+        assert placed.weights.data_ptr() == slots.weights.data_ptr()
 
 
 def test_encoder_without_padding_passes_no_mask(monkeypatch):

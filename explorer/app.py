@@ -157,7 +157,13 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
     _fill_input(window, args)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
-    if not window.apply_mode_args(args):
+    try:
+        opened = window.apply_mode_args(args)
+    except ValueError as error:
+        # A mode's option names something unusable (--run …): one sentence, exit 1.
+        print(f"attention-explorer: error: {error}", file=sys.stderr)
+        return 1
+    if not opened:
         window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()

@@ -87,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint(export)
     _add_input(export, required=True)
     export.add_argument("--kind", choices=("encoder_self", "decoder_self", "cross"), help="attention kind of a figure")
-    export.add_argument("--layer", type=int, default=0, metavar="L", help="layer, from 0 (default 0)")
+    export.add_argument(
+        "--layer",
+        type=int,
+        metavar="L",
+        help="layer, from 0 (default 0; with --aggregate rollout or flow, the last layer)",
+    )
     export.add_argument(
         "--head", default="mean", metavar="H|mean|all", help="head from 0, mean over heads, or all for the grid (default mean)"
     )
@@ -95,6 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--scale", type=float, default=2.0, metavar="N", help="PNG pixels per point (default 2)")
     export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
     export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
+    export.add_argument(
+        "--aggregate",
+        choices=("mean", "max", "rollout", "flow"),
+        help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
+        "flow (widest-path approximation) through layers 0 to --layer (self-attention kinds)",
+    )
+    export.add_argument(
+        "--hide-special",
+        action="store_true",
+        help="hide special-token and padding key columns and renormalise the rows, in any figure",
+    )
+    export.add_argument(
+        "--compare-text", metavar="TEXT", help="draw A (--text), B (this text, same model) and B − A side by side"
+    )
+    export.add_argument(
+        "--compare-checkpoint",
+        metavar="PATH|REPO_ID",
+        help="draw A (--checkpoint), B (this checkpoint, same architecture, same input) and B − A side by side",
+    )
 
     stats = commands.add_parser("stats", help="print every head's statistics of one input as CSV")
     _add_checkpoint(stats)

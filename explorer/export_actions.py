@@ -4,7 +4,9 @@ Figures and data are written by ``explorer.export``; this module only turns the
 window's state into a ``FigureRequest`` (so an export shows exactly what the panel
 shows: colour map, probabilities or scores, colour range), asks for a file name and
 reports errors in a dialog. When ``explorer.export`` is not installed the actions are
-present but disabled, with a tooltip saying why.
+present but disabled, with a tooltip saying why. An analysis mode whose dock can be
+exported (it has a ``figure_request(export)`` method, as the aggregation mode does)
+builds its own request.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def figure_request(state: ExplorerState, figure: str):
         query=query,
         temperature=selection.temperature,
         show_mean_column=selection.show_mean_column,
+        hide_special=selection.hide_special,
     )
 
 
@@ -119,10 +122,18 @@ class ExportActions:
         # The dialog asks before overwriting an existing file.
         return self.write_image(panel, _with_suffix(path, selected, ".png"))
 
+    def request_for(self, panel: str):
+        """The ``FigureRequest`` of what ``panel`` (a panel or an analysis mode's name) shows."""
+        export = export_module()
+        mode = getattr(self._window, "modes", {}).get(panel)
+        if mode is not None and hasattr(mode, "figure_request"):
+            return mode.figure_request(export)
+        return figure_request(self._state, PANEL_FIGURES.get(panel, "head"))
+
     def write_image(self, panel: str, path: Path) -> Path | None:
         export = export_module()
         try:
-            return export.export_figure(figure_request(self._state, PANEL_FIGURES.get(panel, "head")), path)
+            return export.export_figure(self.request_for(panel), path)
         except Exception as error:  # noqa: BLE001 - any failure becomes a dialog, never a crash
             self._fail("Export failed", error)
             return None
@@ -132,7 +143,7 @@ class ExportActions:
         if export is None or self._state.trace is None:
             return False
         try:
-            data = export.figure_png_bytes(figure_request(self._state, PANEL_FIGURES.get(panel, "head")))
+            data = export.figure_png_bytes(self.request_for(panel))
         except Exception as error:  # noqa: BLE001
             self._fail("Copy failed", error)
             return False

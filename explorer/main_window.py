@@ -63,7 +63,11 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.state = ExplorerState()
-        self.state.select(colormap=self.settings.colormap, show_mean_column=bool(self.settings.value("view/show_mean_column")))
+        self.state.select(
+            colormap=self.settings.colormap,
+            show_mean_column=bool(self.settings.value("view/show_mean_column")),
+            hide_special=bool(self.settings.value("view/hide_special")),
+        )
         self.controller = InferenceController(self)
         self.model: ModelInfo | None = None
         self.painted: TraceResult | None = None
@@ -401,6 +405,8 @@ class MainWindow(QMainWindow):
             self.settings.set_value("view/colormap", selection.colormap)
         if selection.show_mean_column != before.show_mean_column:
             self.settings.set_value("view/show_mean_column", selection.show_mean_column)
+        if selection.hide_special != before.hide_special:
+            self.settings.set_value("view/hide_special", selection.hide_special)
         if selection != before and self.state.trace is not None:
             self.paint()
 
@@ -538,14 +544,15 @@ class MainWindow(QMainWindow):
         layer = min(selection.layer, cross_maps.n_layers - 1)
         head = selection.head
         head_text = "mean over heads" if head is None else f"head {head}"
+        decoder_axis, encoder_axis = state.axes("cross")  # the encoder axis without hidden special tokens
         self.cross.show_cross(
             f"layer {layer} · {head_text}",
             state.head_matrix(kind="cross", layer=layer, head=head),
             state.head_matrix(kind="cross", layer=layer, head=head, values="weights"),
-            trace.decoder.tokens,
-            trace.encoder.tokens,
-            trace.decoder.special,
-            trace.encoder.special,
+            decoder_axis.tokens,
+            encoder_axis.tokens,
+            decoder_axis.special,
+            encoder_axis.special,
             state.levels(kind="cross"),
             selection.colormap,
             selection.query if query_side == "decoder" else None,
@@ -602,6 +609,9 @@ class MainWindow(QMainWindow):
         focus = self.focusWidget()
         for name, container in self.containers.items():
             if focus is not None and name != "input" and container.isAncestorOf(focus):
+                return name
+        for name in self.modes:
+            if focus is not None and self.docks[name].isAncestorOf(focus):
                 return name
         return "head"
 

@@ -1,4 +1,4 @@
-"""The toolbar that picks attention kind, layer, head (or the mean) and colour map."""
+"""The toolbar that picks attention kind, layer, head (or the mean), colour map and the view options."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ class SelectionBar(QToolBar):
         self.colormap.setToolTip("Colour map (perceptually uniform)")
         self.mean_column = QCheckBox("Mean column")
         self.mean_column.setToolTip("Show each layer's mean over heads as an extra grid column")
+        self.hide_special = QCheckBox("Hide special tokens")
+        self.hide_special.setToolTip(
+            "Hide [CLS], [SEP], BOS, EOS and padding key columns in every heatmap and renormalise each row "
+            "over the keys that remain"
+        )
         for label, widget in (
             ("Attention ", self.kind),
             ("  Layer ", self.layer),
@@ -41,15 +46,21 @@ class SelectionBar(QToolBar):
             self.addWidget(widget)
         self.addWidget(QLabel("  "))
         self.addWidget(self.mean_column)
+        self.addWidget(QLabel("  "))
+        self.addWidget(self.hide_special)
         self.kind.currentIndexChanged.connect(self._on_kind_changed)
         self.layer.valueChanged.connect(lambda value: self.selection_edited.emit({"layer": int(value)}))
         self.head.currentIndexChanged.connect(self._on_head_changed)
         self.colormap.currentTextChanged.connect(lambda name: self.selection_edited.emit({"colormap": name}))
         self.mean_column.toggled.connect(lambda on: self.selection_edited.emit({"show_mean_column": bool(on)}))
+        self.hide_special.toggled.connect(lambda on: self.selection_edited.emit({"hide_special": bool(on)}))
 
     def show_selection(self, selection: Selection, kinds: tuple[str, ...], n_layers: int, n_heads: int) -> None:
         """Mirror the state into the controls without echoing edits back."""
-        blockers = [QSignalBlocker(widget) for widget in (self.kind, self.layer, self.head, self.colormap, self.mean_column)]
+        blockers = [
+            QSignalBlocker(widget)
+            for widget in (self.kind, self.layer, self.head, self.colormap, self.mean_column, self.hide_special)
+        ]
         labels = kind_labels()
         if [self.kind.itemData(i) for i in range(self.kind.count())] != list(kinds):
             self.kind.clear()
@@ -64,6 +75,7 @@ class SelectionBar(QToolBar):
         self.head.setCurrentIndex(n_heads if selection.head is None else selection.head)
         self.colormap.setCurrentText(selection.colormap)
         self.mean_column.setChecked(selection.show_mean_column)
+        self.hide_special.setChecked(selection.hide_special)
         del blockers
 
     def _on_kind_changed(self, index: int) -> None:

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "window/state": QByteArray(),
     "view/colormap": DEFAULT_COLORMAP,
     "view/show_mean_column": True,
+    "view/hide_special": False,
     "model/device": "cpu",
     "model/recent": [],
 }

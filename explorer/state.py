@@ -2,20 +2,26 @@
 
 ``ExplorerState`` holds the current trace and the selection (attention kind, layer, head
 or the mean over heads, query token, probabilities or raw scores, temperature, colour
-map). Each panel asks it for exactly the numpy arrays it draws, so the numbers a panel
-shows — and the numbers an export writes — are computed here once and tested without
-a display.
+map, whether special tokens are hidden). Each panel asks it for exactly the numpy arrays
+it draws, so the numbers a panel shows — and the numbers an export writes — are computed
+here once and tested without a display.
+
+With ``hide_special`` every derived view (matrices, thumbnails, distribution, colour
+range, key axis) drops the key columns of special and padding tokens and renormalises
+the probability rows over the keys that remain; query rows are never dropped.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Iterable
 
 import numpy as np
 
 from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
+from .analysis.aggregation import drop_keys, filtered_axis, kept_keys
 from .colormaps import DEFAULT as DEFAULT_COLORMAP
 
 VALUES = ("weights", "scores")
@@ -40,6 +46,8 @@ class Selection:
     temperature: float = 1.0
     colormap: str = DEFAULT_COLORMAP
     show_mean_column: bool = True
+    # Drop [CLS]/[SEP]/BOS/EOS/padding key columns and renormalise the rows.
+    hide_special: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,21 +122,32 @@ def thumbnail(matrix: np.ndarray, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     return np.fmax.reduce(np.fmax.reduce(blocks, axis=-1), axis=-2)  # (..., Q / row_step, K / column_step)
 
 
-def layer_thumbnails(raw: np.ndarray) -> np.ndarray:
+def layer_thumbnails(raw: np.ndarray, keep: np.ndarray | None = None, values: str = "weights") -> np.ndarray:
     """(L, H, q, k) thumbnails of (L, H, Q, K) values, one layer at a time.
 
     Layer by layer so a long trace (possibly stored as float16) is never copied whole.
+    ``keep`` drops key columns first (see ``analysis.aggregation.drop_keys``).
     """
-    return np.stack([display_values(thumbnail(raw[layer])) for layer in range(raw.shape[0])])
+    return np.stack(
+        [display_values(thumbnail(drop_keys(raw[layer], keep, values))) for layer in range(raw.shape[0])]
+    )
 
 
-def layer_mean_thumbnails(raw: np.ndarray) -> np.ndarray:
+def layer_mean_thumbnails(raw: np.ndarray, keep: np.ndarray | None = None, values: str = "weights") -> np.ndarray:
     """(L, q, k) thumbnails of each layer's mean over heads, one layer at a time."""
-    return np.stack([display_values(thumbnail(mean_over_heads(raw[layer]))) for layer in range(raw.shape[0])])
+    return np.stack(
+        [
+            display_values(thumbnail(mean_over_heads(drop_keys(raw[layer], keep, values))))
+            for layer in range(raw.shape[0])
+        ]
+    )
 
 
-def finite_range(raw: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of the finite entries (masked -inf ignored), or None if there are none."""
+def finite_range(raw: np.ndarray | Iterable[np.ndarray]) -> tuple[float, float] | None:
+    """(min, max) of the finite entries (masked -inf ignored), or None if there are none.
+
+    ``raw`` is an array or any iterable of arrays (its layers), read one at a time.
+    """
     low, high = math.inf, -math.inf
     for layer in raw:  # one layer at a time: no full-size temporary
         finite = layer[np.isfinite(layer)]
@@ -156,15 +175,19 @@ def prepare_thumbnails(trace: Trace) -> dict[tuple, np.ndarray]:
     """The grid's probability thumbnails and sharpest head of every kind, for ``ExplorerState.set_trace``.
 
     The worker thread calls this right after the forward, so for long inputs the
-    pooling never runs on the GUI thread.
+    pooling never runs on the GUI thread. A trace taken with
+    ``overview_side=THUMBNAIL_SIDE`` already carries the thumbnails, pooled by the
+    forward from its float32 weights; they are used as they are.
     """
     prepared: dict[tuple, np.ndarray] = {}
     for kind in trace.kinds:
-        weights = trace.attention[kind].weights  # (L, H, Q, K)
+        maps = trace.attention[kind]
+        weights = maps.weights  # (L, H, Q, K)
         if weights.size == 0:  # an input without tokens: nothing will be painted
             continue
-        prepared[("grid", kind, "weights")] = layer_thumbnails(weights)
-        prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights)
+        pooled_here = maps.overview is None or max(maps.overview.shape[-2:]) > THUMBNAIL_SIDE
+        prepared[("grid", kind, "weights")] = layer_thumbnails(weights) if pooled_here else maps.overview
+        prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights) if pooled_here else maps.overview_means
         prepared[("sharpest", kind)] = sharpest_head(weights)
     return prepared
 
@@ -267,10 +290,36 @@ class ExplorerState:
     def _has_kind(self, kind: str | None = None) -> bool:
         return self.trace is not None and (kind or self.selection.kind) in self.trace.attention
 
-    def axes(self, kind: str | None = None) -> tuple[TokenAxis, TokenAxis]:
-        """(query axis, key axis) of ``kind`` (default: the selected kind)."""
+    def axes(self, kind: str | None = None, filtered: bool = True) -> tuple[TokenAxis, TokenAxis]:
+        """(query axis, key axis) of ``kind`` (default: the selected kind).
+
+        With ``hide_special`` on, the key axis holds only the keys the views keep, so it
+        labels their columns; ``filtered=False`` gives the trace's own axes.
+        """
         assert self.trace is not None
-        return self.trace.axes(kind or self.selection.kind)
+        kind = kind or self.selection.kind
+        query_axis, key_axis = self.trace.axes(kind)
+        if not filtered:
+            return query_axis, key_axis
+        return query_axis, filtered_axis(key_axis, self.kept_keys(kind))
+
+    def kept_keys(self, kind: str | None = None) -> np.ndarray | None:
+        """(K,) bool of the key columns the views keep, or None when they keep every column.
+
+        None when the filter is off, when the key axis has nothing to hide, and when
+        every key would be hidden (the view is then shown unfiltered rather than empty).
+        """
+        if not self.selection.hide_special or self.trace is None:
+            return None
+        kind = kind or self.selection.kind
+        key = ("kept", kind)
+        if key not in self._cache:
+            self._cache[key] = kept_keys(self.trace.axes(kind)[1])
+        return self._cache[key]
+
+    def _view_key(self, name: str, kind: str, values: str) -> tuple:
+        """Cache key of a derived array; filtered arrays get their own (the prepared ones are unfiltered)."""
+        return (name, kind, values) if self.kept_keys(kind) is None else (name, kind, values, "hide_special")
 
     def _raw(self, kind: str, values: str) -> np.ndarray:
         assert self.trace is not None
@@ -287,9 +336,10 @@ class ExplorerState:
         layer = self.selection.layer if layer is None else layer
         layer = min(layer, raw.shape[0] - 1)
         head = self.selection.head if head == "selected" else head
+        keep = self.kept_keys(kind)
         if head is None:
-            return mean_over_heads(raw[layer])
-        return raw[layer, min(int(head), raw.shape[1] - 1)]
+            return mean_over_heads(drop_keys(raw[layer], keep, values))
+        return drop_keys(raw[layer, min(int(head), raw.shape[1] - 1)], keep, values)
 
     def grid(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
         """(L, H, q, k) thumbnails of every head of a kind, with masked cells as nan.
@@ -297,16 +347,18 @@ class ExplorerState:
         Computed once per trace, kind and values: moving across heads and layers only
         moves the outline.
         """
-        key = ("grid", kind or self.selection.kind, values or self.selection.values)
+        kind, values = kind or self.selection.kind, values or self.selection.values
+        key = self._view_key("grid", kind, values)
         if key not in self._cache:
-            self._cache[key] = layer_thumbnails(self._raw(key[1], key[2]))
+            self._cache[key] = layer_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
         return self._cache[key]
 
     def grid_means(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
         """(L, q, k) thumbnails of the per-layer mean over heads (cached like ``grid``)."""
-        key = ("means", kind or self.selection.kind, values or self.selection.values)
+        kind, values = kind or self.selection.kind, values or self.selection.values
+        key = self._view_key("means", kind, values)
         if key not in self._cache:
-            self._cache[key] = layer_mean_thumbnails(self._raw(key[1], key[2]))
+            self._cache[key] = layer_mean_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
         return self._cache[key]
 
     def levels(self, kind: str | None = None, values: str | None = None) -> tuple[float, float]:
@@ -318,9 +370,13 @@ class ExplorerState:
         values = values or self.selection.values
         if values == "weights":
             return (0.0, 1.0)
-        key = ("levels", kind or self.selection.kind, values)
+        kind = kind or self.selection.kind
+        key = self._view_key("levels", kind, values)
         if key not in self._cache:
-            extent = finite_range(self._raw(key[1], values))
+            keep = self.kept_keys(kind)
+            raw = self._raw(kind, values)
+            # Hidden columns leave the range too, one layer at a time (no full-size copy).
+            extent = finite_range(raw if keep is None else (layer[..., keep] for layer in raw))
             if extent is None:
                 self._cache[key] = (0.0, 1.0)
             else:
@@ -336,8 +392,11 @@ class ExplorerState:
         """
         selection = self.selection
         _, key_axis = self.axes()
+        keep = self.kept_keys()
         layer_scores = self._raw(selection.kind, "scores")[selection.layer, :, selection.query]  # (H, K)
         layer_weights = self._raw(selection.kind, "weights")[selection.layer, :, selection.query]  # (H, K)
+        # (H, kept): softmax of the kept scores is the renormalised kept weights.
+        layer_scores, layer_weights = drop_keys(layer_scores, keep, "scores"), drop_keys(layer_weights, keep)
         if selection.head is None:
             probabilities = softmax_with_temperature(layer_scores, selection.temperature).mean(axis=0)
             model_probabilities = layer_weights.astype(np.float64).mean(axis=0)
@@ -362,7 +421,8 @@ class ExplorerState:
         """'cross-attention (decoder → encoder) · layer 2 · head 1' for panel headers."""
         selection = self.selection
         head = "mean over heads" if selection.head is None else f"head {selection.head}"
-        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}"
+        hidden = " · special tokens hidden" if self.kept_keys() is not None else ""
+        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}{hidden}"
 
 
 def mean_over_heads(raw: np.ndarray, axis: int = 0) -> np.ndarray:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .devices import is_out_of_memory, normalise_device
 from .jobs import AnalysisRequest, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
-from .state import prepare_thumbnails
+from .state import THUMBNAIL_SIDE, prepare_thumbnails
 
 log = logging.getLogger(__name__)
 # Closing must finish within 2 s; the rest of the window's teardown needs some of it.
@@ -135,7 +135,7 @@ class InferenceWorker(QObject):
     def _timed_trace(self, request: TraceRequest) -> TraceResult:
         model = self._model
         start = time.perf_counter()
-        trace = model.trace(request.text, target=request.target, pair=request.pair)
+        trace = model.trace(request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE)
         done = time.perf_counter()
         prepared = prepare_thumbnails(trace)
         tokenise_ms = trace.tokenise_ms

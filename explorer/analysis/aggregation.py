@@ -5,7 +5,10 @@
   heads, adds the identity for the residual stream and multiplies through the layers.
 - ``widest_path_flow``: a cheap lower bound on attention flow (same paper): the
   capacity of the single best path instead of the maximum flow over all paths.
-- ``filter_keys``: hide special and padding key columns and renormalise the rows.
+- ``filter_keys``: hide special and padding key columns and renormalise the rows;
+  ``kept_keys`` / ``filtered_axis`` say which columns a filtered view keeps and label them.
+- ``aggregate``: one ``(Q, K)`` map of a chosen method at a chosen layer, as the
+  aggregation panel and the aggregate figure show it, with ``method_title`` naming it.
 
 All functions take weights as ``(L, H, Q, K)`` (or any leading axes where noted) and
 return float32 arrays.
@@ -15,11 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.trace import TokenAxis
+from model.trace import AttentionMaps, TokenAxis, Trace
 
 ROLLOUT_NAME = "attention rollout (mean over heads, 0.5·A + 0.5·I, rows renormalised)"
 FLOW_NAME = "attention flow, widest-path lower bound (mean over heads, 0.5·A + 0.5·I)"
 RESIDUAL_SHARE = 0.5
+METHODS = ("mean", "max", "rollout", "flow")
+# Methods that multiply attention through the layers: they need queries and keys on one axis.
+ACROSS_LAYERS = frozenset({"rollout", "flow"})
+METHOD_DETAILS = {
+    "mean": "mean over heads of one layer; rows sum to 1",
+    "max": "maximum over heads of one layer; each cell is the strongest head's weight",
+    "rollout": ROLLOUT_NAME,
+    "flow": FLOW_NAME,
+}
 # Rows of at most this many query positions go through the (max, min) product at once:
 # the broadcast holds chunk × K × K float32 values (64 × 512 × 512 is 64 MiB).
 _FLOW_CHUNK_CELLS = 16_777_216
@@ -41,6 +53,42 @@ def layer_max(weights: np.ndarray) -> np.ndarray:
 def hidden_keys(axis: TokenAxis) -> np.ndarray:
     """``(T,)`` bool: the tokens the special-token filter hides (special or padding)."""
     return np.asarray(axis.special, dtype=bool) | np.asarray(axis.padding, dtype=bool)
+
+
+def kept_keys(axis: TokenAxis) -> np.ndarray | None:
+    """``(T,)`` bool of the keys a filtered view keeps, or None when it keeps them all.
+
+    None also when every key would be hidden (a text of special tokens only): the view
+    is then shown unfiltered rather than empty.
+    """
+    hidden = hidden_keys(axis)
+    if not hidden.any() or hidden.all():
+        return None
+    return ~hidden
+
+
+def filtered_axis(axis: TokenAxis, keep: np.ndarray | None) -> TokenAxis:
+    """A copy of ``axis`` holding only the tokens ``keep`` marks (``axis`` itself for None)."""
+    if keep is None:
+        return axis
+    return TokenAxis(
+        ids=np.asarray(axis.ids)[keep],
+        tokens=[token for token, kept in zip(axis.tokens, keep) if kept],
+        special=np.asarray(axis.special, dtype=bool)[keep],
+        padding=np.asarray(axis.padding, dtype=bool)[keep],
+    )
+
+
+def drop_keys(matrix: np.ndarray, keep: np.ndarray | None, values: str = "weights") -> np.ndarray:
+    """``(..., Q, K)`` → ``(..., Q, kept)``: the kept key columns; weights renormalised per row.
+
+    Raw scores only lose the columns: a softmax of what remains equals the renormalised
+    weights. None keeps every column and returns ``matrix`` unchanged.
+    """
+    if keep is None:
+        return matrix
+    kept = np.asarray(matrix)[..., keep]
+    return renormalise_rows(kept) if values == "weights" else kept
 
 
 def renormalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -137,3 +185,111 @@ def widest_path_flow(weights: np.ndarray, residual_share: float = RESIDUAL_SHARE
     for layer in range(1, mixed.shape[0]):
         flows[layer] = _max_min_product(mixed[layer], flows[layer - 1])
     return flows
+
+
+def aggregate(weights: np.ndarray, method: str, layer: int, keep: np.ndarray | None = None) -> np.ndarray:
+    """The ``(Q, K)`` map of ``method`` at ``layer`` from ``(L, H, Q, K)`` weights, float32.
+
+    ``mean``/``max``: over the heads of ``layer``. ``rollout``/``flow``: through layers
+    ``0…layer`` (self-attention only). With ``keep`` (see ``kept_keys``) only the kept key
+    columns come back: for ``mean`` and ``max`` each head is filtered and renormalised
+    first, as in the head views; a rollout, whose rows are distributions over the input
+    tokens, is renormalised over the kept ones; a flow, whose values are path capacities
+    rather than shares, only loses the columns.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown aggregation {method!r}; choose one of {', '.join(METHODS)}")
+    n_layers = weights.shape[0]
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} is out of range: there are layers 0–{n_layers - 1}")
+    if method in ("mean", "max"):
+        heads = drop_keys(np.asarray(weights[layer], dtype=np.float32), keep)  # (H, Q, kept)
+        return (heads.mean(axis=0) if method == "mean" else heads.max(axis=0)).astype(np.float32)
+    return hide_in_aggregate(across_layers(weights[: layer + 1], method)[-1], method, keep)
+
+
+def across_layers(weights: np.ndarray, method: str) -> np.ndarray:
+    """``(L, T, T)``: the rollout or the widest-path flow after each layer (self-attention only)."""
+    if method == "rollout":
+        return rollout(weights)
+    if method == "flow":
+        return widest_path_flow(weights)
+    raise ValueError(f"{method!r} is not computed across layers; choose rollout or flow")
+
+
+def hide_in_aggregate(matrix: np.ndarray, method: str, keep: np.ndarray | None) -> np.ndarray:
+    """Drop the hidden key columns of one rollout or flow map ``(Q, K)``.
+
+    A rollout row is renormalised over the kept keys; a flow only loses the columns (see
+    ``aggregate``).
+    """
+    if keep is None:
+        return matrix
+    return matrix[:, keep] if method == "flow" else renormalise_rows(matrix[:, keep])
+
+
+def aggregated_kind(kind: str, method: str) -> str:
+    """The kind a ``method`` map of ``kind`` is drawn from: rollout and flow of cross-attention
+    fall back to the encoder's self-attention (see ``cross_rollout_note``)."""
+    return "encoder_self" if kind == "cross" and method in ACROSS_LAYERS else kind
+
+
+def cross_rollout_note(method: str) -> str:
+    """Why ``method`` is not drawn for cross-attention itself."""
+    name = "Rollout" if method == "rollout" else "Attention flow"
+    return (
+        f"{name} multiplies attention through the layers of one sequence; cross-attention's queries are "
+        "decoder tokens and its keys encoder tokens, so it has none. Shown: the encoder self-attention's."
+    )
+
+
+def method_title(method: str, layer: int) -> str:
+    """What the map shows, in words: 'attention rollout (layers 0–2)'."""
+    layers = "layer 0" if layer == 0 else f"layers 0–{layer}"
+    return {
+        "mean": f"mean over heads (layer {layer})",
+        "max": f"max over heads (layer {layer})",
+        "rollout": f"attention rollout ({layers})",
+        "flow": f"attention flow, widest-path approximation ({layers})",
+    }[method]
+
+
+def without_special_keys(trace: Trace, kind: str) -> Trace:
+    """A copy of ``trace`` holding only ``kind``, with the hidden key columns dropped.
+
+    Its ``axes(kind)`` gives the filtered key axis (the query axis is unchanged); weights
+    are renormalised over the kept keys and scores lose the columns (see ``drop_keys``).
+    A trace with nothing to hide on that axis comes back as it is.
+    """
+    query_axis, key_axis = trace.axes(kind)
+    keep = kept_keys(key_axis)
+    if keep is None:
+        return trace
+    maps = trace.attention[kind]
+    filtered = AttentionMaps(
+        weights=drop_keys(maps.weights, keep).astype(maps.weights.dtype, copy=False),
+        scores=drop_keys(maps.scores, keep, "scores"),
+    )
+    return KeyFilteredTrace(
+        model_name=trace.model_name,
+        architecture=trace.architecture,
+        encoder=trace.encoder,
+        decoder=trace.decoder,
+        attention={kind: filtered},
+        generated=trace.generated,
+        notices=list(trace.notices),
+        tokenise_ms=trace.tokenise_ms,
+        key_axes={kind: filtered_axis(key_axis, keep)},
+    )
+
+
+class KeyFilteredTrace(Trace):
+    """A trace whose key axes, per kind, hold only the tokens its matrices keep."""
+
+    def __init__(self, *, key_axes: dict[str, TokenAxis], **fields: object) -> None:
+        super().__init__(**fields)
+        self.key_axes = key_axes
+
+    def axes(self, kind: str) -> tuple[TokenAxis, TokenAxis]:
+        query_axis, key_axis = super().axes(kind)
+        return query_axis, self.key_axes.get(kind, key_axis)

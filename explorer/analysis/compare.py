@@ -202,3 +202,19 @@ def difference_levels(difference: np.ndarray) -> tuple[float, float]:
     finite = np.abs(np.asarray(difference)[np.isfinite(difference)])
     extent = float(finite.max()) if finite.size else 0.0
     return (-extent, extent) if extent > 0 else (-1.0, 1.0)
+
+
+def compare_every_kind(a: Trace, b: Trace, same_tokens: bool = True) -> tuple[dict[str, Comparison], dict[str, str]]:
+    """``compare_traces`` for every kind of ``a``: the comparisons, and the refusals by kind.
+
+    A refusal of one kind (the generated decoder sides differ in length, say) leaves
+    the others comparable, so each kind is answered on its own.
+    """
+    comparisons: dict[str, Comparison] = {}
+    refusals: dict[str, str] = {}
+    for kind in a.kinds:
+        try:
+            comparisons[kind] = compare_traces(a, b, kind, same_tokens=same_tokens)
+        except ComparisonError as error:
+            refusals[kind] = str(error)
+    return comparisons, refusals

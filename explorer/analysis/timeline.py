@@ -7,7 +7,9 @@ checkpoint: step, loss, exact match per task, seconds). Opening a run only lists
 names; the log is read on first use, and no weights are read here at all — the app's
 worker loads the checkpoint a step needs (``model.load_checkpoint``) through a
 ``CheckpointCache`` and traces it, and ``statistic_over_steps`` turns those traces into
-a curve.
+a curve. The app traces one checkpoint per worker job (scrubbing must not wait behind a
+whole run) and collects every statistic of every kind in a ``StepStatistics``, so
+switching the statistic, kind or head redraws without tracing again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 import numpy as np
 
@@ -149,6 +151,19 @@ class TrainingRun:
         )
         return np.array([s for s, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs], dtype=np.float64)
 
+    def mean_exact_match(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of the log's ``exact_match`` averaged over its tasks, in step order."""
+        pairs = []
+        for step, record in self.log.items():
+            scores = record.get("exact_match")
+            if not isinstance(scores, dict):
+                continue
+            numbers = [float(v) for v in scores.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if numbers:
+                pairs.append((step, sum(numbers) / len(numbers)))
+        pairs.sort()
+        return np.array([s for s, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs], dtype=np.float64)
+
 
 def open_run(folder: str | Path) -> TrainingRun:
     """List a run folder's checkpoints without reading any weights.
@@ -227,6 +242,33 @@ class StatisticCurve:
         """``(S,)`` the curve of one head."""
         return self.values[:, layer, head]
 
+    def series(self, layer: int, head: int | None) -> np.ndarray:
+        """``(S,)`` the curve of one head, or with ``head`` None the mean over the layer's heads.
+
+        NaN (a statistic a head does not define) is left out of the mean; a step where
+        no head defines it stays NaN.
+        """
+        if head is not None:
+            return self.head(layer, head)
+        layer_values = self.values[:, layer, :]  # (S, H)
+        defined = np.isfinite(layer_values)
+        total = np.where(defined, layer_values, 0.0).sum(axis=-1)
+        count = defined.sum(axis=-1)
+        return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
+
+
+def _curve(kind: str, statistic: str, tables: list[tuple[int, np.ndarray]]) -> StatisticCurve:
+    """Stack ``(step, (L, H) table)`` pairs into a curve in step order."""
+    if not tables:
+        raise ValueError("a curve needs at least one step")
+    tables = sorted(tables, key=lambda pair: pair[0])
+    shapes = {table.shape for _, table in tables}
+    if len(shapes) > 1:
+        raise ValueError(f"the checkpoints have different layers × heads ({', '.join(map(str, sorted(shapes)))})")
+    return StatisticCurve(
+        kind, statistic, np.array([step for step, _ in tables], dtype=np.int64), np.stack([table for _, table in tables])
+    )
+
 
 def statistic_over_steps(traces: Iterable[tuple[int, Trace]], kind: str, statistic: str) -> StatisticCurve:
     """A head statistic (a name from ``head_stats.STATISTICS``) over ``(step, trace)`` pairs.
@@ -236,11 +278,49 @@ def statistic_over_steps(traces: Iterable[tuple[int, Trace]], kind: str, statist
     """
     if statistic not in STATISTICS:
         raise ValueError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
-    pairs = sorted(traces, key=lambda pair: pair[0])
-    if not pairs:
-        raise ValueError("a curve needs at least one step")
-    tables = [trace_head_statistics(trace, kind).values[statistic] for _, trace in pairs]
-    shapes = {table.shape for table in tables}
-    if len(shapes) > 1:
-        raise ValueError(f"the checkpoints have different layers × heads ({', '.join(map(str, sorted(shapes)))})")
-    return StatisticCurve(kind, statistic, np.array([step for step, _ in pairs], dtype=np.int64), np.stack(tables))
+    tables = [(step, trace_head_statistics(trace, kind).values[statistic]) for step, trace in traces]
+    return _curve(kind, statistic, tables)
+
+
+# kind → statistic → (L, H): every statistic of every head of one trace.
+TraceStatistics = dict[str, dict[str, np.ndarray]]
+
+
+def trace_statistics(trace: Trace) -> TraceStatistics:
+    """Every head statistic of every attention kind of ``trace``."""
+    return {kind: trace_head_statistics(trace, kind).values for kind in trace.kinds}
+
+
+def checkpoint_statistics(
+    load: Callable[[Path], Any], folder: Path, text: str, target: str | None = None, pair: str | None = None
+) -> TraceStatistics:
+    """Load the checkpoint in ``folder`` with ``load`` (``model.load_checkpoint`` in the app),
+    trace the input on it and return its statistics; the model is dropped afterwards."""
+    return trace_statistics(load(folder).trace(text, target=target, pair=pair))
+
+
+class StepStatistics:
+    """The statistics of one input at the steps of a run traced so far, filled step by step."""
+
+    def __init__(self) -> None:
+        self._by_step: dict[int, TraceStatistics] = {}
+
+    def add(self, step: int, statistics: TraceStatistics) -> None:
+        self._by_step[step] = statistics
+
+    def __contains__(self, step: int) -> bool:
+        return step in self._by_step
+
+    def __len__(self) -> int:
+        return len(self._by_step)
+
+    @property
+    def kinds(self) -> set[str]:
+        return {kind for statistics in self._by_step.values() for kind in statistics}
+
+    def curve(self, kind: str, statistic: str) -> StatisticCurve | None:
+        """The curve of ``statistic`` for ``kind`` over the steps that have it (None when none has)."""
+        if statistic not in STATISTICS:
+            raise ValueError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
+        tables = [(step, statistics[kind][statistic]) for step, statistics in self._by_step.items() if kind in statistics]
+        return _curve(kind, statistic, tables) if tables else None

@@ -2,7 +2,10 @@
 
 The file extension picks what is written: .png/.svg/.pdf a figure of one attention kind
 (``--head all`` the layer × head grid; cross-attention of one head adds the alignment
-drawing), .npz/.csv every matrix of the trace.
+drawing; ``--aggregate`` the mean or max over heads, or the rollout or flow through the
+layers; ``--compare-text`` or ``--compare-checkpoint`` the A, B and B − A heatmaps of a
+second input or a second checkpoint), .npz/.csv every matrix of the trace.
+``--hide-special`` drops the special-token key columns of any figure.
 """
 
 from __future__ import annotations
@@ -34,8 +37,25 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
     if suffix not in IMAGE_FORMATS + DATA_FORMATS:
         raise user_error(f"--out must end in one of {', '.join(IMAGE_FORMATS + DATA_FORMATS)}; got {out.name!r}")
     head = parse_head(args.head)
+    aggregate = getattr(args, "aggregate", None)
+    hide_special = bool(getattr(args, "hide_special", False))
     if suffix in IMAGE_FORMATS and args.kind is None:
         raise user_error("--kind is needed for an image: encoder_self, decoder_self or cross")
+    if aggregate is not None and suffix in DATA_FORMATS:
+        raise user_error("--aggregate draws a figure: --out must end in .png, .svg or .pdf")
+    if aggregate is not None and args.scores:
+        raise user_error("--aggregate combines probabilities; it cannot be used with --scores")
+    comparing = bool(getattr(args, "compare_text", None) or getattr(args, "compare_checkpoint", None))
+    if comparing and (suffix in DATA_FORMATS or aggregate is not None or head == "all" or args.scores):
+        raise user_error(
+            "--compare-text and --compare-checkpoint draw the A, B and B − A heatmaps of one head or the "
+            "mean of probabilities: use a .png, .svg or .pdf --out, without --aggregate, --head all or --scores"
+        )
+    if aggregate in ("rollout", "flow") and args.kind == "cross":
+        raise user_error(
+            f"--aggregate {aggregate} needs self-attention (queries and keys on one sequence); "
+            "choose --kind encoder_self or decoder_self"
+        )
     colormaps.colormap(args.colormap)  # an unknown name fails before the model loads
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
@@ -53,18 +73,58 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         export_trace_data(trace, out)
         return f"wrote {out} ({', '.join(trace.kinds)})"
 
+    if comparing:
+        return _export_comparison(args, model, trace, out)
+
     from . import export_figure
 
-    figure = "grid" if head == "all" else ("cross" if args.kind == "cross" else "head")
+    layer = args.layer
+    if layer is None:
+        # A rollout or flow is most telling through every layer (a kind the model lacks is
+        # refused with its own sentence when the request is validated).
+        across = aggregate in ("rollout", "flow") and args.kind in trace.kinds
+        layer = trace.attention[args.kind].n_layers - 1 if across else 0
+    if aggregate is not None:
+        figure = "aggregate"
+    else:
+        figure = "grid" if head == "all" else ("cross" if args.kind == "cross" else "head")
     request = FigureRequest(
         trace=trace,
         figure=figure,
         kind=args.kind,
-        layer=args.layer,
+        layer=layer,
         head=None if head == "all" else head,
         values="scores" if args.scores else "weights",
         colormap=args.colormap,
         show_mean_column=head == "all",
+        aggregate=aggregate or "rollout",
+        hide_special=hide_special,
     )
     export_figure(request, out, scale=args.scale)
+    return f"wrote {out}"
+
+
+def _export_comparison(args: argparse.Namespace, model, trace, out: Path) -> str:
+    """The diff figure: trace B as the app's compare mode makes it, then A, B and B − A."""
+    from ..analysis.compare_job import CompareInputs, SecondCheckpoint, run_comparison
+    from .diff_figure import export_diff_figure
+
+    inputs = CompareInputs(
+        args.text, args.target, args.pair, text_b=args.compare_text or "", checkpoint_b=args.compare_checkpoint
+    )
+    result = run_comparison(model, trace, inputs, SecondCheckpoint())
+    if args.kind in result.refusals:
+        raise ValueError(result.refusals[args.kind])
+    export_diff_figure(
+        result.trace_a,
+        result.trace_b,
+        args.kind,
+        args.layer or 0,
+        parse_head(args.head),
+        out,
+        labels=(result.label_a, result.label_b),
+        colormap=args.colormap,
+        scale=args.scale,
+        hide_special=bool(getattr(args, "hide_special", False)),
+    )
     return f"wrote {out}"

@@ -5,14 +5,20 @@ from __future__ import annotations
 from .canvas import Figure, ensure_application
 from .distribution_figure import distribution_figure
 from .grid_figure import grid_figure
-from .heatmap_figures import cross_figure, head_figure
-from .request import FigureRequest, validate
+from .heatmap_figures import aggregate_figure, cross_figure, head_figure
+from .request import FigureRequest, filtered_request, validate
 
-BUILDERS = {"head": head_figure, "cross": cross_figure, "grid": grid_figure, "distribution": distribution_figure}
+BUILDERS = {
+    "head": head_figure,
+    "cross": cross_figure,
+    "grid": grid_figure,
+    "distribution": distribution_figure,
+    "aggregate": aggregate_figure,
+}
 
 
 def build_figure(request: FigureRequest) -> Figure:
     """Validate ``request`` and lay its figure out in points."""
     validate(request)
     ensure_application()  # fonts need a GUI application
-    return BUILDERS[request.figure](request)
+    return BUILDERS[request.figure](filtered_request(request))

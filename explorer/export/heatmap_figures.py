@@ -1,4 +1,5 @@
-"""The head figure (one head or the mean as a heatmap) and the cross figure (heatmap plus alignment)."""
+"""The head figure (one head or the mean as a heatmap), the cross figure (heatmap plus alignment)
+and the aggregate figure (mean or max over heads, rollout or flow through layers)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,15 @@ from .canvas import (
     text_width,
 )
 from .raster import to_rgb
-from .request import VALUE_TITLES, FigureRequest, resolved_levels, selected_matrix
+from .request import (
+    AGGREGATE_VALUE_TITLES,
+    VALUE_TITLES,
+    FigureRequest,
+    aggregate_axes,
+    aggregate_matrix,
+    resolved_levels,
+    selected_matrix,
+)
 from .titles import AXIS_NAMES, titled_figure
 
 # The heatmap's longer side in points, and the largest cell: short inputs get big cells,
@@ -58,9 +67,17 @@ class HeatmapPanel:
 
     @classmethod
     def build(cls, request: FigureRequest) -> "HeatmapPanel":
-        query_axis, key_axis = request.trace.axes(request.kind)
-        values = selected_matrix(request)
-        levels = resolved_levels(request)
+        if request.figure == "aggregate":
+            query_axis, key_axis = aggregate_axes(request)
+            values = aggregate_matrix(request)
+            # Every method's values lie in [0, 1], like probabilities.
+            levels = request.levels or (0.0, 1.0)
+            value_title = AGGREGATE_VALUE_TITLES[request.aggregate]
+        else:
+            query_axis, key_axis = request.trace.axes(request.kind)
+            values = selected_matrix(request)
+            levels = resolved_levels(request)
+            value_title = VALUE_TITLES[request.values]
         cell = min(MAX_CELL, HEATMAP_SIDE / max(values.shape))
         query_side, key_side = KIND_AXES[request.kind]
         return cls(
@@ -73,7 +90,7 @@ class HeatmapPanel:
             colour_bar=ColourBar(
                 colormaps.lookup_table(request.colormap),
                 levels,
-                VALUE_TITLES[request.values],
+                value_title,
                 not np.isfinite(values).all(),
             ),
         )
@@ -146,6 +163,12 @@ class HeatmapPanel:
 
 def head_figure(request: FigureRequest) -> Figure:
     """One head (or the mean over heads) as a heatmap: queries down, keys across."""
+    panel = HeatmapPanel.build(request)
+    return titled_figure(request, panel.width, panel.height, panel.paint, heatmap=panel.map_rect)
+
+
+def aggregate_figure(request: FigureRequest) -> Figure:
+    """The aggregation panel's map: mean or max over heads, or rollout or flow through layers."""
     panel = HeatmapPanel.build(request)
     return titled_figure(request, panel.width, panel.height, panel.paint, heatmap=panel.map_rect)
 

@@ -6,15 +6,30 @@ the CLI builds one from its arguments, and both get the same checks and the same
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from model.trace import KIND_TITLES, KINDS, Trace
+from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
 from .. import colormaps
+from ..analysis.aggregation import (
+    ACROSS_LAYERS,
+    METHODS,
+    aggregate,
+    filtered_axis,
+    kept_keys,
+    method_title,
+    without_special_keys,
+)
 
-FIGURES = ("head", "grid", "cross", "distribution")
+FIGURES = ("head", "grid", "cross", "distribution", "aggregate")
+AGGREGATE_VALUE_TITLES = {
+    "mean": "mean attention weight",
+    "max": "largest attention weight",
+    "rollout": "rollout share of the input token",
+    "flow": "widest-path capacity",
+}
 VALUES = ("weights", "scores")
 VALUE_TITLES = {"weights": "attention weight", "scores": "score (before softmax)"}
 
@@ -27,7 +42,9 @@ class FigureRequest:
         trace: the attention of one input.
         figure: ``"head"`` (one head or the mean as a heatmap), ``"grid"`` (every layer ×
             head of the kind), ``"cross"`` (cross-attention heatmap with the source↔target
-            alignment drawing) or ``"distribution"`` (softmax bars for one query row).
+            alignment drawing), ``"distribution"`` (softmax bars for one query row) or
+            ``"aggregate"`` (the ``aggregate`` method's map at ``layer``, as the aggregation
+            panel shows it; ``head`` is ignored).
         kind: ``"encoder_self"``, ``"decoder_self"`` or ``"cross"``.
         layer: layer index, from 0.
         head: head index from 0, or None for the mean over heads.
@@ -38,6 +55,10 @@ class FigureRequest:
         query: the query row that ``"distribution"`` shows.
         temperature: ``"distribution"`` shows softmax(scores / temperature).
         show_mean_column: ``"grid"`` adds each layer's mean over heads as a last column.
+        aggregate: ``"aggregate"``'s method: ``"mean"`` or ``"max"`` over the heads of
+            ``layer``, ``"rollout"`` or ``"flow"`` through layers 0…``layer``.
+        hide_special: drop the special and padding key columns and renormalise the
+            rows, as the app's "Hide special tokens" does.
     """
 
     trace: Trace
@@ -51,6 +72,8 @@ class FigureRequest:
     query: int = 0
     temperature: float = 1.0
     show_mean_column: bool = False
+    aggregate: str = "rollout"
+    hide_special: bool = False
 
 
 def _index_range(count: int) -> str:
@@ -85,6 +108,16 @@ def validate(request: FigureRequest) -> None:
                 f"head {request.head} is out of range: this model has heads {_index_range(maps.n_heads)} "
                 "(or the mean over heads)"
             )
+    if request.figure == "aggregate":
+        if request.aggregate not in METHODS:
+            raise ValueError(f"unknown aggregation {request.aggregate!r}; choose one of {', '.join(METHODS)}")
+        if request.values != "weights":
+            raise ValueError("an aggregate figure combines attention weights; raw scores have no rollout or mean share")
+        if request.aggregate in ACROSS_LAYERS and request.kind == "cross":
+            raise ValueError(
+                f"{request.aggregate} needs self-attention (queries and keys on one sequence); cross-attention "
+                "has decoder queries and encoder keys — choose encoder_self or decoder_self"
+            )
     if request.levels is not None:
         low, high = request.levels
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -95,6 +128,39 @@ def validate(request: FigureRequest) -> None:
             raise ValueError(f"query {request.query} is out of range: valid query tokens are {_index_range(n_queries)}")
         if not (np.isfinite(request.temperature) and request.temperature > 0):
             raise ValueError(f"the temperature must be a positive number, got {request.temperature}")
+
+
+def filtered_request(request: FigureRequest) -> FigureRequest:
+    """The request with its trace narrowed to its kind without the hidden key columns.
+
+    Every figure then reads filtered matrices and a filtered key axis from
+    ``request.trace``. An aggregate figure keeps the whole trace: a rollout needs the
+    square matrices and is filtered after it is computed (``aggregate_matrix``).
+    """
+    if not request.hide_special or request.figure == "aggregate":
+        return request
+    return replace(request, trace=without_special_keys(request.trace, request.kind))
+
+
+def aggregate_axes(request: FigureRequest) -> tuple[TokenAxis, TokenAxis]:
+    """(query axis, key axis) of the aggregate figure, the key axis filtered as the matrix is."""
+    query_axis, key_axis = request.trace.axes(request.kind)
+    return query_axis, filtered_axis(key_axis, _aggregate_keep(request))
+
+
+def _aggregate_keep(request: FigureRequest) -> np.ndarray | None:
+    return kept_keys(request.trace.axes(request.kind)[1]) if request.hide_special else None
+
+
+def aggregate_matrix(request: FigureRequest) -> np.ndarray:
+    """The ``(Q, K)`` map the aggregate figure shows (see ``analysis.aggregation.aggregate``)."""
+    weights = request.trace.attention[request.kind].weights
+    return aggregate(weights, request.aggregate, request.layer, _aggregate_keep(request))
+
+
+def aggregate_title(request: FigureRequest) -> str:
+    """'attention rollout (layers 0–2)'."""
+    return method_title(request.aggregate, request.layer)
 
 
 def _stack(request: FigureRequest) -> np.ndarray:

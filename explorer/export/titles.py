@@ -10,9 +10,10 @@ from PySide6.QtGui import QColor, QPainter
 
 from model.trace import KIND_TITLES
 
+from ..analysis.aggregation import METHOD_DETAILS, KeyFilteredTrace
 from ..token_labels import display_token
 from .canvas import Figure, draw_titles, titles_height, titles_width
-from .request import VALUE_TITLES, FigureRequest, head_title
+from .request import VALUE_TITLES, FigureRequest, aggregate_axes, aggregate_title, head_title
 
 MARGIN = 14.0
 TITLE_GAP = 12.0
@@ -25,6 +26,8 @@ def title_of(request: FigureRequest) -> str:
     kind = kind[0].upper() + kind[1:]
     if request.figure == "grid":
         return f"{kind} · every layer and head"
+    if request.figure == "aggregate":
+        return f"{kind} · {aggregate_title(request)}"
     if request.figure == "distribution":
         query_axis, _ = request.trace.axes(request.kind)
         token = display_token(query_axis.tokens[request.query])
@@ -34,10 +37,21 @@ def title_of(request: FigureRequest) -> str:
 
 def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
     """The second title line: the model, what the colours show and how the decoder side came about."""
-    parts = [request.trace.model_name, shows or VALUE_TITLES[request.values]]
+    if shows is None:
+        shows = METHOD_DETAILS[request.aggregate] if request.figure == "aggregate" else VALUE_TITLES[request.values]
+    parts = [request.trace.model_name, shows]
+    if _hides_keys(request):
+        parts.append("special tokens hidden")
     if request.trace.generated and request.kind in ("decoder_self", "cross"):
         parts.append("decoder tokens generated greedily")
     return " · ".join(parts)
+
+
+def _hides_keys(request: FigureRequest) -> bool:
+    """Whether the figure's key axis lost tokens to the special-token filter."""
+    if request.figure == "aggregate":
+        return len(aggregate_axes(request)[1]) < len(request.trace.axes(request.kind)[1])
+    return isinstance(request.trace, KeyFilteredTrace)
 
 
 def titled_figure(
@@ -49,7 +63,12 @@ def titled_figure(
     heatmap: QRectF | None = None,
 ) -> Figure:
     """A white page with the title lines on top and the content, laid out by the caller, below."""
-    title, subtitle = title_of(request), subtitle or subtitle_of(request)
+    if not subtitle:
+        subtitle = subtitle_of(request)
+    elif _hides_keys(request):
+        # A figure's own subtitle still says that keys were hidden.
+        subtitle += " · special tokens hidden"
+    title = title_of(request)
     width = math.ceil(MARGIN * 2 + max(content_width, titles_width(title, subtitle)))
     height = math.ceil(MARGIN * 2 + titles_height() + TITLE_GAP + content_height)
     content_top = MARGIN + titles_height() + TITLE_GAP

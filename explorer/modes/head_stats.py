@@ -1,16 +1,292 @@
-"""Head statistics (being built)."""
+"""Head statistics: a sortable table of every head, presets that find heads by pattern.
+
+The numbers (``analysis.head_stats``) are computed on the worker, once per trace, for
+every attention kind; choosing a kind, a preset or a head only filters and highlights
+rows. Columns sort by their numbers (cells that do not apply, such as cross-attention's
+positional statistics, sort last). Clicking a row selects that head in the window, and
+the selected head's row stays highlighted.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QWidget
+import math
+from typing import Any
 
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from ..analysis.head_stats import PRESETS, STATISTIC_TITLES, STATISTICS, HeadRow, HeadStats, preset_note, trace_head_statistics
+from ..panels.heatmap import MUTED, plain_label
+from ..state import kind_labels
 from .base import AnalysisMode
+
+COLUMNS = ("kind", "layer", "head", *STATISTICS)
+# Short headers keep the table narrow enough for a side dock; the tooltips say it in full.
+COLUMN_TITLES = {
+    "kind": "kind",
+    "layer": "layer",
+    "head": "head",
+    "entropy_bits": "entropy",
+    "mean_distance": "distance",
+    "special_share": "special",
+    "separator_share": "separator",
+    "previous_share": "previous",
+    "diagonal_share": "same",
+    "max_weight": "max",
+}
+_DEFINITIONS = {
+    "entropy_bits": "−Σ w log2 w of each query's row (0 = one key only)",
+    "mean_distance": "Σ w·|query − key| in tokens (self-attention only)",
+    "special_share": "weight on special and padding tokens ([CLS], [SEP], BOS, EOS, pad)",
+    "separator_share": "weight on special tokens after the first ([SEP], </s>, EOS)",
+    "previous_share": "weight on the token just before the query (self-attention only)",
+    "diagonal_share": "weight on the query's own position (self-attention only)",
+    "max_weight": "each row's largest weight",
+}
+COLUMN_TIPS = {name: f"{STATISTIC_TITLES[name]}: {tip}; mean over queries" for name, tip in _DEFINITIONS.items()}
+SORT_ROLE = Qt.ItemDataRole.UserRole
+SELECTED_BACKGROUND = QColor("#fde3df")
+ALL_HEADS = "all heads"
+SELECTED_KIND, ALL_KINDS = "selected", "all"
+HeadKey = tuple[str, int, int]  # (kind, layer, head)
+
+
+class HeadTableModel(QAbstractTableModel):
+    """One row per head; ``SORT_ROLE`` gives the raw numbers (NaN where a statistic does not apply)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.head_rows: list[HeadRow] = []
+        self.selected: HeadKey | None = None
+
+    def set_rows(self, rows: list[HeadRow]) -> None:
+        self.beginResetModel()
+        self.head_rows = rows
+        self.endResetModel()
+
+    def set_selected(self, key: HeadKey | None) -> None:
+        if key == self.selected:
+            return
+        self.selected = key
+        if self.head_rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.head_rows) - 1, len(COLUMNS) - 1))
+
+    def key(self, row: int) -> HeadKey:
+        head_row = self.head_rows[row]
+        return head_row.kind, head_row.layer, head_row.head
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
+        return 0 if parent.isValid() else len(self.head_rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def value(self, row: int, column: int) -> str | int | float:
+        head_row = self.head_rows[row]
+        name = COLUMNS[column]
+        if name == "kind":
+            return head_row.kind
+        if name in ("layer", "head"):
+            return getattr(head_row, name)
+        return head_row.values[name]
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        value = self.value(index.row(), index.column())
+        name = COLUMNS[index.column()]
+        if role == SORT_ROLE:
+            return value
+        if role == Qt.ItemDataRole.DisplayRole:
+            if name == "kind":
+                return kind_labels().get(str(value), str(value))
+            if isinstance(value, float):
+                return "—" if math.isnan(value) else f"{value:.3f}"
+            return str(value)
+        if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, float) and math.isnan(value):
+            return "does not apply: cross-attention's queries and keys lie on different sequences"
+        if role == Qt.ItemDataRole.TextAlignmentRole and name != "kind":
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        selected = self.selected is not None and self.key(index.row()) == self.selected
+        if role == Qt.ItemDataRole.BackgroundRole and selected:
+            return QBrush(SELECTED_BACKGROUND)
+        if role == Qt.ItemDataRole.FontRole and selected:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802 - Qt override
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMN_TITLES[COLUMNS[section]]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS.get(COLUMNS[section])
+        return None
+
+
+class HeadFilterProxy(QSortFilterProxyModel):
+    """Sorts numerically (NaN last either way) and keeps the rows of one kind and one preset."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.kind: str | None = None  # None: every kind
+        self.matching: set[HeadKey] | None = None  # None: every head
+
+    def set_filter(self, kind: str | None, matching: set[HeadKey] | None) -> None:
+        if (kind, matching) == (self.kind, self.matching):
+            return
+        self.beginFilterChange()
+        self.kind, self.matching = kind, matching
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        key = self.sourceModel().key(source_row)
+        return (self.kind is None or key[0] == self.kind) and (self.matching is None or key in self.matching)
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        left_value, right_value = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        left_nan = isinstance(left_value, float) and math.isnan(left_value)
+        right_nan = isinstance(right_value, float) and math.isnan(right_value)
+        if left_nan or right_nan:
+            # Qt reverses lessThan for a descending sort; NaN stays at the bottom both ways.
+            descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
+            return (not left_nan and right_nan) != descending and left_nan != right_nan
+        return left_value < right_value
 
 
 class HeadStatsMode(AnalysisMode):
+    """The head statistics dock: kind and preset choosers, the preset's note, the table."""
+
     name = "stats"
     title = "Head statistics"
     tab_with = "grid"
 
     def build(self) -> QWidget:
-        return QLabel("Head statistics")
+        widget = QWidget()
+        self.kinds = QComboBox()
+        self.kinds.addItem("the selected kind", SELECTED_KIND)
+        self.kinds.addItem("every kind", ALL_KINDS)
+        self.kinds.setToolTip("Show the heads of the attention kind selected in the toolbar, or of every kind")
+        self.preset = QComboBox()
+        self.preset.addItem(ALL_HEADS, None)
+        for key, preset in PRESETS.items():
+            self.preset.addItem(preset.name, key)
+        self.preset.setToolTip("Keep only the heads that show a pattern")
+        self.note = plain_label("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color:{MUTED};")
+        self.table_model = HeadTableModel(widget)
+        self.proxy = HeadFilterProxy(widget)
+        self.proxy.setSourceModel(self.table_model)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # trace order until a header is clicked
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        header = self.table.horizontalHeader()
+        # Fixed narrow columns (the numbers are at most "12.345"); the user can widen any.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setMinimumSectionSize(36)
+        metrics = header.fontMetrics()
+        for column, name in enumerate(COLUMNS):
+            fits = metrics.horizontalAdvance(COLUMN_TITLES[name]) + 16
+            header.resizeSection(column, 92 if name == "kind" else max(fits, 42 if name in ("layer", "head") else 54))
+        header.setStretchLastSection(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.clicked.connect(self._on_row_clicked)
+        self.table.activated.connect(self._on_row_clicked)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Heads of "))
+        controls.addWidget(self.kinds)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Preset "))
+        controls.addWidget(self.preset)
+        controls.addStretch(1)
+        layout = QVBoxLayout(widget)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.note)
+        layout.addWidget(self.table, 1)
+        self.kinds.currentIndexChanged.connect(lambda _index: self._apply_filter())
+        self.preset.currentIndexChanged.connect(lambda _index: self._apply_filter())
+        self.stats: dict[str, HeadStats] = {}
+        self.table_trace: object | None = None  # the trace the table's numbers are of
+        self._pending: object | None = None  # the trace whose numbers the worker computes
+        return widget
+
+    # -- painting -------------------------------------------------------------------------------
+    def paint(self) -> None:
+        trace = self.window.state.trace
+        if trace is None:
+            return
+        if trace is not self.table_trace and trace is not self._pending:
+            self._pending = trace
+
+            def compute(_model: Any) -> tuple[Any, dict[str, HeadStats]]:
+                # Only the trace's arrays are read: the model itself is not needed.
+                return trace, {kind: trace_head_statistics(trace, kind) for kind in trace.kinds}
+
+            self.request("table", compute)
+        self._apply_filter()
+
+    def on_result(self, topic: str, value: Any) -> None:
+        trace, stats = value
+        if trace is self._pending:
+            self._pending = None
+        if trace is not self.window.state.trace:
+            return  # a newer trace's numbers are on their way
+        self.table_trace, self.stats = trace, stats
+        self.table_model.set_rows([row for kind_stats in stats.values() for row in kind_stats.rows()])
+        self._apply_filter()
+
+    def on_failure(self, topic: str, reason: str) -> None:
+        super().on_failure(topic, reason)
+        self._pending = None
+        self.note.setText(f"Could not compute the statistics: {reason}")
+
+    def _apply_filter(self) -> None:
+        """Filter by kind and preset, write the preset's note, highlight the selected head."""
+        selection = self.window.state.selection
+        kind = selection.kind if self.kinds.currentData() == SELECTED_KIND else None
+        preset_key = self.preset.currentData()
+        matching = None
+        notes: list[str] = []
+        if preset_key is not None and self.stats:
+            preset = PRESETS[preset_key]
+            kinds = [kind] if kind is not None else list(self.stats)
+            matching = {(k, layer, head) for k in kinds if k in self.stats for layer, head, _ in self.stats[k].find(preset)}
+            count = len(matching)
+            notes.append(f"{preset.name}: {preset.description} — {count} head{'s' if count != 1 else ''} found.")
+            notes.extend(note + "." for k in kinds if (note := preset_note(k, preset)))
+        self.proxy.set_filter(kind, matching)
+        self.note.setText(" ".join(notes))
+        self.note.setVisible(bool(notes))
+        selected = None if selection.head is None else (selection.kind, selection.layer, selection.head)
+        self.table_model.set_selected(selected)
+        if selected is not None and selected in self._keys():
+            source_row = self._keys().index(selected)
+            proxy_index = self.proxy.mapFromSource(self.table_model.index(source_row, 0))
+            if proxy_index.isValid():
+                self.table.scrollTo(proxy_index)
+
+    def _keys(self) -> list[HeadKey]:
+        return [self.table_model.key(row) for row in range(self.table_model.rowCount())]
+
+    # -- user actions ---------------------------------------------------------------------------
+    def row_key(self, proxy_row: int) -> HeadKey:
+        """(kind, layer, head) of a row as the table shows it (sorted and filtered)."""
+        return self.table_model.key(self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row())
+
+    def _on_row_clicked(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        kind, layer, head = self.row_key(index.row())
+        self.window.select(kind=kind, layer=layer, head=head)

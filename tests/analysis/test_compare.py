@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from explorer.analysis.compare import (
     ComparisonError,
+    compare_every_kind,
     compare_traces,
     compare_weights,
     difference_levels,
     js_divergence_bits,
     shared_levels,
 )
+from explorer.analysis.compare_job import (
+    CompareInputs,
+    CompareResult,
+    SecondCheckpoint,
+    architecture_mismatch,
+    frame_of,
+    run_comparison,
+    teacher_forcing_target,
+)
+from model import load_checkpoint, save_checkpoint
+from tiny_models import task_tokenizer, tiny_config, tiny_network
 
 
 def test_js_divergence_by_hand() -> None:
@@ -141,3 +156,95 @@ def test_colour_ranges() -> None:
     assert shared_levels(np.full((2, 2), 0.5)) == (0.0, 1.0)
     assert difference_levels(np.array([[0.2, -0.7], [0.1, np.nan]])) == (-0.7, 0.7)
     assert difference_levels(np.zeros((2, 2))) == (-1.0, 1.0)
+
+
+def test_every_kind_is_compared_or_refused_on_its_own(make_trace) -> None:
+    rng = np.random.default_rng(6)
+
+    def trace(n_decoder: int):
+        return make_trace(
+            encoder_self=_stack(rng, queries=3, keys=3),
+            decoder_self=_stack(rng, queries=n_decoder, keys=n_decoder),
+            cross=_stack(rng, queries=n_decoder, keys=3),
+        )
+
+    comparisons, refusals = compare_every_kind(trace(2), trace(4))
+    assert set(comparisons) == {"encoder_self"}
+    assert set(refusals) == {"decoder_self", "cross"}
+    assert "decoder sides have 2 and 4 tokens" in refusals["cross"]
+
+
+def test_frame_of_one_head_and_of_the_mean_over_heads(make_trace) -> None:
+    rng = np.random.default_rng(7)
+    a_stack, b_stack = _stack(rng), _stack(rng)
+    a, b = make_trace(encoder_self=a_stack), make_trace(encoder_self=b_stack)
+    comparisons, refusals = compare_every_kind(a, b)
+    result = CompareResult(a, b, "A", "B", comparisons, refusals)
+    frame = frame_of(result, "encoder_self", 1, 2, "mean_abs_difference")
+    np.testing.assert_allclose(frame.difference, b_stack[1, 2] - a_stack[1, 2], atol=1e-7)
+    low, high = frame.difference_levels
+    assert low == -high == pytest.approx(-np.abs(b_stack[1, 2] - a_stack[1, 2]).max())
+    assert frame.levels == shared_levels(a_stack[1, 2], b_stack[1, 2])
+    assert frame.ranking == comparisons["encoder_self"].ranked("mean_abs_difference")
+    mean = frame_of(result, "cross", 9, None)  # a kind the traces lack falls back; the layer is clamped
+    assert (mean.kind, mean.layer, mean.head) == ("encoder_self", 1, None)
+    np.testing.assert_allclose(mean.difference, b_stack[1].mean(axis=0) - a_stack[1].mean(axis=0), atol=1e-6)
+
+
+def test_architecture_mismatch_names_both_shapes() -> None:
+    encoder_decoder = tiny_config("encoder-decoder")
+    assert architecture_mismatch(encoder_decoder, tiny_config("encoder-decoder")) == ""
+    reason = architecture_mismatch(encoder_decoder, tiny_config("encoder-decoder", n_decoder_layers=3))
+    assert reason == (
+        "checkpoint B is encoder-decoder, 2 encoder + 3 decoder layers × 4 heads but the open model is "
+        "encoder-decoder, 2 encoder + 2 decoder layers × 4 heads; only checkpoints of the same architecture can be compared"
+    )
+    assert "decoder, 2 decoder layers × 2 heads" in architecture_mismatch(encoder_decoder, tiny_config("decoder", n_heads=2))
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory) -> tuple[Path, Path]:
+    config = tiny_config("encoder-decoder")
+    root = tmp_path_factory.mktemp("compare-checkpoints")
+    return tuple(
+        save_checkpoint(root / f"seed {seed}", tiny_network(config, seed), task_tokenizer(config.max_positions), name=f"seed {seed}")
+        for seed in (3, 4)
+    )
+
+
+def test_one_input_on_two_checkpoints_teacher_forces_a_generated_output(two_checkpoints) -> None:
+    folder_a, folder_b = two_checkpoints
+    model_a = load_checkpoint(folder_a)
+    trace_a = model_a.trace("date: 5 may 2020")  # generated greedily
+    assert trace_a.generated
+    second = SecondCheckpoint()
+    inputs = CompareInputs("date: 5 may 2020", checkpoint_b=str(folder_b))
+    result = run_comparison(model_a, trace_a, inputs, second)
+    assert result.refusals == {}
+    np.testing.assert_array_equal(result.trace_b.decoder.ids, trace_a.decoder.ids)
+    expected_b = load_checkpoint(folder_b).trace("date: 5 may 2020", target=teacher_forcing_target(model_a, list(trace_a.decoder.ids)))
+    np.testing.assert_allclose(result.trace_b.attention["cross"].weights, expected_b.attention["cross"].weights, atol=1e-6)
+    assert (result.label_a, result.label_b) == ("seed 3", "seed 4")
+    assert all(head.js_divergence_bits > 0 for head in result.comparisons["cross"].ranked())
+    # Checkpoint B is read once and kept.
+    run_comparison(model_a, trace_a, inputs, second)
+    assert second.loads == 1
+
+
+def test_two_inputs_on_one_model_label_the_texts(two_checkpoints) -> None:
+    model = load_checkpoint(two_checkpoints[0])
+    trace_a = model.trace("date: 5 may 2020", target="2020-05-05")
+    inputs = CompareInputs("date: 5 may 2020", "2020-05-05", text_b="date: 6 may 2020")
+    result = run_comparison(model, trace_a, inputs, SecondCheckpoint())
+    assert (result.label_a, result.label_b) == ("“date: 5 may 2020”", "“date: 6 may 2020”")
+    changed = result.comparisons["encoder_self"].changed_queries
+    assert [result.trace_b.encoder.tokens[i] for i in changed] == ["6"]
+    position = int(changed[0])
+    assert frame_of(result, "cross", 0, 0).changes == f"B differs at encoder {position} '5' → '6'"
+    with pytest.raises(ComparisonError, match="no model is loaded"):
+        run_comparison(None, trace_a, inputs, SecondCheckpoint())
+
+
+def test_the_worker_side_of_compare_imports_no_qt() -> None:
+    code = "import sys, explorer.analysis.compare_job; sys.exit('PySide6' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

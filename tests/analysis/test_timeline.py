@@ -153,3 +153,75 @@ def test_curve_of_a_real_run_loaded_through_the_cache(tmp_path: Path) -> None:
     assert n_source == 5  # sort : owl cat </s>
     assert np.all((curve.values >= 0) & (curve.values <= np.log2(n_source) + 1e-6))
     assert not np.allclose(curve.values[0], curve.values[1])
+
+
+def test_mean_exact_match_over_tasks(run_folder: Path) -> None:
+    (run_folder / "log.jsonl").write_text(
+        "\n".join(
+            json.dumps(record)
+            for record in (
+                {"step": 1000, "exact_match": {"sort": 0.5, "date": 1.0}},
+                {"step": 500, "exact_match": {"sort": 0.0, "date": 0.25, "note": "n/a"}},
+                {"step": 1500, "loss": 0.1},  # no exact match: left out
+            )
+        )
+        + "\n"
+    )
+    steps, values = open_run(run_folder).mean_exact_match()
+    assert steps.tolist() == [500, 1000]
+    np.testing.assert_allclose(values, [0.125, 0.75])
+
+
+def test_series_of_one_head_or_the_mean_over_heads() -> None:
+    values = np.array(
+        [
+            [[0.0, 1.0, np.nan]],  # step 1, layer 0: heads 0–2, head 2 undefined
+            [[np.nan, np.nan, np.nan]],  # step 2: no head defines it
+        ]
+    )  # (S=2, L=1, H=3)
+    curve = timeline.StatisticCurve("encoder_self", "entropy_bits", np.array([1, 2]), values)
+    np.testing.assert_array_equal(curve.series(0, 1), [1.0, np.nan])
+    np.testing.assert_array_equal(curve.series(0, None), [0.5, np.nan])
+
+
+def test_step_statistics_collect_every_kind_and_match_the_direct_curve(make_trace) -> None:
+    rng = np.random.default_rng(3)
+    traces = [
+        (step, make_trace(encoder_self=rng.dirichlet(np.ones(3), size=(2, 2, 3)), cross=rng.dirichlet(np.ones(3), size=(2, 2, 4)),
+                          decoder_self=np.tril(np.ones((2, 2, 4, 4))) / np.arange(1, 5)[:, None]))
+        for step in (30, 10, 20)
+    ]
+    collected = timeline.StepStatistics()
+    for step, trace in traces:
+        collected.add(step, timeline.trace_statistics(trace))
+    assert len(collected) == 3 and 20 in collected and collected.kinds == {"encoder_self", "decoder_self", "cross"}
+    for kind in ("encoder_self", "cross"):
+        direct = statistic_over_steps(traces, kind, "max_weight")
+        built = collected.curve(kind, "max_weight")
+        assert built.steps.tolist() == [10, 20, 30]
+        np.testing.assert_array_equal(built.values, direct.values)
+    assert timeline.StepStatistics().curve("cross", "entropy_bits") is None
+    with pytest.raises(ValueError, match="unknown statistic"):
+        collected.curve("cross", "loss")
+
+
+def test_checkpoint_statistics_trace_the_input_on_the_loaded_checkpoint(make_trace) -> None:
+    weights = np.array([[[[0.25, 0.75], [1.0, 0.0]]]], dtype=np.float32)  # (1, 1, 2, 2)
+    asked: list[tuple] = []
+
+    class Loaded:
+        def trace(self, text, target=None, pair=None):
+            asked.append((text, target, pair))
+            return make_trace(encoder_self=weights)
+
+    loaded_from: list[Path] = []
+
+    def load(folder: Path) -> Loaded:
+        loaded_from.append(folder)
+        return Loaded()
+
+    statistics = timeline.checkpoint_statistics(load, Path("step-000010"), "a b", None, "c")
+    assert loaded_from == [Path("step-000010")] and asked == [("a b", None, "c")]
+    # Query 0: .25/.75 → max .75; query 1: one-hot → max 1.
+    assert statistics["encoder_self"]["max_weight"][0, 0] == pytest.approx(0.875)
+    assert statistics["encoder_self"]["diagonal_share"][0, 0] == pytest.approx(0.125)

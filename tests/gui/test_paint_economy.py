@@ -144,3 +144,14 @@ def test_the_alignment_is_redrawn_only_when_what_it_draws_changes(drive, window,
     window.select(head=1 if window.state.selection.head != 1 else 0)
     assert alignment.updates == updates + 2
     np.testing.assert_allclose(alignment.weights, window.state.head_matrix(kind="cross", values="weights"))
+
+
+def test_the_grid_shows_the_thumbnails_the_forward_pooled_without_pooling_again(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    trace = window.painted.trace
+    for kind in trace.kinds:
+        maps = trace.attention[kind]
+        assert maps.overview is not None and maps.overview.dtype == np.float32
+        # The very arrays the forward made: the worker did not pool the stored copy again.
+        assert window.state.grid(kind, "weights") is maps.overview
+        assert window.state.grid_means(kind, "weights") is maps.overview_means

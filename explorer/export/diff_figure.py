@@ -45,10 +45,9 @@ from .canvas import (
     titles_height,
     titles_width,
 )
-from .files import write_file
 from .raster import to_rgb
 from .titles import AXIS_NAMES, MARGIN, TITLE_GAP
-from .writers import DEFAULT_SCALE, image_format, pdf_bytes, png_bytes, svg_bytes
+from .writers import DEFAULT_SCALE, image_format, write_figure
 
 # Each of the three maps' longer side, in points, and the largest cell.
 MAP_SIDE = 300.0
@@ -272,12 +271,5 @@ def export_diff_figure(
     cannot be compared) and ``OSError`` when the file cannot be written; an existing file
     is then left as it was.
     """
-    suffix = image_format(path)
-    figure = diff_figure(trace_a, trace_b, kind, layer, head, labels, colormap, hide_special)
-    if suffix == ".png":
-        data = png_bytes(figure, scale)
-    elif suffix == ".svg":
-        data = svg_bytes(figure)
-    else:
-        data = pdf_bytes(figure)
-    return write_file(path, lambda handle: handle.write(data))
+    image_format(path)  # refuses an unknown extension before anything is drawn
+    return write_figure(diff_figure(trace_a, trace_b, kind, layer, head, labels, colormap, hide_special), path, scale)

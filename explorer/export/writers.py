@@ -123,8 +123,13 @@ def export_figure(request: FigureRequest, path: str | os.PathLike, scale: float 
     ``scale`` is PNG pixels per point (2 = crisp on high-density screens and in print at
     144 dpi); vector formats ignore it. The file appears complete or not at all.
     """
+    image_format(path)  # refuses an unknown extension before anything is drawn
+    return write_figure(build_figure(request), path, scale)
+
+
+def write_figure(figure: Figure, path: str | os.PathLike, scale: float = DEFAULT_SCALE) -> Path:
+    """Write a laid-out figure to ``path`` as PNG, SVG or PDF (by extension), atomically."""
     suffix = image_format(path)
-    figure = build_figure(request)
     if suffix == ".png":
         data = png_bytes(figure, scale)
     elif suffix == ".svg":

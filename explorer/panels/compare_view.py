@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,10 +36,10 @@ from .heatmap import (
     FOREGROUND,
     MUTED,
     ClickableImage,
+    label_token_axes,
     lookup,
     plain_label,
     style_plot,
-    thinned_ticks,
     token_axes,
     token_label,
 )
@@ -82,19 +82,8 @@ class TokenPlot:
         self.update_ticks()
 
     def update_ticks(self, *_: object) -> None:
-        box = self.plot.getViewBox()
-        width, height = box.width(), box.height()
-        if self.matrix is None or width <= 0 or height <= 0:
-            return
-        rows, columns = self.matrix.shape
-        metrics = QFontMetricsF(self.plot.getAxis("bottom").style.get("tickFont") or QFont())
-        self.plot.getAxis("bottom").set_token_ticks(
-            thinned_ticks(self._key_labels, width / max(columns, 1), [metrics.horizontalAdvance(t) for t in self._key_labels]),
-            self._special,
-        )
-        self.plot.getAxis("left").set_token_ticks(
-            thinned_ticks(self._query_labels, height / max(rows, 1), metrics.height()), self._special
-        )
+        if self.matrix is not None:
+            label_token_axes(self.plot, self.matrix.shape, self._query_labels, self._key_labels, self._special)
 
     def cell_at(self, scene_position: QPointF) -> tuple[int, int] | None:
         if self.matrix is None or not self.plot.sceneBoundingRect().contains(scene_position):

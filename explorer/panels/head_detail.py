@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsRectItem,
@@ -25,15 +24,14 @@ from .heatmap import (
     BACKGROUND,
     FOREGROUND,
     ClickableImage,
+    label_token_axes,
     lookup,
     outline_pen,
     plain_label,
     style_plot,
-    thinned_ticks,
     token_axes,
     token_label,
 )
-
 
 
 class TokenHeatmap(QWidget):
@@ -113,19 +111,8 @@ class TokenHeatmap(QWidget):
             self.row_outline.hide()
 
     def _update_ticks(self, *_: object) -> None:
-        box = self.plot.getViewBox()
-        width, height = box.width(), box.height()
-        if self.matrix is None or width <= 0 or height <= 0:
-            return
-        rows, columns = self.matrix.shape
-        metrics = QFontMetricsF(self.plot.getAxis("bottom").style.get("tickFont") or QFont())
-        self.plot.getAxis("bottom").set_token_ticks(
-            thinned_ticks(self._key_labels, width / max(columns, 1), [metrics.horizontalAdvance(t) for t in self._key_labels]),
-            self._special_labels,
-        )
-        self.plot.getAxis("left").set_token_ticks(
-            thinned_ticks(self._query_labels, height / max(rows, 1), metrics.height()), self._special_labels
-        )
+        if self.matrix is not None:
+            label_token_axes(self.plot, self.matrix.shape, self._query_labels, self._key_labels, self._special_labels)
 
     def _on_mouse_moved(self, scene_position: QPointF) -> None:
         if self.matrix is None or not self.plot.sceneBoundingRect().contains(scene_position):

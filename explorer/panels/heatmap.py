@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..colormaps import colormap
@@ -172,6 +172,24 @@ class TokenAxisItem(StableAxisItem):
         painter.setPen(pg.mkPen(SPECIAL_COLOUR))
         for rect, flags, text in special:
             painter.drawText(rect, int(flags), text)
+
+
+def label_token_axes(
+    plot: pg.PlotItem, shape: tuple[int, int], query_labels: list[str], key_labels: list[str], special_labels: set[str]
+) -> None:
+    """Put as many query labels on the left axis and key labels on the bottom axis as fit
+    the plot's current size without overlapping; ``shape`` is the matrix's (Q, K)."""
+    box = plot.getViewBox()
+    width, height = box.width(), box.height()
+    if width <= 0 or height <= 0:
+        return
+    rows, columns = shape
+    metrics = QFontMetricsF(plot.getAxis("bottom").style.get("tickFont") or QFont())
+    plot.getAxis("bottom").set_token_ticks(
+        thinned_ticks(key_labels, width / max(columns, 1), [metrics.horizontalAdvance(label) for label in key_labels]),
+        special_labels,
+    )
+    plot.getAxis("left").set_token_ticks(thinned_ticks(query_labels, height / max(rows, 1), metrics.height()), special_labels)
 
 
 def token_axes() -> dict[str, TokenAxisItem]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
-
 from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
 from ..transformer import Transformer, parameter_shapes

@@ -11,7 +11,6 @@ exception escaped, every softmax row sums to 1 over its unmasked keys, masked ke
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings

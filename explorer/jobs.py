@@ -23,6 +23,8 @@ class TraceRequest:
     text: str
     target: str | None = None
     pair: str | None = None
+    # The view hides special-token keys: the worker prepares those thumbnails too.
+    hide_special: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,10 @@ class JobQueue:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def trace(self, text: str, target: str | None = None, pair: str | None = None) -> TraceRequest:
-        request = TraceRequest(self.next_id(), text, target or None, pair or None)
+    def trace(
+        self, text: str, target: str | None = None, pair: str | None = None, hide_special: bool = False
+    ) -> TraceRequest:
+        request = TraceRequest(self.next_id(), text, target or None, pair or None, hide_special)
         self.latest_trace_id = request.request_id
         self.pending_trace = request
         return request

@@ -21,7 +21,7 @@ import numpy as np
 
 from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
-from .analysis.aggregation import drop_keys, filtered_axis, kept_keys
+from .analysis.aggregation import drop_keys, filtered_axis, kept_keys, mean_over_heads
 from .colormaps import DEFAULT as DEFAULT_COLORMAP
 
 VALUES = ("weights", "scores")
@@ -171,13 +171,16 @@ def sharpest_head(weights: np.ndarray) -> tuple[int, int]:
     return int(layer), int(head)
 
 
-def prepare_thumbnails(trace: Trace) -> dict[tuple, np.ndarray]:
+def prepare_thumbnails(trace: Trace, hide_special: bool = False) -> dict[tuple, np.ndarray]:
     """The grid's probability thumbnails and sharpest head of every kind, for ``ExplorerState.set_trace``.
 
     The worker thread calls this right after the forward, so for long inputs the
     pooling never runs on the GUI thread. A trace taken with
     ``overview_side=THUMBNAIL_SIDE`` already carries the thumbnails, pooled by the
-    forward from its float32 weights; they are used as they are.
+    forward from its float32 weights; they are used as they are. With
+    ``hide_special`` the thumbnails of the filtered view are made here too (under the
+    keys ``ExplorerState`` looks them up by), so typing with the filter on never pools
+    on the GUI thread.
     """
     prepared: dict[tuple, np.ndarray] = {}
     for kind in trace.kinds:
@@ -189,7 +192,17 @@ def prepare_thumbnails(trace: Trace) -> dict[tuple, np.ndarray]:
         prepared[("grid", kind, "weights")] = layer_thumbnails(weights) if pooled_here else maps.overview
         prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights) if pooled_here else maps.overview_means
         prepared[("sharpest", kind)] = sharpest_head(weights)
+        keep = kept_keys(trace.axes(kind)[1]) if hide_special else None
+        if keep is not None:
+            prepared[("kept", kind)] = keep
+            prepared[filtered_view_key("grid", kind, "weights")] = layer_thumbnails(weights, keep)
+            prepared[filtered_view_key("means", kind, "weights")] = layer_mean_thumbnails(weights, keep)
     return prepared
+
+
+def filtered_view_key(name: str, kind: str, values: str) -> tuple:
+    """Cache key of a derived array with special-token keys hidden (the plain key is ``(name, kind, values)``)."""
+    return (name, kind, values, "hide_special")
 
 
 def panel_availability(architecture: str | None) -> dict[str, PanelAvailability]:
@@ -319,7 +332,7 @@ class ExplorerState:
 
     def _view_key(self, name: str, kind: str, values: str) -> tuple:
         """Cache key of a derived array; filtered arrays get their own (the prepared ones are unfiltered)."""
-        return (name, kind, values) if self.kept_keys(kind) is None else (name, kind, values, "hide_special")
+        return (name, kind, values) if self.kept_keys(kind) is None else filtered_view_key(name, kind, values)
 
     def _raw(self, kind: str, values: str) -> np.ndarray:
         assert self.trace is not None
@@ -423,17 +436,6 @@ class ExplorerState:
         head = "mean over heads" if selection.head is None else f"head {selection.head}"
         hidden = " · special tokens hidden" if self.kept_keys() is not None else ""
         return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}{hidden}"
-
-
-def mean_over_heads(raw: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Mean over the head axis; a key masked in every head stays -inf (drawn empty)."""
-    raw = np.asarray(raw, dtype=np.float32)
-    finite = np.isfinite(raw)
-    if finite.all():
-        return raw.mean(axis=axis)
-    total = np.where(finite, raw, 0.0).sum(axis=axis)
-    count = finite.sum(axis=axis)
-    return np.where(count > 0, total / np.maximum(count, 1), -np.inf).astype(np.float32)
 
 
 def kind_title(kind: str) -> str:

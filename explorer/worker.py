@@ -137,7 +137,7 @@ class InferenceWorker(QObject):
         start = time.perf_counter()
         trace = model.trace(request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE)
         done = time.perf_counter()
-        prepared = prepare_thumbnails(trace)
+        prepared = prepare_thumbnails(trace, request.hide_special)
         tokenise_ms = trace.tokenise_ms
         forward_ms = max((done - start) * 1000 - tokenise_ms, 0.0)
         return TraceResult(
@@ -157,6 +157,7 @@ class InferenceWorker(QObject):
             if request.from_run:
                 model = self._run_checkpoint(request.location)
             else:
+                self._run_checkpoints = None  # another model: the run's kept checkpoints are done with
                 model = load_checkpoint(request.location, device="cpu")
             device = normalise_device(request.device)
             notice = ""
@@ -170,7 +171,10 @@ class InferenceWorker(QObject):
             log.debug("load failed", exc_info=True)
             self.load_failed.emit(request.request_id, _one_line(error))
             return
-        self._model = model
+        previous, self._model = self._model, model
+        if previous is not None and previous is not model and self._is_kept_run_checkpoint(previous):
+            # A run checkpoint kept for scrubbing back waits on the CPU, not in GPU memory.
+            previous.to("cpu")
         info = model_info(model, request.from_run)
         self.model_loaded.emit(request.request_id, info)
         if notice:
@@ -184,6 +188,9 @@ class InferenceWorker(QObject):
         if self._run_checkpoints is None:
             self._run_checkpoints = CheckpointCache(lambda folder: load_checkpoint(folder, device="cpu"), RUN_CHECKPOINTS_KEPT)
         return self._run_checkpoints.get(location)
+
+    def _is_kept_run_checkpoint(self, model) -> bool:
+        return self._run_checkpoints is not None and any(model is kept for kept in self._run_checkpoints.values())
 
     def _move(self, request: MoveRequest) -> None:
         if self._model is None:
@@ -246,8 +253,10 @@ class InferenceController(QObject):
         self._thread.start()
 
     # -- requests from the window ----------------------------------------------------------
-    def request_trace(self, text: str, target: str | None = None, pair: str | None = None) -> int:
-        request = self.queue.trace(text, target, pair)
+    def request_trace(
+        self, text: str, target: str | None = None, pair: str | None = None, hide_special: bool = False
+    ) -> int:
+        request = self.queue.trace(text, target, pair, hide_special)
         self._pump()
         return request.request_id
 

@@ -55,6 +55,21 @@ def hidden_keys(axis: TokenAxis) -> np.ndarray:
     return np.asarray(axis.special, dtype=bool) | np.asarray(axis.padding, dtype=bool)
 
 
+def mean_over_heads(raw: np.ndarray, axis: int = 0) -> np.ndarray:
+    """float32 mean over the head axis, over the heads where an entry is finite.
+
+    A key masked (-inf) in every head stays -inf and is drawn empty; this is the one
+    mean over heads every panel, figure and analysis uses.
+    """
+    raw = np.asarray(raw, dtype=np.float32)
+    finite = np.isfinite(raw)
+    if finite.all():
+        return raw.mean(axis=axis)
+    total = np.where(finite, raw, 0.0).sum(axis=axis)
+    count = finite.sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), -np.inf).astype(np.float32)
+
+
 def kept_keys(axis: TokenAxis) -> np.ndarray | None:
     """``(T,)`` bool of the keys a filtered view keeps, or None when it keeps them all.
 

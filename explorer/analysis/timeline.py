@@ -15,6 +15,7 @@ switching the statistic, kind or head redraws without tracing again.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -197,11 +198,22 @@ def open_run(folder: str | Path) -> TrainingRun:
     return TrainingRun(folder, checkpoints)
 
 
+def folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of each file directly in ``folder`` (empty if unreadable)."""
+    try:
+        files = [(entry.name, entry.stat()) for entry in os.scandir(folder) if entry.is_file()]
+    except OSError:
+        return ()
+    return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in files))
+
+
 class CheckpointCache(Generic[Loaded]):
     """The last ``capacity`` loaded checkpoints, by folder: scrubbing back costs nothing.
 
     ``loader`` does the loading (the app passes ``model.load_checkpoint``); the cache holds
-    no torch itself. Not thread-safe: the worker thread is its only user.
+    no torch itself. A folder whose files changed since it was loaded (a training run
+    that rewrote ``final/``) is loaded again. Not thread-safe: the worker thread is its
+    only user.
     """
 
     def __init__(self, loader: Callable[[Path], Loaded], capacity: int = 4) -> None:
@@ -209,7 +221,7 @@ class CheckpointCache(Generic[Loaded]):
             raise ValueError("the cache must hold at least one checkpoint")
         self._loader = loader
         self._capacity = capacity
-        self._entries: OrderedDict[Path, Loaded] = OrderedDict()
+        self._entries: OrderedDict[Path, tuple[tuple, Loaded]] = OrderedDict()
 
     def __contains__(self, folder: Path) -> bool:
         return Path(folder) in self._entries
@@ -217,13 +229,18 @@ class CheckpointCache(Generic[Loaded]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def values(self) -> list[Loaded]:
+        return [loaded for _, loaded in self._entries.values()]
+
     def get(self, folder: str | Path) -> Loaded:
         folder = Path(folder)
-        if folder in self._entries:
+        stamp = folder_stamp(folder)
+        if folder in self._entries and self._entries[folder][0] == stamp:
             self._entries.move_to_end(folder)
-            return self._entries[folder]
+            return self._entries[folder][1]
+        self._entries.pop(folder, None)  # changed on disk: drop the old copy before reading the new
         loaded = self._loader(folder)
-        self._entries[folder] = loaded
+        self._entries[folder] = (stamp, loaded)
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)  # the least recently used
         return loaded

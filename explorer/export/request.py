@@ -20,6 +20,7 @@ from ..analysis.aggregation import (
     filtered_axis,
     kept_keys,
     method_title,
+    mean_over_heads,
     without_special_keys,
 )
 
@@ -170,16 +171,8 @@ def _stack(request: FigureRequest) -> np.ndarray:
 
 
 def head_mean(values: np.ndarray) -> np.ndarray:
-    """Mean over the head axis of ``(..., H, Q, K)``, over the heads where the entry is finite.
-
-    A key masked (-inf) in every head stays -inf and is drawn empty, as in the panels.
-    """
-    finite = np.isfinite(values)
-    if finite.all():
-        return values.mean(axis=-3)
-    total = np.where(finite, values, 0.0).sum(axis=-3)
-    count = finite.sum(axis=-3)
-    return np.where(count > 0, total / np.maximum(count, 1), -np.inf).astype(values.dtype)
+    """Mean over the head axis of ``(..., H, Q, K)`` (``mean_over_heads``): masked keys stay -inf."""
+    return mean_over_heads(values, axis=-3)
 
 
 def selected_matrix(request: FigureRequest) -> np.ndarray:

@@ -82,6 +82,13 @@ class AnalysisMode(QObject):
         if not self.waiting:
             self.settled.emit()
 
+    def settle(self, topic: str) -> None:
+        """Stop waiting for ``topic``: it was answered some other way or is no longer wanted."""
+        if topic in self.waiting:
+            self.waiting.discard(topic)
+            if not self.waiting:
+                self.settled.emit()
+
     @property
     def busy(self) -> bool:
         return bool(self.waiting)

@@ -117,6 +117,24 @@ def test_cache_loads_once_and_evicts_the_least_recently_used(tmp_path: Path) -> 
     assert loads == [a, b, c, b]
 
 
+def test_cache_loads_a_folder_again_when_its_files_changed(tmp_path: Path) -> None:
+    folder = tmp_path / "final"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"first")
+    loads: list[bytes] = []
+
+    def load(path: Path) -> bytes:
+        loads.append((path / "model.safetensors").read_bytes())
+        return loads[-1]
+
+    cache = CheckpointCache(load)
+    assert cache.get(folder) == b"first"
+    assert cache.get(folder) == b"first" and len(loads) == 1
+    (folder / "model.safetensors").write_bytes(b"second, longer")  # a training run rewrote it
+    assert cache.get(folder) == b"second, longer"
+    assert len(cache) == 1
+
+
 def test_statistic_curve_over_steps_by_hand(make_trace) -> None:
     one_hot = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=np.float32)  # entropy 0, diagonal 1
     half = np.full((1, 1, 2, 2), 0.5, dtype=np.float32)  # entropy 1 bit, diagonal .5

@@ -117,6 +117,34 @@ def test_the_checkbox_changes_what_the_head_detail_shows(drive, window, checkpoi
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, trace.attention["decoder_self"].weights[1, 0], atol=1e-6)
 
 
+def test_typing_with_the_filter_on_pools_no_thumbnails_on_the_gui_thread(drive, qtbot, window, checkpoints, monkeypatch):
+    import threading
+
+    from explorer import state as state_module
+
+    drive.load(window, checkpoints["encoder-decoder"])
+    window.selection_bar.hide_special.setChecked(True)
+    pooled_on: list[int] = []
+    for name in ("layer_thumbnails", "layer_mean_thumbnails"):
+        original = getattr(state_module, name)
+
+        def spy(*args, original=original, **kwargs):
+            pooled_on.append(threading.get_ident())
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(state_module, name, spy)
+    text = "date: 17 june 1999"
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert pooled_on, "the filtered thumbnails were never made"
+    assert threading.get_ident() not in pooled_on  # all of them on the worker
+    # And they are what the filter shows: the kept columns, renormalised, of the new trace.
+    trace = window.state.trace
+    keep = kept_columns(trace.decoder)
+    expected = renormalised(trace.attention["decoder_self"].weights[1, 0][:, keep].astype(np.float64))
+    np.testing.assert_allclose(window.state.grid("decoder_self", "weights")[1, 0], expected, atol=1e-6)
+
+
 def test_aggregate_filters_each_method_as_documented_by_hand():
     from explorer.analysis.aggregation import aggregate
 

@@ -212,6 +212,8 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    if args.step is not None and not args.run:
+        raise UserError("--step needs --run: the training run folder whose step to show")
     from .app import run_app
 
     return run_app(args)

@@ -65,6 +65,8 @@ def test_dump_writes_only_the_kinds_a_model_has(make_checkpoint, tmp_path: Path,
         (["dump", "--text", "a", "--out", "/no/such/folder/x.npz"], "does not exist"),
         (["train", "--out", "r", "--steps", "0"], "--steps must be positive"),
         (["frobnicate"], "invalid choice"),
+        (["--step", "300"], "--step needs --run"),
+        (["--show", "nowhere"], "invalid choice"),
     ],
 )
 def test_bad_arguments_give_one_line(capsys, argv: list[str], phrase: str) -> None:

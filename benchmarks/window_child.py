@@ -103,14 +103,25 @@ def build_window(app):
 
 
 class Painted:
-    """Collects ``trace_painted`` results: (time, request text)."""
+    """Collects ``trace_painted`` results: (time the result reached the GUI thread, request text).
+
+    The window paints a new trace one panel per turn of the event loop and says
+    ``trace_painted`` after the last, so a panel's paint counts from the moment the
+    result arrived, not from the signal.
+    """
 
     def __init__(self, window) -> None:
         self.events: list[tuple[float, str, object]] = []
+        self.arrived: dict[int, float] = {}
+        window.controller.trace_ready.connect(self._on_arrived)
         window.trace_painted.connect(self._on_painted)
 
+    def _on_arrived(self, result) -> None:
+        self.arrived[result.request_id] = time.perf_counter()
+
     def _on_painted(self, result) -> None:
-        self.events.append((time.perf_counter(), result.request.text, result))
+        moment = self.arrived.get(result.request_id, time.perf_counter())
+        self.events.append((moment, result.request.text, result))
 
     def for_text(self, text: str, since: float):
         for moment, painted_text, result in reversed(self.events):

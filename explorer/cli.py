@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--aggregate",
         choices=("mean", "max", "rollout", "flow"),
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
-        "flow (widest-path approximation) through layers 0 to --layer (self-attention kinds)",
+        "flow (widest-path approximation, up to 512 tokens) through layers 0 to --layer (self-attention kinds)",
     )
     export.add_argument(
         "--hide-special",

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtGui import QAction, QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from .dialogs import show_message
 from .state import ExplorerState
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 IMAGE_FILTER = "PNG image (*.png);;SVG vector image (*.svg);;PDF document (*.pdf)"
@@ -76,7 +79,7 @@ def _with_suffix(path: str, selected_filter: str, default: str) -> Path:
 class ExportActions:
     """Owns the export actions of one window and runs them."""
 
-    def __init__(self, window: QWidget, state: ExplorerState, current_panel: Callable[[], str]) -> None:
+    def __init__(self, window: "MainWindow", state: ExplorerState, current_panel: Callable[[], str]) -> None:
         self._window = window
         self._state = state
         self._current_panel = current_panel
@@ -125,7 +128,7 @@ class ExportActions:
     def request_for(self, panel: str):
         """The ``FigureRequest`` of what ``panel`` (a panel or an analysis mode's name) shows."""
         export = export_module()
-        mode = getattr(self._window, "modes", {}).get(panel)
+        mode = self._window.modes.get(panel)
         if mode is not None and hasattr(mode, "figure_request"):
             return mode.figure_request(export)
         return figure_request(self._state, PANEL_FIGURES.get(panel, "head"))

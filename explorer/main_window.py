@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, Signal
+from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBar, QWidget
 
@@ -49,6 +50,15 @@ PANEL_TITLES = {
 }
 
 
+@dataclass
+class StagedPaint:
+    """A new trace whose panels are being painted one per turn of the event loop."""
+
+    result: TraceResult
+    panels: list[str]  # still to paint, in order
+    paint_ms: float  # GUI-thread time spent on it so far
+
+
 class MainWindow(QMainWindow):
     """The Attention Explorer window."""
 
@@ -76,6 +86,7 @@ class MainWindow(QMainWindow):
         self._loading_location: str | None = None
         self.last_notice = ""
         self._new_model = False
+        self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
         self._cross_has_room = True  # the default layout gives cross-attention a column
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
@@ -378,8 +389,31 @@ class MainWindow(QMainWindow):
             layer, head = self.state.sharpest_head(kind)
             self.state.select(kind=kind, layer=layer, head=head, query=0)
         self._show_availability(result.trace.architecture)
-        self.paint()
-        paint_ms = (time.perf_counter() - start) * 1000
+        self._staged = StagedPaint(result, self._plan_paint(), (time.perf_counter() - start) * 1000)
+        self._paint_next_stage()
+
+    def _paint_next_stage(self) -> None:
+        """Paint one panel of the newest trace, then let the event loop draw it before the next.
+
+        One panel per turn of the event loop keeps the GUI thread's longest stall to one
+        panel's conversion and drawing instead of the whole window's, so typing and the
+        other panels stay responsive while a long trace is shown.
+        """
+        staged = self._staged
+        if staged is None:
+            return
+        if staged.panels:
+            start = time.perf_counter()
+            self._paint_panel(staged.panels.pop(0))
+            staged.paint_ms += (time.perf_counter() - start) * 1000
+            QTimer.singleShot(0, self, self._paint_next_stage)
+            return
+        self._staged = None
+        self._finish_trace(staged.result, staged.paint_ms)
+
+    def _finish_trace(self, result: TraceResult, paint_ms: float) -> None:
+        """Every showing panel shows ``result``: record it and say so."""
+        trace = result.trace
         self.painted = result
         self.last_timings = {"tokenise": result.tokenise_ms, "forward": result.forward_ms, "paint": paint_ms}
         self.timings_label.setText(
@@ -455,13 +489,24 @@ class MainWindow(QMainWindow):
         """
         if self.state.trace is None:
             return
+        for name in self._plan_paint():
+            self._paint_panel(name)
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            # A trace still being painted panel by panel is now shown everywhere.
+            self._finish_trace(staged.result, staged.paint_ms)
+
+    def _plan_paint(self) -> list[str]:
+        """Update the selection bar; the panels to paint now (the others are marked stale)."""
         selection = self.state.selection
         self.selection_bar.show_selection(selection, self.state.kinds, self.state.n_layers, self.state.n_heads)
+        showing = []
         for name in self.docks:
             if self.panel_showing(name):
-                self._paint_panel(name)
+                showing.append(name)
             else:
                 self.stale_panels.add(name)
+        return showing
 
     def panel_showing(self, name: str) -> bool:
         """Whether the dock of panel or mode ``name`` is on screen (always, before the window shows)."""

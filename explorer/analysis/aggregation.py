@@ -4,17 +4,24 @@
 - ``rollout``: attention rollout (Abnar & Zuidema 2020), the variant that averages the
   heads, adds the identity for the residual stream and multiplies through the layers.
 - ``widest_path_flow``: a cheap lower bound on attention flow (same paper): the
-  capacity of the single best path instead of the maximum flow over all paths.
-- ``filter_keys``: hide special and padding key columns and renormalise the rows;
-  ``kept_keys`` / ``filtered_axis`` say which columns a filtered view keeps and label them.
+  capacity of the single best path instead of the maximum flow over all paths. It is
+  refused above ``FLOW_TOKEN_LIMIT`` tokens (``flow_refusal`` says why).
+- ``rollout_step`` / ``flow_step``: one layer of either, from the previous layer's map,
+  so a view can compute them one layer per worker request.
+- ``drop_keys``: hide special and padding key columns and renormalise the rows;
+  ``kept_keys`` / ``filtered_axis`` say which columns a filtered view keeps
+  and label them.
 - ``aggregate``: one ``(Q, K)`` map of a chosen method at a chosen layer, as the
-  aggregation panel and the aggregate figure show it, with ``method_title`` naming it.
+  aggregation panel and the aggregate figure show it; ``AGGREGATIONS`` holds each
+  method's words (chooser entry, title, details, colour-bar title).
 
 All functions take weights as ``(L, H, Q, K)`` (or any leading axes where noted) and
 return float32 arrays.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,15 +33,89 @@ RESIDUAL_SHARE = 0.5
 METHODS = ("mean", "max", "rollout", "flow")
 # Methods that multiply attention through the layers: they need queries and keys on one axis.
 ACROSS_LAYERS = frozenset({"rollout", "flow"})
-METHOD_DETAILS = {
-    "mean": "mean over heads of one layer; rows sum to 1",
-    "max": "maximum over heads of one layer; each cell is the strongest head's weight",
-    "rollout": ROLLOUT_NAME,
-    "flow": FLOW_NAME,
-}
+# The widest-path flow costs T³ per layer: measured ~1.1 s per layer at 1,024 tokens on
+# two CPU cores (~0.14 s at 512), so above 512 one layer would hold the worker for seconds.
+FLOW_TOKEN_LIMIT = 512
 # Rows of at most this many query positions go through the (max, min) product at once:
 # the broadcast holds chunk × K × K float32 values (64 × 512 × 512 is 64 MiB).
 _FLOW_CHUNK_CELLS = 16_777_216
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """The words of one aggregation method, wherever it is named.
+
+    Attributes:
+        name: what the map shows, lower case ('attention rollout').
+        detail: how it is computed, one line (the panel's note, the figure's subtitle).
+        hidden_note: how the special-token filter changes it.
+        value_title: what a colour means (the figure's colour bar).
+    """
+
+    method: str
+    name: str
+    detail: str
+    hidden_note: str
+    value_title: str
+
+    @property
+    def across_layers(self) -> bool:
+        return self.method in ACROSS_LAYERS
+
+    @property
+    def label(self) -> str:
+        """The chooser's entry: 'Attention rollout (layers 0–L)'."""
+        layers = "layers 0–L" if self.across_layers else "layer L"
+        return f"{self.name[0].upper()}{self.name[1:]} ({layers})"
+
+    def title(self, layer: int) -> str:
+        """What the map at ``layer`` shows: 'attention rollout (layers 0–2)'."""
+        if not self.across_layers:
+            return f"{self.name} (layer {layer})"
+        return f"{self.name} ({'layer 0' if layer == 0 else f'layers 0–{layer}'})"
+
+
+_HIDDEN = "special-token key columns hidden; "
+AGGREGATIONS: dict[str, Aggregation] = {
+    "mean": Aggregation(
+        "mean",
+        "mean over heads",
+        "mean over heads of one layer; rows sum to 1",
+        _HIDDEN + "each head's rows renormalised before the mean",
+        "mean attention weight",
+    ),
+    "max": Aggregation(
+        "max",
+        "max over heads",
+        "maximum over heads of one layer; each cell is the strongest head's weight",
+        _HIDDEN + "each head's rows renormalised before the maximum",
+        "largest attention weight",
+    ),
+    "rollout": Aggregation(
+        "rollout",
+        "attention rollout",
+        ROLLOUT_NAME,
+        _HIDDEN + "rows renormalised over the remaining tokens",
+        "rollout share of the input token",
+    ),
+    "flow": Aggregation(
+        "flow",
+        "attention flow, widest-path approximation",
+        FLOW_NAME,
+        _HIDDEN + "not renormalised (flow values are path capacities, not shares)",
+        "widest-path capacity",
+    ),
+}
+
+
+def flow_refusal(n_tokens: int) -> str | None:
+    """Why attention flow is not computed for ``n_tokens`` tokens, or None when it is."""
+    if n_tokens <= FLOW_TOKEN_LIMIT:
+        return None
+    return (
+        f"Attention flow is limited to {FLOW_TOKEN_LIMIT} tokens and this input has {n_tokens}: its cost grows "
+        f"with the cube of the length (about a second per layer at 1,024 tokens); use the rollout or a shorter input."
+    )
 
 
 def layer_mean(weights: np.ndarray) -> np.ndarray:
@@ -100,8 +181,13 @@ def drop_keys(matrix: np.ndarray, keep: np.ndarray | None, values: str = "weight
     Raw scores only lose the columns: a softmax of what remains equals the renormalised
     weights. None keeps every column and returns ``matrix`` unchanged.
     """
+    if values not in ("weights", "scores"):
+        raise ValueError(f"values must be weights or scores, not {values!r}")
     if keep is None:
         return matrix
+    keep = np.asarray(keep, dtype=bool)
+    if keep.shape != np.shape(matrix)[-1:]:
+        raise ValueError(f"the filter marks {keep.shape[0]} keys but the matrix has {np.shape(matrix)[-1]}")
     kept = np.asarray(matrix)[..., keep]
     return renormalise_rows(kept) if values == "weights" else kept
 
@@ -113,43 +199,59 @@ def renormalise_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
-def filter_keys(matrix: np.ndarray, hidden: np.ndarray, values: str = "weights") -> np.ndarray:
-    """Hide the key columns marked in ``hidden`` from a ``(..., Q, K)`` matrix, same shape out.
-
-    For weights the hidden columns become 0 and each row is renormalised over the keys
-    that remain, so it is again a distribution; a row whose weight was all on hidden
-    keys becomes all zeros. For raw scores the hidden columns become -inf (masked): a
-    softmax of the filtered scores equals the filtered weights. A panel that drops the
-    columns altogether takes ``matrix[..., ~hidden]`` of the result.
-    """
-    hidden = np.asarray(hidden, dtype=bool)
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if hidden.shape != matrix.shape[-1:]:
-        raise ValueError(f"the filter marks {hidden.shape[0]} keys but the matrix has {matrix.shape[-1]}")
-    if values == "scores":
-        return np.where(hidden, np.float32(-np.inf), matrix)
-    if values != "weights":
-        raise ValueError(f"values must be weights or scores, not {values!r}")
-    return renormalise_rows(np.where(hidden, np.float32(0.0), matrix))
-
-
-def _with_residual(weights: np.ndarray, residual_share: float) -> np.ndarray:
-    """``(L, H, T, T)`` → ``(L, T, T)``: mean over heads, mixed with the identity, rows renormalised."""
-    weights = np.asarray(weights)
-    if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
+def _mixed(layer_weights: np.ndarray, residual_share: float) -> np.ndarray:
+    """``(H, T, T)`` → ``(T, T)`` float32: mean over heads, mixed with the identity, rows renormalised."""
+    layer_weights = np.asarray(layer_weights)
+    if layer_weights.ndim != 3 or layer_weights.shape[-1] != layer_weights.shape[-2]:
         raise ValueError(
             f"rollout needs self-attention, square in queries and keys; got queries × keys "
-            f"{weights.shape[-2]} × {weights.shape[-1]}"
+            f"{layer_weights.shape[-2]} × {layer_weights.shape[-1]}"
         )
     if not 0.0 <= residual_share <= 1.0:
         raise ValueError(f"the residual share must lie in [0, 1], got {residual_share}")
-    identity = np.eye(weights.shape[-1])
-    # Accumulate in float64 without copying the whole (L, H, T, T) stack to float64.
-    head_mean = weights.mean(axis=1, dtype=np.float64)  # (L, T, T)
-    mixed = (1.0 - residual_share) * head_mean + residual_share * identity  # (L, T, T)
+    # Accumulate in float64 without copying the (H, T, T) layer to float64.
+    head_mean = layer_weights.mean(axis=0, dtype=np.float64)  # (T, T)
+    mixed = (1.0 - residual_share) * head_mean + residual_share * np.eye(layer_weights.shape[-1])  # (T, T)
     totals = mixed.sum(axis=-1, keepdims=True)
     # With no residual share a fully masked row stays all zeros rather than NaN.
-    return np.divide(mixed, totals, out=np.zeros_like(mixed), where=totals > 0)
+    return np.divide(mixed, totals, out=np.zeros_like(mixed), where=totals > 0).astype(np.float32)
+
+
+def rollout_step(
+    layer_weights: np.ndarray, previous: np.ndarray | None, residual_share: float = RESIDUAL_SHARE
+) -> np.ndarray:
+    """One layer of the rollout: ``A'_l · R_{l-1}`` from the layer's ``(H, T, T)`` weights.
+
+    ``previous`` is the rollout after the layer before, None for layer 0 (``R_0 = A'_0``).
+    float32 keeps rows summing to 1 within 1e-6 and halves the time of float64.
+    """
+    mixed = _mixed(layer_weights, residual_share)  # (T, T)
+    return mixed if previous is None else mixed @ previous
+
+
+def flow_step(
+    layer_weights: np.ndarray, previous: np.ndarray | None, residual_share: float = RESIDUAL_SHARE
+) -> np.ndarray:
+    """One layer of the widest-path flow: ``F_l[i, j] = max_k min(A'_l[i, k], F_{l-1}[k, j])``."""
+    mixed = _mixed(layer_weights, residual_share)  # (T, T)
+    return mixed if previous is None else _max_min_product(mixed, previous)
+
+
+LAYER_STEPS = {"rollout": rollout_step, "flow": flow_step}
+
+
+def _through_layers(weights: np.ndarray, method: str, residual_share: float) -> np.ndarray:
+    weights = np.asarray(weights)
+    if weights.ndim != 4:
+        raise ValueError(
+            f"{method} needs (layers, heads, queries, keys) self-attention weights; got shape {weights.shape}"
+        )
+    step = LAYER_STEPS[method]
+    maps = np.empty((weights.shape[0], weights.shape[-2], weights.shape[-1]), dtype=np.float32)  # (L, T, T)
+    previous = None
+    for layer in range(weights.shape[0]):
+        previous = maps[layer] = step(weights[layer], previous, residual_share)
+    return maps
 
 
 def rollout(weights: np.ndarray, residual_share: float = RESIDUAL_SHARE) -> np.ndarray:
@@ -161,14 +263,7 @@ def rollout(weights: np.ndarray, residual_share: float = RESIDUAL_SHARE) -> np.n
     after layer ``l``; every row sums to 1. Only self-attention has a rollout: the
     product needs queries and keys on one axis.
     """
-    mixed = _with_residual(weights, residual_share).astype(np.float32)  # (L, T, T)
-    # Python loops over layers only; each step is one T × T matrix product (float32 keeps
-    # rows summing to 1 within 1e-6 and halves the time of float64).
-    products = np.empty_like(mixed)
-    products[0] = mixed[0]
-    for layer in range(1, mixed.shape[0]):
-        np.matmul(mixed[layer], products[layer - 1], out=products[layer])
-    return products
+    return _through_layers(weights, "rollout", residual_share)
 
 
 def _max_min_product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -191,22 +286,18 @@ def widest_path_flow(weights: np.ndarray, residual_share: float = RESIDUAL_SHARE
     for an interactive view; this returns the capacity of the single widest path
     instead, ``F_l[i, j] = max_k min(A'_l[i, k], F_{l-1}[k, j])``, which is at most the
     true flow. Rows are not distributions; values lie in [0, 1]. It costs ``L·T³``
-    comparisons — about 1.5 s for 12 layers at 512 tokens, against 0.2 s for the
-    rollout — so a view computes it when asked, not on every keystroke.
+    comparisons (about 1.1 s per layer at 1,024 tokens), so views refuse it above
+    ``FLOW_TOKEN_LIMIT`` tokens.
     """
-    mixed = _with_residual(weights, residual_share).astype(np.float32)  # (L, T, T)
-    flows = np.empty_like(mixed)
-    flows[0] = mixed[0]
-    for layer in range(1, mixed.shape[0]):
-        flows[layer] = _max_min_product(mixed[layer], flows[layer - 1])
-    return flows
+    return _through_layers(weights, "flow", residual_share)
 
 
 def aggregate(weights: np.ndarray, method: str, layer: int, keep: np.ndarray | None = None) -> np.ndarray:
     """The ``(Q, K)`` map of ``method`` at ``layer`` from ``(L, H, Q, K)`` weights, float32.
 
     ``mean``/``max``: over the heads of ``layer``. ``rollout``/``flow``: through layers
-    ``0…layer`` (self-attention only). With ``keep`` (see ``kept_keys``) only the kept key
+    ``0…layer`` (self-attention only; flow is refused above ``FLOW_TOKEN_LIMIT`` tokens
+    with ``flow_refusal``'s sentence). With ``keep`` (see ``kept_keys``) only the kept key
     columns come back: for ``mean`` and ``max`` each head is filtered and renormalised
     first, as in the head views; a rollout, whose rows are distributions over the input
     tokens, is renormalised over the kept ones; a flow, whose values are path capacities
@@ -220,16 +311,16 @@ def aggregate(weights: np.ndarray, method: str, layer: int, keep: np.ndarray | N
     if method in ("mean", "max"):
         heads = drop_keys(np.asarray(weights[layer], dtype=np.float32), keep)  # (H, Q, kept)
         return (heads.mean(axis=0) if method == "mean" else heads.max(axis=0)).astype(np.float32)
+    if method == "flow" and (refusal := flow_refusal(weights.shape[-1])):
+        raise ValueError(refusal)
     return hide_in_aggregate(across_layers(weights[: layer + 1], method)[-1], method, keep)
 
 
 def across_layers(weights: np.ndarray, method: str) -> np.ndarray:
     """``(L, T, T)``: the rollout or the widest-path flow after each layer (self-attention only)."""
-    if method == "rollout":
-        return rollout(weights)
-    if method == "flow":
-        return widest_path_flow(weights)
-    raise ValueError(f"{method!r} is not computed across layers; choose rollout or flow")
+    if method not in LAYER_STEPS:
+        raise ValueError(f"{method!r} is not computed across layers; choose rollout or flow")
+    return _through_layers(weights, method, RESIDUAL_SHARE)
 
 
 def hide_in_aggregate(matrix: np.ndarray, method: str, keep: np.ndarray | None) -> np.ndarray:
@@ -258,26 +349,16 @@ def cross_rollout_note(method: str) -> str:
     )
 
 
-def method_title(method: str, layer: int) -> str:
-    """What the map shows, in words: 'attention rollout (layers 0–2)'."""
-    layers = "layer 0" if layer == 0 else f"layers 0–{layer}"
-    return {
-        "mean": f"mean over heads (layer {layer})",
-        "max": f"max over heads (layer {layer})",
-        "rollout": f"attention rollout ({layers})",
-        "flow": f"attention flow, widest-path approximation ({layers})",
-    }[method]
-
-
 def without_special_keys(trace: Trace, kind: str) -> Trace:
-    """A copy of ``trace`` holding only ``kind``, with the hidden key columns dropped.
+    """A plain copy of ``trace`` holding only ``kind``, its hidden key columns dropped.
 
-    Its ``axes(kind)`` gives the filtered key axis (the query axis is unchanged); weights
-    are renormalised over the kept keys and scores lose the columns (see ``drop_keys``).
-    A trace with nothing to hide on that axis comes back as it is.
+    The token axes stay as they are (a self-attention kind's queries and keys share one
+    axis, and query rows are never dropped): ``filtered_axis(key_axis, kept_keys(key_axis))``
+    labels the columns that remain. Weights are renormalised over the kept keys and scores
+    lose the columns (see ``drop_keys``). A trace with nothing to hide on that axis comes
+    back as it is.
     """
-    query_axis, key_axis = trace.axes(kind)
-    keep = kept_keys(key_axis)
+    keep = kept_keys(trace.axes(kind)[1])
     if keep is None:
         return trace
     maps = trace.attention[kind]
@@ -285,26 +366,4 @@ def without_special_keys(trace: Trace, kind: str) -> Trace:
         weights=drop_keys(maps.weights, keep).astype(maps.weights.dtype, copy=False),
         scores=drop_keys(maps.scores, keep, "scores"),
     )
-    return KeyFilteredTrace(
-        model_name=trace.model_name,
-        architecture=trace.architecture,
-        encoder=trace.encoder,
-        decoder=trace.decoder,
-        attention={kind: filtered},
-        generated=trace.generated,
-        notices=list(trace.notices),
-        tokenise_ms=trace.tokenise_ms,
-        key_axes={kind: filtered_axis(key_axis, keep)},
-    )
-
-
-class KeyFilteredTrace(Trace):
-    """A trace whose key axes, per kind, hold only the tokens its matrices keep."""
-
-    def __init__(self, *, key_axes: dict[str, TokenAxis], **fields: object) -> None:
-        super().__init__(**fields)
-        self.key_axes = key_axes
-
-    def axes(self, kind: str) -> tuple[TokenAxis, TokenAxis]:
-        query_axis, key_axis = super().axes(kind)
-        return query_axis, self.key_axes.get(kind, key_axis)
+    return replace(trace, attention={kind: filtered}, notices=list(trace.notices))

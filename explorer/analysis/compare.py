@@ -23,6 +23,10 @@ either side):
   (0 for identical rows, 1 for rows on disjoint keys), averaged over the counted rows.
   It is symmetric, unlike the Kullback–Leibler divergence, and finite when one row puts
   zero weight where the other does not.
+
+A ``Comparison`` keeps only these ``(L, H)`` statistics: the full ``(L, H, Q, K)``
+difference would cost as much memory as a trace (gigabytes on long inputs) and nothing
+reads more than the one head a view draws.
 """
 
 from __future__ import annotations
@@ -50,10 +54,13 @@ class RankedHead:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Differences between two traces of one attention kind (``b − a``)."""
+    """How much each head changed between two traces of one attention kind (``b − a``).
+
+    Only per-head statistics are kept, never the full ``(L, H, Q, K)`` difference: a
+    panel or figure subtracts the one head it draws (see ``compare_job.head_pair``).
+    """
 
     kind: str
-    difference: np.ndarray  # (L, H, Q, K) float32: weights of b minus weights of a
     mean_abs_difference: np.ndarray  # (L, H)
     js_divergence_bits: np.ndarray  # (L, H)
     changed_queries: np.ndarray  # (n,) int: query positions whose token differs
@@ -126,42 +133,45 @@ def js_divergence_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def compare_weights(
     a: np.ndarray, b: np.ndarray, query_padding: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(difference, mean_abs_difference, js_divergence_bits)`` of two ``(L, H, Q, K)`` stacks."""
-    a = np.asarray(a, dtype=np.float32)
-    b = np.asarray(b, dtype=np.float32)
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean_abs_difference, js_divergence_bits)``, each ``(L, H)``, of two ``(L, H, Q, K)`` stacks.
+
+    One layer at a time: a float16 trace is converted to float32 a layer at a time and
+    the difference never exists for more than one layer, so the temporaries stay at a
+    few ``H × Q × K`` arrays however deep the model is.
+    """
+    a, b = np.asarray(a), np.asarray(b)  # no copy: converted a layer at a time below
     if a.shape != b.shape:
         raise ComparisonError(f"the attention stacks have different shapes {a.shape} and {b.shape}")
     n_layers, n_heads, n_queries, _ = a.shape
     real_query = np.ones(n_queries, dtype=bool) if query_padding is None else ~np.asarray(query_padding, dtype=bool)
     mean_abs = np.full((n_layers, n_heads), np.nan)
     js = np.full((n_layers, n_heads), np.nan)
-    difference = b - a  # (L, H, Q, K)
-    # Layer by layer bounds the temporaries at H × Q × K; heads and rows stay vectorised.
     for layer in range(n_layers):
-        counted = (a[layer].sum(axis=-1) > 0) & (b[layer].sum(axis=-1) > 0) & real_query  # (H, Q)
+        layer_a = np.asarray(a[layer], dtype=np.float32)  # (H, Q, K)
+        layer_b = np.asarray(b[layer], dtype=np.float32)
+        counted = (layer_a.sum(axis=-1) > 0) & (layer_b.sum(axis=-1) > 0) & real_query  # (H, Q)
         count = counted.sum(axis=-1)
-        row_abs = np.abs(difference[layer]).mean(axis=-1)  # (H, Q)
-        row_js = js_divergence_bits(a[layer], b[layer])  # (H, Q)
+        row_abs = np.abs(layer_b - layer_a).mean(axis=-1)  # (H, Q)
+        row_js = js_divergence_bits(layer_a, layer_b)  # (H, Q)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_abs[layer] = np.where(count > 0, np.where(counted, row_abs, 0.0).sum(axis=-1) / count, np.nan)
             js[layer] = np.where(count > 0, np.where(counted, row_js, 0.0).sum(axis=-1) / count, np.nan)
-    return difference, mean_abs, js
+    return mean_abs, js
 
 
-def compare_traces(a: Trace, b: Trace, kind: str, same_tokens: bool = True) -> Comparison:
-    """Compare ``kind`` of two traces; raises ``ComparisonError`` when they cannot be compared.
+def check_comparable(a: Trace, b: Trace, kind: str, same_tokens: bool = True) -> tuple[int, int]:
+    """``(layers, heads)`` of ``kind`` when the two traces can be compared; computes nothing.
 
-    Args:
-        same_tokens: require identical tokens (one input on two checkpoints); False allows
-            different tokens at the same positions (two inputs on one model).
+    Raises:
+        ComparisonError: a trace lacks ``kind``, the layers × heads differ, or the token
+            axes do (see ``compare_traces``); the message says why in one sentence.
     """
     title = KIND_TITLES.get(kind, kind)
     for name, trace in (("first", a), ("second", b)):
         if kind not in trace.attention:
             raise ComparisonError(f"the {name} trace has no {title}")
-    maps_a, maps_b = a.attention[kind], b.attention[kind]
-    shape_a, shape_b = maps_a.weights.shape[:2], maps_b.weights.shape[:2]
+    shape_a, shape_b = a.attention[kind].weights.shape[:2], b.attention[kind].weights.shape[:2]
     if shape_a != shape_b:
         raise ComparisonError(
             f"the two models have {shape_a[0]} × {shape_a[1]} and {shape_b[0]} × {shape_b[1]} layers × heads "
@@ -174,11 +184,22 @@ def compare_traces(a: Trace, b: Trace, kind: str, same_tokens: bool = True) -> C
         reason = axis_mismatch(axis_a, axis_b, side, same_tokens)
         if reason:
             raise ComparisonError(reason)
+    return int(shape_a[0]), int(shape_a[1])
+
+
+def compare_traces(a: Trace, b: Trace, kind: str, same_tokens: bool = True) -> Comparison:
+    """Compare ``kind`` of two traces; raises ``ComparisonError`` when they cannot be compared.
+
+    Args:
+        same_tokens: require identical tokens (one input on two checkpoints); False allows
+            different tokens at the same positions (two inputs on one model).
+    """
+    check_comparable(a, b, kind, same_tokens)
+    (query_a, key_a), (query_b, key_b) = a.axes(kind), b.axes(kind)
     padding = np.asarray(query_a.padding, dtype=bool) | np.asarray(query_b.padding, dtype=bool)
-    difference, mean_abs, js = compare_weights(maps_a.weights, maps_b.weights, padding)
+    mean_abs, js = compare_weights(a.attention[kind].weights, b.attention[kind].weights, padding)
     return Comparison(
         kind=kind,
-        difference=difference,
         mean_abs_difference=mean_abs,
         js_divergence_bits=js,
         changed_queries=_changed_positions(query_a, query_b),

@@ -12,7 +12,7 @@ and checkpoints are opened through ``model.load_checkpoint``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from model.trace import KIND_AXES, KIND_TITLES, TokenAxis, Trace
 
-from .aggregation import filter_keys, hidden_keys
+from .aggregation import drop_keys, filtered_axis, hidden_keys, kept_keys, mean_over_heads
 from .compare import (
     RANKINGS,
     Comparison,
@@ -133,6 +133,8 @@ class SecondCheckpoint:
             self.location = location
         reason = architecture_mismatch(like.config, self.model.config)
         if reason:
+            # A model that cannot be compared is of no further use: free its memory now.
+            self.release()
             raise ComparisonError(reason)
         if self.model.device != like.device:
             self.model.to(like.device)
@@ -229,19 +231,26 @@ class CompareFrame:
         return f"{KIND_TITLES.get(self.kind, self.kind)} · layer {self.layer} · {head} · probabilities"
 
 
-def _head_weights(trace: Trace, kind: str, layer: int, head: int | None) -> np.ndarray:
-    weights = trace.attention[kind].weights[layer]  # (H, Q, K)
-    selected = weights.mean(axis=0) if head is None else weights[head]
-    return np.asarray(selected, dtype=np.float32)
+def shared_kept_keys(axis_a: TokenAxis, axis_b: TokenAxis) -> np.ndarray | None:
+    """The key columns both filtered maps keep (``kept_keys``'s policy; None: all of them).
+
+    A key hidden on either side is hidden on both, so the two maps keep the same
+    columns and can be subtracted; when every key would be hidden, the maps are shown
+    unfiltered, as every other view does.
+    """
+    hidden = hidden_keys(axis_a) | hidden_keys(axis_b)
+    return kept_keys(replace(axis_a, special=hidden, padding=np.zeros_like(hidden)))
 
 
-def _kept(axis: TokenAxis, keep: np.ndarray) -> TokenAxis:
-    return TokenAxis(
-        ids=np.asarray(axis.ids)[keep],
-        tokens=[token for token, kept in zip(axis.tokens, keep) if kept],
-        special=np.asarray(axis.special, dtype=bool)[keep],
-        padding=np.asarray(axis.padding, dtype=bool)[keep],
-    )
+def _head_weights(weights: np.ndarray, head: int | None, keep: np.ndarray | None) -> np.ndarray:
+    """``(Q, kept)`` float32 of one head of ``(H, Q, K)`` weights, or their mean over heads.
+
+    Each head is filtered and renormalised first, then averaged, as ``state.head_matrix``
+    does; only this one layer is converted to float32.
+    """
+    if head is None:
+        return mean_over_heads(drop_keys(weights, keep))
+    return np.asarray(drop_keys(weights[head], keep), dtype=np.float32)
 
 
 def head_pair(
@@ -251,18 +260,16 @@ def head_pair(
     of two traces whose ``kind`` has the same shape, with their (query, key) axes.
 
     With ``hide_special`` the key columns that are special or padding on either side are
-    dropped and each row renormalised over the keys that remain, as every heatmap does
-    with the special-token filter on.
+    dropped and each head's rows renormalised over the keys that remain before any mean
+    over heads, as every heatmap does with the special-token filter on (see
+    ``shared_kept_keys``).
     """
-    a, b = _head_weights(trace_a, kind, layer, head), _head_weights(trace_b, kind, layer, head)
     axes_a, axes_b = trace_a.axes(kind), trace_b.axes(kind)
-    if hide_special:
-        hidden = hidden_keys(axes_a[1]) | hidden_keys(axes_b[1])
-        if hidden.all():
-            raise ComparisonError("every key token is special or padding; there is nothing left to show without them")
-        keep = ~hidden
-        a, b = filter_keys(a, hidden)[:, keep], filter_keys(b, hidden)[:, keep]
-        axes_a, axes_b = (axes_a[0], _kept(axes_a[1], keep)), (axes_b[0], _kept(axes_b[1], keep))
+    keep = shared_kept_keys(axes_a[1], axes_b[1]) if hide_special else None
+    a = _head_weights(trace_a.attention[kind].weights[layer], head, keep)  # (Q, kept)
+    b = _head_weights(trace_b.attention[kind].weights[layer], head, keep)
+    axes_a = (axes_a[0], filtered_axis(axes_a[1], keep))
+    axes_b = (axes_b[0], filtered_axis(axes_b[1], keep))
     return a, b, axes_a, axes_b
 
 
@@ -304,7 +311,7 @@ def frame_of(
     layer = min(max(layer, 0), n_layers - 1)
     head = None if head is None else min(max(head, 0), n_heads - 1)
     a, b, axes_a, axes_b = head_pair(result.trace_a, result.trace_b, kind, layer, head, hide_special)
-    difference = b - a  # (Q, K); without hide_special, comparison.difference[layer, head] for one head
+    difference = b - a  # (Q, K): only the head drawn is ever subtracted
     return CompareFrame(
         kind=kind,
         layer=layer,

@@ -57,6 +57,9 @@ STATISTIC_TITLES = {
 # Statistics that compare query and key positions: undefined for cross-attention.
 POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share"})
 CSV_COLUMNS = ("kind", "layer", "head", *STATISTICS)
+# At most this many weights (heads × queries × keys) per step of the table on the worker:
+# four heads of 1,024 × 1,024, about 30 ms on two CPU cores (a whole layer of GPT-2 small ~90 ms).
+STEP_CELLS = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,52 @@ def _mean_over(values: np.ndarray, counted: np.ndarray) -> np.ndarray:
     return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
 
 
+def layer_statistics(
+    layer_weights: np.ndarray,
+    query_padding: np.ndarray,
+    key_hidden: np.ndarray,
+    key_separator: np.ndarray,
+    self_attention: bool,
+) -> dict[str, np.ndarray]:
+    """Every statistic of the heads of one layer's ``(H, Q, K)`` weights: name → ``(H,)`` float64.
+
+    The arguments are those of ``head_statistics``; every head and query is vectorised,
+    and the temporaries stay at H × Q × K.
+    """
+    layer_weights = np.asarray(layer_weights, dtype=np.float32)  # (H, Q, K)
+    n_heads, n_queries, n_keys = layer_weights.shape
+    # (K,) float32 masks turn the key sums into matrix–vector products.
+    hidden = np.asarray(key_hidden, dtype=np.float32)
+    separator = np.asarray(key_separator, dtype=np.float32)
+    real_query = ~np.asarray(query_padding, dtype=bool)
+    results = {name: np.full(n_heads, np.nan) for name in STATISTICS}
+    counted = (layer_weights.sum(axis=-1) > 0) & real_query  # (H, Q)
+    # w · log2 w is 0 at w = 0; the clamp avoids log2(0) without a mask.
+    logs = np.maximum(layer_weights, np.finfo(np.float32).tiny)
+    np.log2(logs, out=logs)  # in place: one H × Q × K temporary instead of three
+    # einsum sums the products without holding them (about 3× faster at 1,024 tokens).
+    entropy = -np.einsum("hqk,hqk->hq", layer_weights, logs)  # (H, Q)
+    del logs
+    results["entropy_bits"] = np.maximum(_mean_over(entropy, counted), 0.0)
+    results["special_share"] = _mean_over(layer_weights @ hidden, counted)
+    results["separator_share"] = _mean_over(layer_weights @ separator, counted)
+    results["max_weight"] = _mean_over(layer_weights.max(axis=-1), counted)
+    if self_attention:
+        positions = np.arange(n_queries, dtype=np.float32)
+        distance = np.abs(positions[:, None] - np.arange(n_keys, dtype=np.float32)[None, :])  # (Q, K)
+        results["mean_distance"] = _mean_over(np.einsum("hqk,qk->hq", layer_weights, distance), counted)
+        results["diagonal_share"] = _mean_over(np.diagonal(layer_weights, 0, -2, -1), counted)
+        previous = np.diagonal(layer_weights, -1, -2, -1)  # (H, Q - 1): w[i, i - 1] for i ≥ 1
+        results["previous_share"] = _mean_over(previous, counted[:, 1:])
+    return results
+
+
+def stack_layers(kind: str, layers: list[dict[str, np.ndarray]], counted_queries: int) -> HeadStats:
+    """The ``HeadStats`` of a kind from ``layer_statistics`` of each of its layers, in order."""
+    values = {name: np.stack([layer[name] for layer in layers]) for name in STATISTICS}  # (L, H) each
+    return HeadStats(kind, values, counted_queries)
+
+
 def head_statistics(
     weights: np.ndarray,
     query_padding: np.ndarray,
@@ -165,33 +214,13 @@ def head_statistics(
         self_attention: whether queries and keys share one axis (positional statistics).
     """
     weights = np.asarray(weights)
-    n_layers, n_heads, n_queries, n_keys = weights.shape
-    # (K,) float32 masks turn the key sums into matrix–vector products.
-    hidden = np.asarray(key_hidden, dtype=np.float32)
-    separator = np.asarray(key_separator, dtype=np.float32)
-    real_query = ~np.asarray(query_padding, dtype=bool)
-    if self_attention:
-        positions = np.arange(n_queries, dtype=np.float32)
-        distance = np.abs(positions[:, None] - np.arange(n_keys, dtype=np.float32)[None, :])  # (Q, K)
-    results = {name: np.full((n_layers, n_heads), np.nan) for name in STATISTICS}
-    tiny = np.finfo(np.float32).tiny
     # One layer at a time keeps the temporaries at H × Q × K instead of L × H × Q × K
-    # (150 MB per temporary for 12 × 12 × 512 × 512); every head and query is vectorised.
-    for layer in range(n_layers):
-        layer_weights = np.asarray(weights[layer], dtype=np.float32)  # (H, Q, K)
-        counted = (layer_weights.sum(axis=-1) > 0) & real_query  # (H, Q)
-        # w · log2 w is 0 at w = 0; the clamp avoids log2(0) without a mask.
-        entropy = -(layer_weights * np.log2(np.maximum(layer_weights, tiny))).sum(axis=-1)  # (H, Q)
-        results["entropy_bits"][layer] = np.maximum(_mean_over(entropy, counted), 0.0)
-        results["special_share"][layer] = _mean_over(layer_weights @ hidden, counted)
-        results["separator_share"][layer] = _mean_over(layer_weights @ separator, counted)
-        results["max_weight"][layer] = _mean_over(layer_weights.max(axis=-1), counted)
-        if self_attention:
-            results["mean_distance"][layer] = _mean_over((layer_weights * distance).sum(axis=-1), counted)
-            results["diagonal_share"][layer] = _mean_over(np.diagonal(layer_weights, 0, -2, -1), counted)
-            previous = np.diagonal(layer_weights, -1, -2, -1)  # (H, Q - 1): w[i, i - 1] for i ≥ 1
-            results["previous_share"][layer] = _mean_over(previous, counted[:, 1:])
-    return HeadStats(kind, results, int(real_query.sum()))
+    # (150 MB per temporary for 12 × 12 × 512 × 512).
+    layers = [
+        layer_statistics(weights[layer], query_padding, key_hidden, key_separator, self_attention)
+        for layer in range(weights.shape[0])
+    ]
+    return stack_layers(kind, layers, int((~np.asarray(query_padding, dtype=bool)).sum()))
 
 
 def separator_keys(special: np.ndarray) -> np.ndarray:
@@ -201,17 +230,56 @@ def separator_keys(special: np.ndarray) -> np.ndarray:
     return separator
 
 
-def trace_head_statistics(trace: Trace, kind: str) -> HeadStats:
-    """``head_statistics`` of one kind of a trace, with the masks from its token axes."""
+def _masks(trace: Trace, kind: str) -> dict[str, object]:
+    """The keyword arguments of ``head_statistics`` for one kind of a trace, from its token axes."""
     query_axis, key_axis = trace.axes(kind)
-    return head_statistics(
-        trace.attention[kind].weights,
+    return dict(
         query_padding=np.asarray(query_axis.padding, dtype=bool),
         key_hidden=hidden_keys(key_axis),
         key_separator=separator_keys(key_axis.special) & ~np.asarray(key_axis.padding, dtype=bool),
         self_attention=kind != "cross",
-        kind=kind,
     )
+
+
+def trace_head_statistics(trace: Trace, kind: str) -> HeadStats:
+    """``head_statistics`` of one kind of a trace, with the masks from its token axes."""
+    return head_statistics(trace.attention[kind].weights, kind=kind, **_masks(trace, kind))
+
+
+def table_steps(trace: Trace) -> list[tuple[str, int, slice]]:
+    """``(kind, layer, heads)`` of the table's steps, in table order.
+
+    One step is one layer of one kind, or a group of its heads when a layer holds more
+    than ``STEP_CELLS`` weights, so no step holds the worker long.
+    """
+    steps = []
+    for kind in trace.kinds:
+        n_layers, n_heads, n_queries, n_keys = trace.attention[kind].weights.shape
+        group = max(1, min(n_heads, STEP_CELLS // max(n_queries * n_keys, 1)))
+        for layer in range(n_layers):
+            steps.extend((kind, layer, slice(start, min(start + group, n_heads))) for start in range(0, n_heads, group))
+    return steps
+
+
+def step_statistics(trace: Trace, kind: str, layer: int, heads: slice = slice(None)) -> dict[str, np.ndarray]:
+    """``layer_statistics`` of some heads of one layer of one kind of a trace (one step of the table)."""
+    return layer_statistics(trace.attention[kind].weights[layer, heads], **_masks(trace, kind))
+
+
+def table_from_steps(trace: Trace, results: list[dict[str, np.ndarray]]) -> dict[str, HeadStats]:
+    """Every kind's ``HeadStats`` from the results of ``table_steps``, in that order."""
+    layers: dict[str, dict[int, list[dict[str, np.ndarray]]]] = {}
+    for (kind, layer, _heads), result in zip(table_steps(trace), results, strict=True):
+        layers.setdefault(kind, {}).setdefault(layer, []).append(result)
+    table = {}
+    for kind, groups in layers.items():
+        whole_layers = [
+            {name: np.concatenate([group[name] for group in groups[layer]]) for name in STATISTICS}  # (H,) each
+            for layer in sorted(groups)
+        ]
+        counted = int((~np.asarray(trace.axes(kind)[0].padding, dtype=bool)).sum())
+        table[kind] = stack_layers(kind, whole_layers, counted)
+    return table
 
 
 def _cell(value: float) -> str:

@@ -12,6 +12,9 @@ and shows:
 - the top-k next-token probabilities at ``p − 1`` and the probability and rank of the
   token that was produced.
 
+``bar_row`` turns one step's rows into the bars a panel draws: one head, or the mean
+over heads, with the special-token filter applied as every other view applies it.
+
 Plain numpy: the logits come from ``next_token.next_token_logits`` on the worker.
 """
 
@@ -22,7 +25,9 @@ from typing import Callable
 
 import numpy as np
 
-from model.trace import Trace
+from model.trace import TokenAxis, Trace
+
+from .aggregation import drop_keys, filtered_axis, kept_keys, mean_over_heads
 
 DEFAULT_TOP_K = 5
 
@@ -136,3 +141,43 @@ class StepThrough:
                 for label, token, probability in zip(table.top_tokens[query], table.top_ids[query], table.top_probabilities[query])
             ],
         )
+
+
+def axis_prefix(axis: TokenAxis, length: int) -> TokenAxis:
+    """The first ``length`` tokens of ``axis``: the decoder keys one step's query could see."""
+    return TokenAxis(
+        ids=np.asarray(axis.ids)[:length],
+        tokens=list(axis.tokens[:length]),
+        special=np.asarray(axis.special, dtype=bool)[:length],
+        padding=np.asarray(axis.padding, dtype=bool)[:length],
+    )
+
+
+@dataclass(frozen=True)
+class BarRow:
+    """One attention row as a bar chart draws it."""
+
+    values: np.ndarray  # (K,) float64, K the keys shown
+    keys: TokenAxis  # the tokens the bars stand for
+    layer: int
+    head: int | None  # None: the mean over heads
+    filtered: bool  # special and padding keys were dropped and the rows renormalised
+
+
+def bar_row(rows: np.ndarray, keys: TokenAxis, layer: int, head: int | None, hide_special: bool = False) -> BarRow:
+    """The row of ``(L, H, K)`` rows over ``keys`` at ``layer`` and ``head`` (None: the mean over
+    heads), with the layer and head clamped to what the rows hold.
+
+    With ``hide_special`` the special and padding keys are dropped and each head's row is
+    renormalised over the keys that remain before the mean, as in the heatmaps
+    (``aggregation.kept_keys`` decides; a row of special keys only is shown unfiltered).
+    """
+    layer = min(max(layer, 0), rows.shape[0] - 1)
+    keep = kept_keys(keys) if hide_special else None
+    heads = drop_keys(np.asarray(rows[layer], dtype=np.float32), keep)  # (H, K kept)
+    if head is None:
+        values = mean_over_heads(heads, axis=0)
+    else:
+        head = min(max(head, 0), rows.shape[1] - 1)
+        values = heads[head]
+    return BarRow(np.asarray(values, dtype=np.float64), filtered_axis(keys, keep), layer, head, keep is not None)

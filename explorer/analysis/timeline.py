@@ -6,10 +6,12 @@ checkpoints), ``final/``, ``settings.json`` and ``log.jsonl`` (one JSON object p
 checkpoint: step, loss, exact match per task, seconds). Opening a run only lists folder
 names; the log is read on first use, and no weights are read here at all — the app's
 worker loads the checkpoint a step needs (``model.load_checkpoint``) through a
-``CheckpointCache`` and traces it, and ``statistic_over_steps`` turns those traces into
-a curve. The app traces one checkpoint per worker job (scrubbing must not wait behind a
-whole run) and collects every statistic of every kind in a ``StepStatistics``, so
-switching the statistic, kind or head redraws without tracing again.
+``CheckpointCache``. For the statistic curve, ``checkpoint_statistics`` traces the
+input on one checkpoint; the app does that one checkpoint per worker job (scrubbing
+must not wait behind a whole run), in the order a ``CurveSchedule`` says, and collects
+every statistic of every kind in a ``StepStatistics``, so switching the statistic, kind
+or head redraws without tracing again. ``LoadWait`` follows one slider load until its
+trace is painted. Plain Python: the Qt side is ``explorer.modes.timeline``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import numpy as np
 
 from model.trace import Trace
 
+from .compare_job import teacher_forcing_target
 from .head_stats import STATISTICS, trace_head_statistics
 
 STEP_FOLDER = re.compile(r"step-(\d{1,12})")
@@ -275,7 +278,7 @@ class StatisticCurve:
 
 
 def _curve(kind: str, statistic: str, tables: list[tuple[int, np.ndarray]]) -> StatisticCurve:
-    """Stack ``(step, (L, H) table)`` pairs into a curve in step order."""
+    """Stack ``(step, (L, H) table)`` pairs of one shape into a curve in step order."""
     if not tables:
         raise ValueError("a curve needs at least one step")
     tables = sorted(tables, key=lambda pair: pair[0])
@@ -287,18 +290,6 @@ def _curve(kind: str, statistic: str, tables: list[tuple[int, np.ndarray]]) -> S
     )
 
 
-def statistic_over_steps(traces: Iterable[tuple[int, Trace]], kind: str, statistic: str) -> StatisticCurve:
-    """A head statistic (a name from ``head_stats.STATISTICS``) over ``(step, trace)`` pairs.
-
-    The traces are of one input on the checkpoints of one run, in any order; the curve
-    comes out in step order.
-    """
-    if statistic not in STATISTICS:
-        raise ValueError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
-    tables = [(step, trace_head_statistics(trace, kind).values[statistic]) for step, trace in traces]
-    return _curve(kind, statistic, tables)
-
-
 # kind → statistic → (L, H): every statistic of every head of one trace.
 TraceStatistics = dict[str, dict[str, np.ndarray]]
 
@@ -308,12 +299,47 @@ def trace_statistics(trace: Trace) -> TraceStatistics:
     return {kind: trace_head_statistics(trace, kind).values for kind in trace.kinds}
 
 
+@dataclass(frozen=True)
+class TracedStep:
+    """What tracing the input on one checkpoint gave the curve."""
+
+    statistics: TraceStatistics
+    # The decoder tokens to force could not be written as a target for this checkpoint:
+    # it generated its own, so its decoder-side statistics are over another sequence.
+    unforced: bool = False
+
+
+def forced_target(model: Any, target: str | None, forced_ids: tuple[int, ...] | None) -> tuple[str | None, bool]:
+    """``(target, unforced)``: the target to trace ``model`` with so its decoder reads ``forced_ids``.
+
+    A typed target, no ids to force, or a model without an encoder–decoder leaves the
+    target as it is. When the ids cannot be written as a target ``model`` encodes back
+    to them, the target stays empty (the model generates) and ``unforced`` is True.
+    """
+    if target or forced_ids is None or model.config.architecture != "encoder-decoder":
+        return target, False
+    text = teacher_forcing_target(model, list(forced_ids))
+    return text, text is None
+
+
 def checkpoint_statistics(
-    load: Callable[[Path], Any], folder: Path, text: str, target: str | None = None, pair: str | None = None
-) -> TraceStatistics:
+    load: Callable[[Path], Any],
+    folder: Path,
+    text: str,
+    target: str | None = None,
+    pair: str | None = None,
+    forced_ids: tuple[int, ...] | None = None,
+) -> TracedStep:
     """Load the checkpoint in ``folder`` with ``load`` (``model.load_checkpoint`` in the app),
-    trace the input on it and return its statistics; the model is dropped afterwards."""
-    return trace_statistics(load(folder).trace(text, target=target, pair=pair))
+    trace the input on it and return its statistics; the model is dropped afterwards.
+
+    With ``forced_ids`` (decoder ids, start token first) and no ``target``, an
+    encoder–decoder is teacher-forced with those tokens, so every checkpoint's decoder
+    statistics are over one sequence (see ``forced_target``).
+    """
+    model = load(folder)
+    target, unforced = forced_target(model, target, forced_ids)
+    return TracedStep(trace_statistics(model.trace(text, target=target, pair=pair)), unforced)
 
 
 class StepStatistics:
@@ -331,13 +357,193 @@ class StepStatistics:
     def __len__(self) -> int:
         return len(self._by_step)
 
-    @property
-    def kinds(self) -> set[str]:
-        return {kind for statistics in self._by_step.values() for kind in statistics}
+    def shapes(self, kind: str) -> dict[int, tuple[int, ...]]:
+        """step → (layers, heads) of ``kind`` at the steps that have it."""
+        return {
+            step: next(iter(statistics[kind].values())).shape
+            for step, statistics in sorted(self._by_step.items())
+            if statistics.get(kind)
+        }
 
-    def curve(self, kind: str, statistic: str) -> StatisticCurve | None:
-        """The curve of ``statistic`` for ``kind`` over the steps that have it (None when none has)."""
+    def curve(self, kind: str, statistic: str, shape: tuple[int, ...] | None = None) -> StatisticCurve | None:
+        """The curve of ``statistic`` for ``kind`` over the steps that have it (None when none has).
+
+        With ``shape`` (layers, heads) only the steps whose model has that shape are in
+        it: a run whose checkpoints changed shape has no single curve (see ``shapes``).
+
+        Raises:
+            ValueError: an unknown statistic, or steps of different shapes and no ``shape``.
+        """
         if statistic not in STATISTICS:
             raise ValueError(f"unknown statistic {statistic!r}; choose one of {', '.join(STATISTICS)}")
-        tables = [(step, statistics[kind][statistic]) for step, statistics in self._by_step.items() if kind in statistics]
+        tables = [
+            (step, statistics[kind][statistic])
+            for step, statistics in self._by_step.items()
+            if kind in statistics and (shape is None or statistics[kind][statistic].shape == tuple(shape))
+        ]
         return _curve(kind, statistic, tables) if tables else None
+
+
+def _steps_text(steps: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, steps[:limit]))
+    return ("step " if len(steps) == 1 else "steps ") + shown + (" …" if len(steps) > limit else "")
+
+
+def left_out_note(left_out: dict[int, tuple[int, ...]], shape: tuple[int, ...]) -> str:
+    """Why the steps in ``left_out`` (step → their (layers, heads)) are not on the curve ('' if none)."""
+    if not left_out:
+        return ""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for step, other in sorted(left_out.items()):
+        by_shape.setdefault(tuple(other), []).append(step)
+    parts = [f"{_steps_text(steps)} ({other[0]} layers × {other[1]} heads)" for other, steps in by_shape.items()]
+    return (
+        f"left out of the curve: {'; '.join(parts)}, whose model differs from the loaded one "
+        f"({shape[0]} layers × {shape[1]} heads)"
+    )
+
+
+@dataclass(frozen=True)
+class CurveKey:
+    """The run and the input a curve belongs to."""
+
+    folder: Path
+    text: str
+    target: str | None = None
+    pair: str | None = None
+
+
+class CurveSchedule:
+    """Which checkpoints of a run still need tracing for the curve, one at a time.
+
+    ``start`` begins a curve for a run and an input (forgetting the last one's); ``next``
+    hands out the next checkpoint to trace and ``finished`` / ``failed`` take its
+    answer. Answers for an older curve are dropped. Checkpoints of unknown step
+    (``final/`` without settings) have no place on a step axis and are never traced.
+    """
+
+    def __init__(self) -> None:
+        self.key: CurveKey | None = None
+        self.forced_ids: tuple[int, ...] | None = None  # decoder ids every checkpoint is forced with
+        self.forced_from = ""  # which checkpoint generated them, in words
+        self.statistics = StepStatistics()
+        self.failures: dict[int, str] = {}  # step → why it could not be traced
+        self.unforced: set[int] = set()  # steps that generated their own decoder tokens
+        self._todo: list[RunCheckpoint] = []
+        self._asked: tuple[CurveKey, int] | None = None  # (key, step) being traced now
+
+    def reset(self) -> None:
+        """Forget the curve (a new run was opened)."""
+        self.key, self.forced_ids, self.forced_from = None, None, ""
+        self.statistics = StepStatistics()
+        self.failures, self.unforced, self._todo = {}, set(), []
+
+    def start(
+        self,
+        key: CurveKey,
+        checkpoints: list[RunCheckpoint],
+        forced_ids: tuple[int, ...] | None = None,
+        forced_from: str = "",
+    ) -> bool:
+        """Begin the curve of ``key`` unless it is the one being built; True when it began."""
+        if key == self.key:
+            return False
+        self.reset()
+        self.key, self.forced_ids, self.forced_from = key, forced_ids, forced_from
+        self.queue(checkpoints)
+        return True
+
+    def queue(self, checkpoints: list[RunCheckpoint]) -> None:
+        """Queue every listed checkpoint not yet traced, failed or being traced."""
+        being_traced = self._asked[1] if self._asked is not None and self._asked[0] == self.key else None
+        self._todo = [
+            checkpoint
+            for checkpoint in checkpoints
+            if checkpoint.step is not None
+            and checkpoint.step not in self.statistics
+            and checkpoint.step not in self.failures
+            and checkpoint.step != being_traced
+        ]
+
+    def retry(self, checkpoints: list[RunCheckpoint]) -> None:
+        """The run was listed again: try the checkpoints that failed once more (a training
+        run may have finished writing them), and queue the new ones."""
+        self.failures = {}
+        self.queue(checkpoints)
+
+    def next(self) -> tuple[CurveKey, RunCheckpoint] | None:
+        """The next checkpoint to trace, with the key its answer must carry (None: done)."""
+        if not self._todo or self.key is None:
+            self._asked = None
+            self._todo = []
+            return None
+        checkpoint = self._todo.pop(0)
+        self._asked = (self.key, checkpoint.step)
+        return self.key, checkpoint
+
+    def finished(self, key: CurveKey, step: int, traced: TracedStep) -> bool:
+        """Take a traced checkpoint; False when it belongs to an older curve."""
+        if key != self.key:
+            return False
+        self.statistics.add(step, traced.statistics)
+        if traced.unforced:
+            self.unforced.add(step)
+        return True
+
+    def failed(self, reason: str) -> None:
+        """The checkpoint being traced could not be (one still being written, for example)."""
+        if self._asked is not None and self._asked[0] == self.key:
+            self.failures[self._asked[1]] = reason
+
+    @property
+    def tracing(self) -> bool:
+        return bool(self._todo) or self._asked is not None
+
+
+def same_folder(first: str | Path, second: str | Path) -> bool:
+    """Whether two paths name one folder."""
+    try:
+        return Path(first).resolve() == Path(second).resolve()
+    except OSError:
+        return False
+
+
+class LoadWait:
+    """The checkpoint the slider asked the window to load, followed until its trace is painted.
+
+    Each event method returns True when the wait is over: the trace of the asked
+    checkpoint was painted, or its load failed, or another model replaced it.
+    """
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self.loaded = False  # the model is in; its trace is not painted yet
+
+    @property
+    def waiting(self) -> bool:
+        return self.folder is not None
+
+    def ask(self, folder: Path) -> None:
+        self.folder, self.loaded = Path(folder), False
+
+    def _done(self) -> bool:
+        self.folder, self.loaded = None, False
+        return True
+
+    def model_changed(self, source: str | Path | None, from_run: bool) -> bool:
+        if not self.waiting:
+            return False
+        if from_run and source is not None and same_folder(source, self.folder):
+            self.loaded = True  # done once its trace is painted
+            return False
+        # Another model was opened over the run's step: that load will not come.
+        return self._done() if not from_run else False
+
+    def trace_painted(self) -> bool:
+        return self._done() if self.waiting and self.loaded else False
+
+    def load_failed(self, location: str | Path) -> bool:
+        return self._done() if self.waiting and same_folder(location, self.folder) else False
+
+    def trace_failed(self) -> bool:
+        return self._done() if self.waiting and self.loaded else False

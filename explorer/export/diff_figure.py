@@ -24,7 +24,7 @@ from PySide6.QtGui import QColor, QPainter
 from model.trace import KIND_AXES, KIND_TITLES, TokenAxis, Trace
 
 from .. import colormaps
-from ..analysis.compare import compare_traces, difference_levels, shared_levels
+from ..analysis.compare import check_comparable, difference_levels, shared_levels
 from ..analysis.compare_job import head_pair
 from .canvas import (
     AXIS_TITLE_FONT,
@@ -80,8 +80,9 @@ def diff_matrices(
     Raises ``ValueError`` (``ComparisonError`` for traces that cannot be compared) with one
     sentence naming the valid choices.
     """
-    comparison = compare_traces(trace_a, trace_b, kind, same_tokens=False)  # refuses differing shapes
-    n_layers, n_heads = comparison.mean_abs_difference.shape
+    # Only the shapes are checked: the figure needs no statistics, and the one head is
+    # subtracted below.
+    n_layers, n_heads = check_comparable(trace_a, trace_b, kind, same_tokens=False)
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer {layer} is out of range: {KIND_TITLES[kind]} has layers 0–{n_layers - 1}")
     if head is not None and not 0 <= head < n_heads:

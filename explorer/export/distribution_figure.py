@@ -22,7 +22,7 @@ from .canvas import (
     line_height,
     text_width,
 )
-from .request import FigureRequest, distribution
+from .request import FigureRequest, distribution, figure_axes
 from .ticks import format_number, nice_ticks
 from .titles import titled_figure
 
@@ -41,7 +41,7 @@ AXIS_ENDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
 def distribution_figure(request: FigureRequest) -> Figure:
     """Horizontal bars, one per key token: softmax(scores / temperature) of the query row."""
     row = distribution(request)
-    _, key_axis = request.trace.axes(request.kind)
+    _, key_axis = figure_axes(request)
     n_keys = len(row.probabilities)
     pitch = min(MAX_ROW_PITCH, CHART_HEIGHT / n_keys)
     top_keys = [int(k) for k in np.argsort(-row.probabilities, kind="stable")[:TOP_COUNT] if row.probabilities[k] > 0]

@@ -27,7 +27,7 @@ from .canvas import (
 )
 from .heatmap_figures import COLOUR_BAR_GAP
 from .raster import block_maximum, to_rgb
-from .request import VALUE_TITLES, FigureRequest, grid_matrices, resolved_levels
+from .request import VALUE_TITLES, FigureRequest, figure_axes, grid_matrices, resolved_levels
 from .titles import AXIS_NAMES, titled_figure
 
 THUMB_FONT = 7
@@ -64,7 +64,7 @@ def grid_figure(request: FigureRequest) -> Figure:
             thumbnail_row.append(to_rgb(small, request.colormap, levels))
         thumbnails.append(thumbnail_row)
 
-    query_axis, key_axis = request.trace.axes(request.kind)
+    query_axis, key_axis = figure_axes(request)
     row_labels = TokenAxisLabels.build(query_axis.tokens, query_axis.special, cell, THUMB_FONT)
     column_labels = TokenAxisLabels.build(key_axis.tokens, key_axis.special, cell, THUMB_FONT)
     header_font = font(AXIS_TITLE_FONT)

@@ -30,12 +30,12 @@ from .canvas import (
     text_width,
 )
 from .raster import to_rgb
+from ..analysis.aggregation import AGGREGATIONS
 from .request import (
-    AGGREGATE_VALUE_TITLES,
     VALUE_TITLES,
     FigureRequest,
-    aggregate_axes,
     aggregate_matrix,
+    figure_axes,
     resolved_levels,
     selected_matrix,
 )
@@ -67,14 +67,13 @@ class HeatmapPanel:
 
     @classmethod
     def build(cls, request: FigureRequest) -> "HeatmapPanel":
+        query_axis, key_axis = figure_axes(request)
         if request.figure == "aggregate":
-            query_axis, key_axis = aggregate_axes(request)
             values = aggregate_matrix(request)
             # Every method's values lie in [0, 1], like probabilities.
             levels = request.levels or (0.0, 1.0)
-            value_title = AGGREGATE_VALUE_TITLES[request.aggregate]
+            value_title = AGGREGATIONS[request.aggregate].value_title
         else:
-            query_axis, key_axis = request.trace.axes(request.kind)
             values = selected_matrix(request)
             levels = resolved_levels(request)
             value_title = VALUE_TITLES[request.values]
@@ -193,7 +192,7 @@ class AlignmentDrawing:
 
     @classmethod
     def build(cls, request: FigureRequest, weights: np.ndarray, row_pitch: float) -> "AlignmentDrawing":
-        target_axis, source_axis = request.trace.axes("cross")
+        target_axis, source_axis = figure_axes(request, "cross")
         n_targets, n_sources = weights.shape
         source_pitch = row_pitch * n_targets / n_sources
         r, g, b = colormaps.colour_of(request.colormap, 0.25, 0.0, 1.0)

@@ -15,22 +15,17 @@ from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 from .. import colormaps
 from ..analysis.aggregation import (
     ACROSS_LAYERS,
+    AGGREGATIONS,
     METHODS,
     aggregate,
     filtered_axis,
+    flow_refusal,
     kept_keys,
-    method_title,
     mean_over_heads,
     without_special_keys,
 )
 
 FIGURES = ("head", "grid", "cross", "distribution", "aggregate")
-AGGREGATE_VALUE_TITLES = {
-    "mean": "mean attention weight",
-    "max": "largest attention weight",
-    "rollout": "rollout share of the input token",
-    "flow": "widest-path capacity",
-}
 VALUES = ("weights", "scores")
 VALUE_TITLES = {"weights": "attention weight", "scores": "score (before softmax)"}
 
@@ -119,6 +114,8 @@ def validate(request: FigureRequest) -> None:
                 f"{request.aggregate} needs self-attention (queries and keys on one sequence); cross-attention "
                 "has decoder queries and encoder keys — choose encoder_self or decoder_self"
             )
+        if request.aggregate == "flow" and (refusal := flow_refusal(maps.weights.shape[-1])):
+            raise ValueError(refusal)
     if request.levels is not None:
         low, high = request.levels
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -134,8 +131,8 @@ def validate(request: FigureRequest) -> None:
 def filtered_request(request: FigureRequest) -> FigureRequest:
     """The request with its trace narrowed to its kind without the hidden key columns.
 
-    Every figure then reads filtered matrices and a filtered key axis from
-    ``request.trace``. An aggregate figure keeps the whole trace: a rollout needs the
+    Every figure then reads filtered matrices from ``request.trace`` and labels them with
+    ``figure_axes``. An aggregate figure keeps the whole trace: a rollout needs the
     square matrices and is filtered after it is computed (``aggregate_matrix``).
     """
     if not request.hide_special or request.figure == "aggregate":
@@ -143,25 +140,26 @@ def filtered_request(request: FigureRequest) -> FigureRequest:
     return replace(request, trace=without_special_keys(request.trace, request.kind))
 
 
-def aggregate_axes(request: FigureRequest) -> tuple[TokenAxis, TokenAxis]:
-    """(query axis, key axis) of the aggregate figure, the key axis filtered as the matrix is."""
-    query_axis, key_axis = request.trace.axes(request.kind)
-    return query_axis, filtered_axis(key_axis, _aggregate_keep(request))
+def figure_axes(request: FigureRequest, kind: str | None = None) -> tuple[TokenAxis, TokenAxis]:
+    """(query axis, key axis) of the request's ``kind`` (its own by default), the key axis
+    filtered as the figure's matrices are; query rows are never dropped."""
+    query_axis, key_axis = request.trace.axes(kind or request.kind)
+    return query_axis, filtered_axis(key_axis, _keep(request, kind))
 
 
-def _aggregate_keep(request: FigureRequest) -> np.ndarray | None:
-    return kept_keys(request.trace.axes(request.kind)[1]) if request.hide_special else None
+def _keep(request: FigureRequest, kind: str | None = None) -> np.ndarray | None:
+    return kept_keys(request.trace.axes(kind or request.kind)[1]) if request.hide_special else None
 
 
 def aggregate_matrix(request: FigureRequest) -> np.ndarray:
     """The ``(Q, K)`` map the aggregate figure shows (see ``analysis.aggregation.aggregate``)."""
     weights = request.trace.attention[request.kind].weights
-    return aggregate(weights, request.aggregate, request.layer, _aggregate_keep(request))
+    return aggregate(weights, request.aggregate, request.layer, _keep(request))
 
 
 def aggregate_title(request: FigureRequest) -> str:
     """'attention rollout (layers 0–2)'."""
-    return method_title(request.aggregate, request.layer)
+    return AGGREGATIONS[request.aggregate].title(request.layer)
 
 
 def _stack(request: FigureRequest) -> np.ndarray:

@@ -10,10 +10,10 @@ from PySide6.QtGui import QColor, QPainter
 
 from model.trace import KIND_TITLES
 
-from ..analysis.aggregation import METHOD_DETAILS, KeyFilteredTrace
+from ..analysis.aggregation import AGGREGATIONS
 from ..token_labels import display_token
 from .canvas import Figure, draw_titles, titles_height, titles_width
-from .request import VALUE_TITLES, FigureRequest, aggregate_axes, aggregate_title, head_title
+from .request import VALUE_TITLES, FigureRequest, aggregate_title, figure_axes, head_title
 
 MARGIN = 14.0
 TITLE_GAP = 12.0
@@ -38,7 +38,7 @@ def title_of(request: FigureRequest) -> str:
 def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
     """The second title line: the model, what the colours show and how the decoder side came about."""
     if shows is None:
-        shows = METHOD_DETAILS[request.aggregate] if request.figure == "aggregate" else VALUE_TITLES[request.values]
+        shows = AGGREGATIONS[request.aggregate].detail if request.figure == "aggregate" else VALUE_TITLES[request.values]
     parts = [request.trace.model_name, shows]
     if _hides_keys(request):
         parts.append("special tokens hidden")
@@ -49,9 +49,7 @@ def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
 
 def _hides_keys(request: FigureRequest) -> bool:
     """Whether the figure's key axis lost tokens to the special-token filter."""
-    if request.figure == "aggregate":
-        return len(aggregate_axes(request)[1]) < len(request.trace.axes(request.kind)[1])
-    return isinstance(request.trace, KeyFilteredTrace)
+    return len(figure_axes(request)[1]) < len(request.trace.axes(request.kind)[1])
 
 
 def titled_figure(

@@ -4,8 +4,11 @@ The method chooser offers the mean and the maximum over the heads of the selecte
 attention rollout through layers 0…L and the widest-path approximation of attention
 flow through layers 0…L; the panel says in words which one it shows. Mean and maximum
 are cheap and computed here from the window's state. Rollout and flow of a whole trace
-(flow costs L·T³) are computed on the worker once per trace, kind and method — every
-layer at once, so moving across layers only picks another slice. Both need
+are computed on the worker once per trace, kind and method, one layer per request (a
+``LayerChain`` carrying the running product), so a keystroke's trace runs between two
+layers; a layer is shown as soon as it is ready, and moving across computed layers
+only picks another slice. Flow, whose cost grows with the cube of the length, is
+refused above ``FLOW_TOKEN_LIMIT`` tokens with a sentence saying why. Both need
 self-attention; for cross-attention the panel shows the encoder's and says why.
 """
 
@@ -15,38 +18,26 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model.trace import KIND_TITLES
 
 from ..analysis.aggregation import (
-    ACROSS_LAYERS,
-    METHOD_DETAILS,
+    AGGREGATIONS,
+    LAYER_STEPS,
     METHODS,
     aggregate,
     aggregated_kind,
-    across_layers,
     cross_rollout_note,
+    flow_refusal,
     hide_in_aggregate,
-    method_title,
 )
+from ..analysis.layer_chain import LayerChain
 from ..panels.head_detail import TokenHeatmap
 from ..panels.heatmap import MUTED, plain_label, token_label
 from .base import AnalysisMode
 
-METHOD_LABELS = {
-    "mean": "Mean over heads (layer L)",
-    "max": "Max over heads (layer L)",
-    "rollout": "Attention rollout (layers 0–L)",
-    "flow": "Attention flow, widest-path approximation (layers 0–L)",
-}
 LEVELS = (0.0, 1.0)  # every method's values lie in [0, 1]
-HIDDEN_NOTE = {
-    "mean": "special-token key columns hidden; each head's rows renormalised before the mean",
-    "max": "special-token key columns hidden; each head's rows renormalised before the maximum",
-    "rollout": "special-token key columns hidden; rows renormalised over the remaining tokens",
-    "flow": "special-token key columns hidden; not renormalised (flow values are path capacities, not shares)",
-}
 
 
 class AggregationMode(AnalysisMode):
@@ -60,7 +51,7 @@ class AggregationMode(AnalysisMode):
         widget = QWidget()
         self.method = QComboBox()
         for method in METHODS:
-            self.method.addItem(METHOD_LABELS[method], method)
+            self.method.addItem(AGGREGATIONS[method].label, method)
         self.method.setCurrentIndex(METHODS.index("rollout"))
         self.method.setToolTip("How the heads (and, for rollout and flow, the layers) are combined")
         self.method.currentIndexChanged.connect(self._on_method_changed)
@@ -85,12 +76,17 @@ class AggregationMode(AnalysisMode):
         layout.addWidget(self.detail)
         layout.addWidget(self.heatmap, 1)
         layout.addWidget(self.readout)
+        # Takes the heatmap's room while it is hidden, so the words stay together at the top.
+        layout.addStretch(0)
+        for label in (self.shown, self.detail, self.readout):
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         widget.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         widget.customContextMenuRequested.connect(self._on_context_menu)
         # Rollout and flow of every layer, per (kind, method), for the trace in ``_stacks_trace``.
         self._stacks: dict[tuple[str, str], np.ndarray] = {}
         self._stacks_trace: object | None = None
-        self._pending: tuple[object, str, str] | None = None  # (trace, kind, method) asked of the worker
+        # The rollout or flow being computed layer by layer; its key is (trace, kind, method).
+        self.chain: LayerChain | None = None
         # What the heatmap shows now: kind, layer, the matrix and its token axes.
         self.shown_kind: str | None = None
         self.shown_layer = 0
@@ -116,31 +112,38 @@ class AggregationMode(AnalysisMode):
         if trace is not self._stacks_trace:
             self._stacks, self._stacks_trace = {}, trace
         method = self.selected_method
+        aggregation = AGGREGATIONS[method]
         kind = aggregated_kind(state.selection.kind, method)
         n_layers = trace.attention[kind].n_layers
         layer = min(state.selection.layer, n_layers - 1)
         keep = state.kept_keys(kind)
-        notes = [METHOD_DETAILS[method]]
+        notes = [aggregation.detail]
         if kind != state.selection.kind:
             notes.insert(0, cross_rollout_note(method))
         if keep is not None:
-            notes.append(HIDDEN_NOTE[method])
-        if method in ACROSS_LAYERS:
-            stack = self._stacks.get((kind, method))
-            if stack is None:
-                self._request_stack(trace, kind, method)
-                self.shown.setText(f"{_kind_title(kind)} · {method_title(method, layer)} · computing…")
-                self.detail.setText("\n".join(notes))
+            notes.append(aggregation.hidden_note)
+        heading = f"{_kind_title(kind)} · {aggregation.title(layer)}"
+        self.detail.setText("\n".join(notes))
+        if aggregation.across_layers:
+            refusal = flow_refusal(trace.attention[kind].weights.shape[-1]) if method == "flow" else None
+            if refusal is not None:
+                self._show_nothing(f"{heading} · not computed", [refusal, *notes])
                 return
-            matrix = hide_in_aggregate(stack[layer], method, keep)
+            computed = self._layer_map(trace, kind, method, layer)
+            if computed is None:
+                done = len(self.chain.results) if self.chain is not None else 0
+                self.shown.setText(f"{heading} · computing… (layer {done} of {n_layers} done)")
+                return
+            matrix = hide_in_aggregate(computed, method, keep)
         else:
             matrix = aggregate(trace.attention[kind].weights, method, layer, keep)
-        self.shown.setText(f"{_kind_title(kind)} · {method_title(method, layer)}")
-        self.detail.setText("\n".join(notes))
+        self.shown.setText(heading)
         query_axis, key_axis = state.axes(kind)
         self.shown_kind, self.shown_layer, self.matrix = kind, layer, matrix
         self._query_tokens, self._key_tokens = list(query_axis.tokens), list(key_axis.tokens)
         selection = state.selection
+        self.heatmap.show()
+        self.readout.show()
         self.heatmap.show_matrix(
             matrix,
             query_axis.tokens,
@@ -152,32 +155,56 @@ class AggregationMode(AnalysisMode):
             key_axis.special,
         )
 
-    def _request_stack(self, trace: Any, kind: str, method: str) -> None:
-        if self._pending is not None and self._pending[0] is trace and self._pending[1:] == (kind, method):
-            return  # already asked; a selection change must not queue the same work again
-        self._pending = (trace, kind, method)
-        weights = trace.attention[kind].weights
+    def _show_nothing(self, heading: str, notes: list[str]) -> None:
+        """Say why no map is drawn and hide the heatmap (an old map would pass for this one)."""
+        self.shown.setText(heading)
+        self.detail.setText("\n".join(notes))
+        self.shown_kind, self.matrix = None, None
+        self.heatmap.hide()
+        self.readout.hide()
 
-        def compute(_model: Any) -> tuple[Any, str, str, np.ndarray]:
-            # Only the trace's arrays are read here: the model itself is not needed.
-            return trace, kind, method, across_layers(weights, method)
+    def _layer_map(self, trace: Any, kind: str, method: str, layer: int) -> np.ndarray | None:
+        """The rollout or flow through ``layer``, or None while it is computed (a chain is then running)."""
+        stack = self._stacks.get((kind, method))
+        if stack is not None:
+            return stack[layer]
+        key = (trace, kind, method)
+        # Traces compare by identity: == on the dataclass would compare their arrays.
+        if self.chain is None or self.chain.key[0] is not trace or self.chain.key[1:] != key[1:]:
+            weights = trace.attention[kind].weights
+            step = LAYER_STEPS[method]
+            steps = [lambda previous, index=index: step(weights[index], previous) for index in range(len(weights))]
+            self.chain = LayerChain(key, steps)
+            self._request_next()
+        return self.chain.results[layer] if layer < len(self.chain.results) else None
 
-        self.request("stack", compute)
+    def _request_next(self) -> None:
+        compute = self.chain.next_compute() if self.chain is not None else None
+        if compute is not None:
+            self.request("layer", compute)
 
     def on_result(self, topic: str, value: Any) -> None:
-        trace, kind, method, stack = value
-        self._pending = None
+        chain = self.chain
+        if chain is None or not chain.take(value):
+            return  # a chain dropped for a newer trace or another method
+        trace, kind, method = chain.key
         if trace is not self.window.state.trace:
-            return  # a newer trace has arrived; its own request follows
-        if trace is not self._stacks_trace:
-            self._stacks, self._stacks_trace = {}, trace
-        self._stacks[(kind, method)] = stack
+            # A newer trace has arrived: stop here; painting it starts its own chain.
+            self.chain = None
+            return
+        if chain.done:
+            if trace is not self._stacks_trace:
+                self._stacks, self._stacks_trace = {}, trace
+            self._stacks[(kind, method)] = np.stack(chain.results)  # (L, T, T)
+            self.chain = None
+        else:
+            self._request_next()
         if self.showing():
             self.paint()
 
     def on_failure(self, topic: str, reason: str) -> None:
         super().on_failure(topic, reason)
-        self._pending = None
+        self.chain = None
         self.shown.setText(f"Could not compute {self.method.currentText().lower()}: {reason}")
 
     # -- export -------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class CompareMode(AnalysisMode):
         self.result: CompareResult | None = None
         self.failure = ""
         self._requested: tuple[Trace, CompareInputs] | None = None
-        self._reload_b = False  # the next comparison reads checkpoint B from disk again
+        self._failed_trace: Trace | None = None  # the trace A that self.failure is about
         self.view = CompareView()
         self.view.text_b_edited.connect(self._on_b_changed)
         self.view.checkpoint_requested.connect(self.choose_checkpoint)
@@ -72,12 +72,14 @@ class CompareMode(AnalysisMode):
         """Compare with checkpoint ``location`` (None: B runs on the open model)."""
         previous, self.checkpoint_b = self.checkpoint_b, location or None
         self.view.set_checkpoint(None if location is None else Path(location).name or location)
-        if previous and self.checkpoint_b is None:
-            # Free checkpoint B's memory where it lives.
+        if previous or self.checkpoint_b:
+            # Free checkpoint B's memory where it lives; picking a checkpoint again reads it
+            # again, since its files may have changed. A request of its own, queued before
+            # the comparison that follows: a flag inside the comparison's request would be
+            # lost when a newer comparison replaces it before the worker gets to it.
             second = self.second
             self.request(RELEASE_TOPIC, lambda _model: second.release())
-        # Picking a checkpoint again reads it again: its files may have changed.
-        self._requested, self._reload_b = None, self.checkpoint_b is not None
+        self._requested = None
         self._on_b_changed()
 
     def choose_checkpoint(self) -> None:
@@ -128,29 +130,22 @@ class CompareMode(AnalysisMode):
             return  # trace_painted follows, and asks then
         if inputs.same_input and inputs.checkpoint_b is None:
             self._requested, self.result, self.failure = None, None, ""
-            self._stop_waiting()
+            self.settle(TOPIC)
+            self.view.set_updating(False)
             self.view.show_message(NOTHING_TO_COMPARE)
             return
         trace = self.window.state.trace
         if self._requested is not None and self._requested[0] is trace and self._requested[1] == inputs:
             return
         self._requested = (trace, inputs)
-        second, reload, self._reload_b = self.second, self._reload_b, False
+        second = self.second
 
         def compute(model: Any) -> CompareResult:
-            if reload:
-                second.release()
             return run_comparison(model, trace, inputs, second)
 
         self.request(TOPIC, compute)
         if self.result is None:
             self.view.show_message("Comparing…")
-
-    def _stop_waiting(self) -> None:
-        if TOPIC in self.waiting:
-            self.waiting.discard(TOPIC)
-            if not self.waiting:
-                self.settled.emit()
 
     def _on_trace_painted(self, _result: Any) -> None:
         if self.showing():
@@ -178,10 +173,18 @@ class CompareMode(AnalysisMode):
         if topic != TOPIC:
             return
         self.result, self.failure = None, _sentence(reason)
+        self._failed_trace = self._requested[0] if self._requested is not None else None
         self._show()
 
     # -- showing -------------------------------------------------------------------------------
+    def _shows_older_trace(self) -> bool:
+        """Whether what is on show answers an older trace A than the window's."""
+        shown = self._failed_trace if self.failure else (self.result.trace_a if self.result is not None else None)
+        return shown is not None and shown is not self.window.state.trace
+
     def _show(self) -> None:
+        # Until the comparison of the new trace arrives, the previous one stays up, marked.
+        self.view.set_updating(self._shows_older_trace())
         if self._requested is None and self.result is None:
             self.view.show_message(NOTHING_TO_COMPARE)
             return
@@ -199,7 +202,7 @@ class CompareMode(AnalysisMode):
                 selection.layer,
                 selection.head,
                 self.view.ranking_name,
-                hide_special=bool(getattr(selection, "hide_special", False)),
+                hide_special=selection.hide_special,
             )
         except ComparisonError as error:
             kind = selection.kind if selection.kind in self.result.refusals else self.result.trace_a.kinds[0]
@@ -244,7 +247,7 @@ class CompareMode(AnalysisMode):
                 path,
                 labels=(result.label_a, result.label_b),
                 colormap=self.window.state.selection.colormap,
-                hide_special=bool(getattr(self.window.state.selection, "hide_special", False)),
+                hide_special=self.window.state.selection.hide_special,
             )
         except (ValueError, OSError) as error:
             dialogs.show_message(self.window, "Could not export the comparison", str(error))

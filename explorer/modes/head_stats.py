@@ -1,7 +1,10 @@
 """Head statistics: a sortable table of every head, presets that find heads by pattern.
 
 The numbers (``analysis.head_stats``) are computed on the worker, once per trace, for
-every attention kind; choosing a kind, a preset or a head only filters and highlights
+every attention kind, one layer of one kind (or a few of its heads, on long inputs) per
+request (a ``LayerChain``), so a keystroke's trace runs between two steps; the table
+keeps the previous trace's numbers, with a muted note saying it is updating, until the
+new ones are complete. Choosing a kind, a preset or a head only filters and highlights
 rows. Columns sort by their numbers (cells that do not apply, such as cross-attention's
 positional statistics, sort last). Clicking a row selects that head in the window, and
 the selected head's row stays highlighted.
@@ -16,7 +19,18 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from ..analysis.head_stats import PRESETS, STATISTIC_TITLES, STATISTICS, HeadRow, HeadStats, preset_note, trace_head_statistics
+from ..analysis.head_stats import (
+    PRESETS,
+    STATISTIC_TITLES,
+    STATISTICS,
+    HeadRow,
+    HeadStats,
+    preset_note,
+    step_statistics,
+    table_from_steps,
+    table_steps,
+)
+from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
 from ..state import kind_labels
 from .base import AnalysisMode
@@ -179,6 +193,11 @@ class HeadStatsMode(AnalysisMode):
         self.note = plain_label("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet(f"color:{MUTED};")
+        # Says the table is of an older input while the new numbers are computed.
+        self.updating = plain_label("")
+        self.updating.setWordWrap(True)
+        self.updating.setStyleSheet(f"color:{MUTED}; font-style:italic;")
+        self.updating.hide()
         self.table_model = HeadTableModel(widget)
         self.proxy = HeadFilterProxy(widget)
         self.proxy.setSourceModel(self.table_model)
@@ -213,13 +232,14 @@ class HeadStatsMode(AnalysisMode):
         layout = QVBoxLayout(widget)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(controls)
+        layout.addWidget(self.updating)
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
         self.kinds.currentIndexChanged.connect(lambda _index: self._apply_filter())
         self.preset.currentIndexChanged.connect(lambda _index: self._apply_filter())
         self.stats: dict[str, HeadStats] = {}
         self.table_trace: object | None = None  # the trace the table's numbers are of
-        self._pending: object | None = None  # the trace whose numbers the worker computes
+        self.chain: LayerChain | None = None  # the numbers being computed; its key is their trace
         return widget
 
     # -- painting -------------------------------------------------------------------------------
@@ -227,30 +247,59 @@ class HeadStatsMode(AnalysisMode):
         trace = self.window.state.trace
         if trace is None:
             return
-        if trace is not self.table_trace and trace is not self._pending:
-            self._pending = trace
-
-            def compute(_model: Any) -> tuple[Any, dict[str, HeadStats]]:
-                # Only the trace's arrays are read: the model itself is not needed.
-                return trace, {kind: trace_head_statistics(trace, kind) for kind in trace.kinds}
-
-            self.request("table", compute)
+        if trace is not self.table_trace and (self.chain is None or self.chain.key is not trace):
+            steps = [
+                lambda _previous, kind=kind, layer=layer, heads=heads: step_statistics(trace, kind, layer, heads)
+                for kind, layer, heads in table_steps(trace)
+            ]
+            self.chain = LayerChain(trace, steps)
+            self._request_next()
+        self._show_progress()
         self._apply_filter()
+
+    def _request_next(self) -> None:
+        compute = self.chain.next_compute() if self.chain is not None else None
+        if compute is not None:
+            self.request("layer", compute)
+
+    def _show_progress(self) -> None:
+        """The muted note while the table is of an older trace than the window's (or empty)."""
+        chain = self.chain
+        if chain is None or chain.key is not self.window.state.trace:
+            self.updating.hide()
+            return
+        progress = f"({len(chain.results)} of {chain.n_steps} steps done)"
+        if self.table_trace is None:
+            self.updating.setText(f"Computing the statistics… {progress}")
+        else:
+            self.updating.setText(
+                f"Updating for the new input… {progress}; the table shows the previous input's numbers."
+            )
+        self.updating.show()
 
     def on_result(self, topic: str, value: Any) -> None:
-        trace, stats = value
-        if trace is self._pending:
-            self._pending = None
+        chain = self.chain
+        if chain is None or not chain.take(value):
+            return  # a chain dropped for a newer trace
+        trace = chain.key
         if trace is not self.window.state.trace:
-            return  # a newer trace's numbers are on their way
-        self.table_trace, self.stats = trace, stats
-        self.table_model.set_rows([row for kind_stats in stats.values() for row in kind_stats.rows()])
-        self._apply_filter()
+            # A newer trace has arrived: stop here; painting it starts its own chain.
+            self.chain = None
+        elif chain.done:
+            self.chain = None
+            self.table_trace, self.stats = trace, table_from_steps(trace, chain.results)
+            self.table_model.set_rows([row for kind_stats in self.stats.values() for row in kind_stats.rows()])
+            self._apply_filter()
+        else:
+            self._request_next()
+        self._show_progress()
 
     def on_failure(self, topic: str, reason: str) -> None:
         super().on_failure(topic, reason)
-        self._pending = None
+        self.chain = None
+        self._show_progress()
         self.note.setText(f"Could not compute the statistics: {reason}")
+        self.note.show()
 
     def _apply_filter(self) -> None:
         """Filter by kind and preset, write the preset's note, highlight the selected head."""

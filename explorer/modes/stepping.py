@@ -7,7 +7,8 @@ has focus) and a slider. For the token produced at the current step it shows the
 so far with that one highlighted, its cross-attention row over the source (encoder–
 decoder only), its decoder self-attention row over the tokens before it, and the top-k
 next-token probabilities with the produced token marked. Layer and head follow the
-window's selection (head None: the mean over heads). Encoder-only models produce no
+window's selection (head None: the mean over heads), and so does "Hide special tokens":
+the bars then leave out special and padding keys, each row renormalised over the rest. Encoder-only models produce no
 tokens; the dock says so.
 """
 
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..analysis.stepping import GenerationStep, StepThrough
+from ..analysis.stepping import BarRow, GenerationStep, StepThrough, axis_prefix, bar_row
 from ..panels.distribution import BAR_COLOUR, SPECIAL_BAR_COLOUR
 from ..panels.heatmap import (
     BACKGROUND,
@@ -52,16 +53,6 @@ from ..token_labels import display_token
 from .base import AnalysisMode
 
 PRODUCED_BACKGROUND = "#fde0dc"
-
-
-def head_row(rows: np.ndarray, layer: int, head: int | None) -> tuple[np.ndarray, int, int | None]:
-    """One row of ``(L, H, K)`` rows at the selected layer and head (None: mean over heads),
-    with the layer and head clamped to what the rows hold."""
-    layer = min(max(layer, 0), rows.shape[0] - 1)
-    if head is None:
-        return np.asarray(rows[layer], dtype=np.float64).mean(axis=0), layer, None
-    head = min(max(head, 0), rows.shape[1] - 1)
-    return np.asarray(rows[layer, head], dtype=np.float64), layer, head
 
 
 def encoder_only_reason(model_name: str) -> str:
@@ -294,20 +285,17 @@ class SteppingMode(AnalysisMode):
         produced = repr(display_token(step.token))
         # A decoder-only model has no cross-attention: its self-attention takes the room.
         self.cross_bars.set_shown(step.cross_row is not None)
+        filtered = False
         if step.cross_row is None:
             self.cross_bars.clear("a decoder-only model has no cross-attention")
         else:
-            row, layer, head = head_row(step.cross_row, selection.layer, selection.head)
-            encoder = steps.trace.encoder
-            self.cross_bars.show(
-                f"cross-attention · layer {layer} · {self._head_text(head)}",
-                encoder.tokens, encoder.special, row,
-            )
-        row, layer, head = head_row(step.self_row, selection.layer, selection.head)
-        self.self_bars.show(
-            f"decoder self-attention · layer {layer} · {self._head_text(head)}",
-            decoder.tokens[: step.query + 1], decoder.special[: step.query + 1], row,
-        )
+            row = bar_row(step.cross_row, steps.trace.encoder, selection.layer, selection.head, selection.hide_special)
+            self.cross_bars.show(self._title("cross-attention", row), row.keys.tokens, row.keys.special, row.values)
+            filtered = row.filtered
+        keys = axis_prefix(decoder, step.query + 1)
+        row = bar_row(step.self_row, keys, selection.layer, selection.head, selection.hide_special)
+        self.self_bars.show(self._title("decoder self-attention", row), row.keys.tokens, row.keys.special, row.values)
+        filtered = filtered or row.filtered
         self._show_table(step)
         summary = (
             f"step {self.index + 1}: the decoder row of position {step.query} produced {produced} "
@@ -315,11 +303,15 @@ class SteppingMode(AnalysisMode):
         )
         if steps.trace.architecture == "encoder-decoder":
             summary += " Greedy generation from the source text; the target field is not used here."
+        if filtered:
+            # Said here, not in the plot titles: a longer title would widen the plots past the dock.
+            summary += " Special tokens hidden: each bar row is renormalised over the other keys."
         self.summary.setText(summary)
 
     @staticmethod
-    def _head_text(head: int | None) -> str:
-        return "mean over heads" if head is None else f"head {head}"
+    def _title(kind: str, row: BarRow) -> str:
+        head = "mean over heads" if row.head is None else f"head {row.head}"
+        return f"{kind} · layer {row.layer} · {head}"
 
     @staticmethod
     def _tokens_html(steps: StepThrough, step: GenerationStep) -> str:

@@ -48,6 +48,7 @@ RANKING_TITLES = {"js_divergence_bits": "JS divergence", "mean_abs_difference": 
 COLOUR_A = "#1f5fbf"
 COLOUR_B = "#b8321f"
 COLOUR_BAR_WIDTH = 11
+UPDATING = "updating…"
 
 
 class TokenPlot:
@@ -129,6 +130,15 @@ class CompareView(QWidget):
         self.title = plain_label()
         self.title.setStyleSheet("font-weight:600;")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Shown while the comparison on screen is of an older input A than the window's.
+        self.updating = plain_label(UPDATING)
+        self.updating.setStyleSheet(f"color:{MUTED}; font-style: italic;")
+        self.updating.setToolTip("Comparing the new input A; the comparison shown is of the previous one")
+        self.updating.hide()
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.title, 1)
+        header.addWidget(self.updating)
         self.label_a = plain_label()
         self.label_b = plain_label()
         self.label_a.setStyleSheet(f"color:{COLOUR_A};")
@@ -216,7 +226,7 @@ class CompareView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(controls)
-        layout.addWidget(self.title)
+        layout.addLayout(header)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.readout)
 
@@ -249,6 +259,14 @@ class CompareView(QWidget):
             "Compare the same input on a second checkpoint of the same architecture" if name is None else f"checkpoint B: {name}"
         )
         self.clear_button.setEnabled(name is not None)
+
+    def set_updating(self, updating: bool) -> None:
+        """Mark what is shown as about to be replaced (a muted note in the header)."""
+        self.updating.setVisible(updating)
+
+    @property
+    def is_updating(self) -> bool:
+        return not self.updating.isHidden()
 
     def show_message(self, text: str, title: str = "") -> None:
         """One line in place of the heatmaps (why there is nothing to compare)."""

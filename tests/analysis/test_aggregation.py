@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from explorer.analysis import aggregation
+from explorer.analysis.layer_chain import LayerChain
 from explorer.analysis.aggregation import (
-    filter_keys,
+    drop_keys,
     hidden_keys,
     layer_max,
     layer_mean,
@@ -104,19 +105,18 @@ def test_filter_hides_keys_and_renormalises_by_hand() -> None:
         ],
         dtype=np.float32,
     )
-    hidden = np.array([True, False, False])
-    result = filter_keys(matrix, hidden)
-    np.testing.assert_allclose(result, [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0], [0.0, 0.75, 0.25]], atol=1e-7)
+    result = drop_keys(matrix, np.array([False, True, True]))
+    np.testing.assert_allclose(result, [[0.5, 0.5], [0.0, 0.0], [0.75, 0.25]], atol=1e-7)
     assert not np.isnan(result).any()
 
 
 def test_filter_works_on_whole_stacks_and_renormalises() -> None:
     rng = np.random.default_rng(0)
     weights = _random_rows(rng, (2, 3, 6, 6), causal=True)
-    hidden = np.array([True, False, False, False, False, True])
-    result = filter_keys(weights, hidden)
-    assert result.shape == weights.shape
-    assert np.all(result[..., hidden] == 0)
+    keep = np.array([False, True, True, True, True, False])
+    result = drop_keys(weights, keep)
+    assert result.shape == (2, 3, 6, 4)
+    np.testing.assert_allclose(result[..., 1, :], weights[..., 1, 1:5] / weights[..., 1, 1:5].sum(axis=-1, keepdims=True))
     totals = result.sum(axis=-1)
     # Row 0 of a causal head sees only key 0, which is hidden: it becomes zeros.
     np.testing.assert_allclose(totals[..., 0], 0.0)
@@ -127,16 +127,16 @@ def test_filtered_scores_give_the_filtered_weights_after_softmax() -> None:
     rng = np.random.default_rng(1)
     scores = rng.normal(size=(4, 5)).astype(np.float32)
     weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
-    hidden = np.array([False, True, False, False, True])
-    filtered_scores = filter_keys(scores, hidden, values="scores")
-    assert np.all(np.isneginf(filtered_scores[:, hidden]))
+    keep = np.array([True, False, True, True, False])
+    filtered_scores = drop_keys(scores, keep, values="scores")
+    np.testing.assert_array_equal(filtered_scores, scores[:, keep])
     softmaxed = np.exp(filtered_scores) / np.exp(filtered_scores).sum(axis=-1, keepdims=True)
-    np.testing.assert_allclose(softmaxed, filter_keys(weights, hidden), atol=1e-6)
+    np.testing.assert_allclose(softmaxed, drop_keys(weights, keep), atol=1e-6)
 
 
 def test_filter_refuses_a_mask_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="3 keys but the matrix has 4"):
-        filter_keys(np.full((2, 4), 0.25), np.zeros(3, dtype=bool))
+        drop_keys(np.full((2, 4), 0.25), np.ones(3, dtype=bool))
 
 
 def test_hidden_keys_are_special_or_padding(make_trace) -> None:
@@ -146,3 +146,46 @@ def test_hidden_keys_are_special_or_padding(make_trace) -> None:
 
 def test_renormalise_rows_keeps_zero_rows_zero() -> None:
     np.testing.assert_allclose(renormalise_rows(np.array([[2.0, 2.0], [0.0, 0.0]])), [[0.5, 0.5], [0.0, 0.0]])
+
+
+def _chained(weights: np.ndarray, method: str) -> np.ndarray:
+    """Rollout or flow computed one layer per step, as the aggregation panel asks the worker."""
+    step = aggregation.LAYER_STEPS[method]
+    chain = LayerChain(method, [lambda previous, layer=layer: step(weights[layer], previous) for layer in range(len(weights))])
+    answers = []
+    while (compute := chain.next_compute()) is not None:
+        answers.append(compute(None))
+        # A step answered twice, or another chain's answer, is not taken.
+        assert chain.take(answers[-1]) and not chain.take(answers[-1])
+    return np.stack(chain.results)
+
+
+@pytest.mark.parametrize("method, whole", [("rollout", rollout), ("flow", widest_path_flow)])
+def test_layer_by_layer_chain_equals_the_whole_computation(method, whole) -> None:
+    rng = np.random.default_rng(11)
+    weights = _random_rows(rng, (5, 3, 8, 8), causal=True)
+    np.testing.assert_array_equal(_chained(weights, method), whole(weights))
+    if method == "rollout":
+        # The hand-worked two-layer example, through the chain.
+        np.testing.assert_allclose(_chained(TWO_LAYERS, method)[1], [[0.7, 0.3], [0.625, 0.375]], atol=1e-6)
+
+
+def test_flow_is_refused_above_the_token_limit_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = _random_rows(np.random.default_rng(2), (2, 2, 6, 6))
+    assert aggregation.flow_refusal(aggregation.FLOW_TOKEN_LIMIT) is None
+    monkeypatch.setattr(aggregation, "FLOW_TOKEN_LIMIT", 5)
+    refusal = aggregation.flow_refusal(6)
+    assert refusal.startswith("Attention flow is limited to 5 tokens and this input has 6")
+    with pytest.raises(ValueError, match="limited to 5 tokens"):
+        aggregation.aggregate(weights, "flow", 1)
+    # The rollout, linear in layers and quadratic per product, has no such limit.
+    np.testing.assert_allclose(aggregation.aggregate(weights, "rollout", 1), rollout(weights)[1], atol=1e-6)
+
+
+def test_each_method_names_itself_in_one_record() -> None:
+    rollout_words, mean_words = aggregation.AGGREGATIONS["rollout"], aggregation.AGGREGATIONS["mean"]
+    assert rollout_words.title(0) == "attention rollout (layer 0)"
+    assert rollout_words.title(2) == "attention rollout (layers 0–2)"
+    assert mean_words.title(2) == "mean over heads (layer 2)"
+    assert rollout_words.label == "Attention rollout (layers 0–L)" and mean_words.label == "Mean over heads (layer L)"
+    assert set(aggregation.AGGREGATIONS) == set(aggregation.METHODS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import tracemalloc
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ from explorer.analysis.compare_job import (
     SecondCheckpoint,
     architecture_mismatch,
     frame_of,
+    head_pair,
     run_comparison,
     teacher_forcing_target,
 )
@@ -56,8 +59,7 @@ def test_js_divergence_is_zero_for_identical_rows_and_symmetric() -> None:
 def test_mean_absolute_difference_and_js_of_a_head_by_hand() -> None:
     before = np.array([[[[1.0, 0.0], [0.5, 0.5]]]], dtype=np.float32)  # (1, 1, 2, 2)
     after = np.array([[[[0.0, 1.0], [0.5, 0.5]]]], dtype=np.float32)
-    difference, mean_abs, js = compare_weights(before, after)
-    np.testing.assert_allclose(difference[0, 0], [[-1.0, 1.0], [0.0, 0.0]])
+    mean_abs, js = compare_weights(before, after)
     assert mean_abs[0, 0] == pytest.approx(0.5)  # cells |-1|, 1, 0, 0 → 2 / 4
     assert js[0, 0] == pytest.approx(0.5)  # rows 1 bit and 0 bits
 
@@ -66,10 +68,76 @@ def _stack(rng: np.random.Generator, layers: int = 2, heads: int = 3, queries: i
     return rng.dirichlet(np.ones(keys), size=(layers, heads, queries)).astype(np.float32)
 
 
+def test_a_comparison_keeps_per_head_statistics_not_the_difference(make_trace) -> None:
+    rng = np.random.default_rng(10)
+    a_stack, b_stack = _stack(rng, layers=2, heads=3, queries=5, keys=5), _stack(rng, layers=2, heads=3, queries=5, keys=5)
+    comparison = compare_traces(make_trace(encoder_self=a_stack), make_trace(encoder_self=b_stack), "encoder_self")
+    arrays = {field.name: getattr(comparison, field.name) for field in fields(comparison)}
+    arrays = {name: value for name, value in arrays.items() if isinstance(value, np.ndarray)}
+    # Nothing as large as one (Q, K) map, let alone the (L, H, Q, K) difference.
+    assert {name: value.size for name, value in arrays.items() if value.size > 2 * 3} == {}
+    # The statistics are still those of the full difference.
+    expected_abs = np.abs(b_stack - a_stack).mean(axis=(-1, -2))
+    np.testing.assert_allclose(comparison.mean_abs_difference, expected_abs, rtol=1e-5)
+
+
+def test_float16_stacks_are_compared_a_layer_at_a_time() -> None:
+    rng = np.random.default_rng(11)
+    layers, heads, tokens = 48, 2, 64
+    a = _stack(rng, layers, heads, tokens, tokens).astype(np.float16)
+    b = _stack(rng, layers, heads, tokens, tokens).astype(np.float16)
+    expected_abs, expected_js = compare_weights(a.astype(np.float32), b.astype(np.float32))
+    tracemalloc.start()  # numpy reports its array buffers to tracemalloc
+    try:
+        mean_abs, js = compare_weights(a, b)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(mean_abs, expected_abs)
+    np.testing.assert_array_equal(js, expected_js)
+    one_layer = heads * tokens * tokens * 4  # bytes of one layer in float32
+    # A handful of one-layer temporaries; a float32 copy of either stack alone would be 48.
+    assert peak < 10 * one_layer
+
+
+def test_the_filtered_mean_over_heads_renormalises_each_head_first(make_trace) -> None:
+    rng = np.random.default_rng(12)
+    a_stack, b_stack = _stack(rng), _stack(rng)
+    # Key 0 is special in A, key 3 in B: both maps hide both columns, so they subtract.
+    a, b = make_trace(encoder_self=a_stack, encoder_special={0}), make_trace(encoder_self=b_stack, encoder_special={3})
+    shown_a, shown_b, axes_a, axes_b = head_pair(a, b, "encoder_self", 1, None, hide_special=True)
+    keep = np.array([False, True, True, False])
+
+    def filtered_mean(stack: np.ndarray) -> np.ndarray:
+        heads = stack[1][:, :, keep]  # (H, Q, kept)
+        return (heads / heads.sum(axis=-1, keepdims=True)).mean(axis=0)
+
+    np.testing.assert_allclose(shown_a, filtered_mean(a_stack), atol=1e-6)
+    np.testing.assert_allclose(shown_b, filtered_mean(b_stack), atol=1e-6)
+    # Renormalising the mean instead gives other numbers on these weights.
+    mean_first = a_stack[1].mean(axis=0)[:, keep]
+    assert np.abs(mean_first / mean_first.sum(axis=-1, keepdims=True) - filtered_mean(a_stack)).max() > 1e-3
+    assert axes_a[1].tokens == axes_b[1].tokens == ["e1", "e2"]
+    assert axes_a[0] is a.encoder  # queries are never filtered
+    result = CompareResult(a, b, "A", "B", *compare_every_kind(a, b))
+    frame = frame_of(result, "encoder_self", 1, None, hide_special=True)
+    np.testing.assert_allclose(frame.difference, filtered_mean(b_stack) - filtered_mean(a_stack), atol=1e-6)
+
+
+def test_every_key_hidden_shows_the_maps_unfiltered(make_trace) -> None:
+    rng = np.random.default_rng(13)
+    a_stack, b_stack = _stack(rng), _stack(rng)
+    a = make_trace(encoder_self=a_stack, encoder_special={0, 1})
+    b = make_trace(encoder_self=b_stack, encoder_padding={2, 3})
+    shown_a, shown_b, axes_a, _ = head_pair(a, b, "encoder_self", 0, 2, hide_special=True)
+    np.testing.assert_array_equal(shown_a, a_stack[0, 2])
+    np.testing.assert_array_equal(shown_b, b_stack[0, 2])
+    assert axes_a[1] is a.encoder
+
+
 def test_identical_traces_have_no_difference(make_trace) -> None:
     stack = _stack(np.random.default_rng(0))
     comparison = compare_traces(make_trace(encoder_self=stack), make_trace(encoder_self=stack.copy()), "encoder_self")
-    assert np.all(comparison.difference == 0)
     np.testing.assert_allclose(comparison.js_divergence_bits, 0.0, atol=1e-6)
     np.testing.assert_allclose(comparison.mean_abs_difference, 0.0)
     assert comparison.changed_queries.size == 0
@@ -122,7 +190,7 @@ def test_cross_attention_checks_both_sides(make_trace) -> None:
 
     with pytest.raises(ComparisonError, match="decoder tokens differ at position 1"):
         compare_traces(trace([100, 101]), trace([100, 7]), "cross")
-    assert compare_traces(trace([100, 101]), trace([100, 101]), "cross").difference.shape == (2, 3, 2, 3)
+    assert compare_traces(trace([100, 101]), trace([100, 101]), "cross").js_divergence_bits.shape == (2, 3)
 
 
 def test_different_architectures_are_refused(make_trace) -> None:
@@ -229,6 +297,22 @@ def test_one_input_on_two_checkpoints_teacher_forces_a_generated_output(two_chec
     # Checkpoint B is read once and kept.
     run_comparison(model_a, trace_a, inputs, second)
     assert second.loads == 1
+
+
+def test_a_checkpoint_of_another_architecture_is_released_when_refused(two_checkpoints, tmp_path) -> None:
+    config = tiny_config("decoder")
+    other = save_checkpoint(tmp_path / "decoder", tiny_network(config, 5), task_tokenizer(config.max_positions), name="decoder")
+    model = load_checkpoint(two_checkpoints[0])
+    trace_a = model.trace("date: 5 may 2020", target="2020-05-05")
+    second = SecondCheckpoint()
+    inputs = CompareInputs("date: 5 may 2020", "2020-05-05", checkpoint_b=str(other))
+    with pytest.raises(ComparisonError, match="only checkpoints of the same architecture can be compared"):
+        run_comparison(model, trace_a, inputs, second)
+    assert (second.loads, second.model, second.location) == (1, None, None)
+    # Asking again reads it again rather than keeping a refused model around.
+    with pytest.raises(ComparisonError):
+        run_comparison(model, trace_a, inputs, second)
+    assert second.loads == 2 and second.model is None
 
 
 def test_two_inputs_on_one_model_label_the_texts(two_checkpoints) -> None:

@@ -9,15 +9,20 @@ import math
 import numpy as np
 import pytest
 
+from explorer.analysis import head_stats
 from explorer.analysis.head_stats import (
     CSV_COLUMNS,
     PRESETS,
     STATISTICS,
     preset_note,
+    step_statistics,
     table_csv,
+    table_from_steps,
     table_rows,
+    table_steps,
     trace_head_statistics,
 )
+from explorer.analysis.layer_chain import LayerChain
 
 # Token 0 is special (BOS), token 2 is special after the first position (EOS, a separator).
 CAUSAL = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]
@@ -167,3 +172,32 @@ def test_float16_traces_give_the_float32_numbers(decoder_trace) -> None:
     rounded = trace_head_statistics(decoder_trace, "decoder_self").values
     for name in STATISTICS:
         np.testing.assert_allclose(rounded[name], exact[name], atol=1e-3, err_msg=name)
+
+
+def _random_rows(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    weights = rng.random(shape).astype(np.float32)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def test_the_table_step_by_step_equals_the_whole_table(make_trace, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    trace = make_trace(
+        encoder_self=_random_rows(rng, (2, 3, 5, 5)),
+        decoder_self=np.tril(_random_rows(rng, (2, 3, 4, 4))),
+        cross=_random_rows(rng, (2, 3, 4, 5)),
+        encoder_special={0, 4},
+        decoder_special={0},
+        encoder_padding={3},
+    )
+    # Two heads of 5 × 5 per step: each layer of the encoder splits into heads 0–1 and 2.
+    monkeypatch.setattr(head_stats, "STEP_CELLS", 2 * 25)
+    steps = table_steps(trace)
+    assert steps[:2] == [("encoder_self", 0, slice(0, 2)), ("encoder_self", 0, slice(2, 3))]
+    chain = LayerChain(trace, [lambda _previous, step=step: step_statistics(trace, *step) for step in steps])
+    table = table_from_steps(trace, chain.run())
+    assert list(table) == list(trace.kinds)
+    for kind in trace.kinds:
+        whole = trace_head_statistics(trace, kind)
+        assert table[kind].counted_queries == whole.counted_queries
+        for name in STATISTICS:
+            np.testing.assert_allclose(table[kind].values[name], whole.values[name], atol=1e-7, equal_nan=True)

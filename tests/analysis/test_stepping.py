@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from explorer.analysis.stepping import StepThrough, next_token_table
+from explorer.analysis.stepping import StepThrough, axis_prefix, bar_row, next_token_table
+from model.trace import TokenAxis
 
 
 def _label(token_id: int) -> str:
@@ -102,3 +103,31 @@ def test_decoder_only_generation_trace_covers_prompt_and_continuation(make_check
     assert len(steps.trace.decoder) == prompt_length + steps.n_steps
     # Greedy: every produced token was the most probable one at its step.
     assert all(steps.step(index).rank == 0 for index in range(steps.n_steps))
+
+
+def _keys(tokens: list[str], special: list[bool]) -> TokenAxis:
+    n = len(tokens)
+    return TokenAxis(np.arange(n), tokens, np.array(special), np.zeros(n, dtype=bool))
+
+
+def test_bar_row_hides_special_keys_and_renormalises_each_head_before_the_mean() -> None:
+    rows = np.array([[[0.2, 0.3, 0.5], [0.5, 0.25, 0.25]]], dtype=np.float32)  # (L=1, H=2, K=3)
+    keys = _keys(["a", "b", "</s>"], [False, False, True])
+    row = bar_row(rows, keys, layer=0, head=None)
+    np.testing.assert_allclose(row.values, [0.35, 0.275, 0.375], atol=1e-7)
+    assert row.keys.tokens == ["a", "b", "</s>"] and not row.filtered
+    # Head 0 over a, b: .2/.5, .3/.5; head 1: .5/.75, .25/.75; then the mean of the two.
+    row = bar_row(rows, keys, layer=0, head=None, hide_special=True)
+    np.testing.assert_allclose(row.values, [(0.4 + 2 / 3) / 2, (0.6 + 1 / 3) / 2], atol=1e-6)
+    assert row.keys.tokens == ["a", "b"] and row.filtered and row.head is None
+    row = bar_row(rows, keys, layer=5, head=7, hide_special=True)  # clamped to layer 0, head 1
+    assert (row.layer, row.head) == (0, 1)
+    np.testing.assert_allclose(row.values, [2 / 3, 1 / 3], atol=1e-6)
+    # Only special keys (the start token alone, say): shown unfiltered rather than empty.
+    start = bar_row(rows[:, :, :1], _keys(["<s>"], [True]), 0, 0, hide_special=True)
+    assert start.values.tolist() == pytest.approx([0.2]) and not start.filtered
+
+
+def test_axis_prefix_keeps_the_first_tokens() -> None:
+    prefix = axis_prefix(_keys(["<s>", "a", "b"], [True, False, False]), 2)
+    assert prefix.tokens == ["<s>", "a"] and prefix.special.tolist() == [True, False] and len(prefix.ids) == 2

@@ -9,7 +9,27 @@ import numpy as np
 import pytest
 
 from explorer.analysis import timeline
-from explorer.analysis.timeline import CheckpointCache, open_run, statistic_over_steps
+from explorer.analysis.timeline import (
+    CheckpointCache,
+    CurveKey,
+    CurveSchedule,
+    LoadWait,
+    StepStatistics,
+    TracedStep,
+    checkpoint_statistics,
+    forced_target,
+    left_out_note,
+    open_run,
+    trace_statistics,
+)
+
+
+def collected_curve(traces, kind: str, statistic: str):
+    """The curve of ``statistic`` over ``(step, trace)`` pairs, as the app collects it."""
+    collected = StepStatistics()
+    for step, trace in traces:
+        collected.add(step, trace_statistics(trace))
+    return collected.curve(kind, statistic)
 
 
 def _fake_checkpoint(folder: Path) -> Path:
@@ -139,13 +159,13 @@ def test_statistic_curve_over_steps_by_hand(make_trace) -> None:
     one_hot = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], dtype=np.float32)  # entropy 0, diagonal 1
     half = np.full((1, 1, 2, 2), 0.5, dtype=np.float32)  # entropy 1 bit, diagonal .5
     traces = [(200, make_trace(encoder_self=half)), (100, make_trace(encoder_self=one_hot))]
-    curve = statistic_over_steps(traces, "encoder_self", "entropy_bits")
+    curve = collected_curve(traces, "encoder_self", "entropy_bits")
     assert curve.steps.tolist() == [100, 200]
     np.testing.assert_allclose(curve.head(0, 0), [0.0, 1.0], atol=1e-6)
-    diagonal = statistic_over_steps(traces, "encoder_self", "diagonal_share")
+    diagonal = collected_curve(traces, "encoder_self", "diagonal_share")
     np.testing.assert_allclose(diagonal.values[:, 0, 0], [1.0, 0.5])
     with pytest.raises(ValueError, match="unknown statistic"):
-        statistic_over_steps(traces, "encoder_self", "loss")
+        collected_curve(traces, "encoder_self", "loss")
 
 
 def test_curve_of_a_real_run_loaded_through_the_cache(tmp_path: Path) -> None:
@@ -163,7 +183,7 @@ def test_curve_of_a_real_run_loaded_through_the_cache(tmp_path: Path) -> None:
         (checkpoint.step, cache.get(checkpoint.folder).trace("sort: owl cat", target="cat owl"))
         for checkpoint in run.checkpoints
     ]
-    curve = statistic_over_steps(traces, "cross", "entropy_bits")
+    curve = collected_curve(traces, "cross", "entropy_bits")
     assert curve.values.shape == (2, 2, 4)
     # Cross-attention rows over the source tokens: entropy between 0 and log2 of their
     # number, and two differently seeded networks do not give the same numbers.
@@ -212,12 +232,15 @@ def test_step_statistics_collect_every_kind_and_match_the_direct_curve(make_trac
     collected = timeline.StepStatistics()
     for step, trace in traces:
         collected.add(step, timeline.trace_statistics(trace))
-    assert len(collected) == 3 and 20 in collected and collected.kinds == {"encoder_self", "decoder_self", "cross"}
+    assert len(collected) == 3 and 20 in collected and 40 not in collected
     for kind in ("encoder_self", "cross"):
-        direct = statistic_over_steps(traces, kind, "max_weight")
         built = collected.curve(kind, "max_weight")
         assert built.steps.tolist() == [10, 20, 30]
-        np.testing.assert_array_equal(built.values, direct.values)
+        for index, step in enumerate((10, 20, 30)):
+            trace = dict(traces)[step]
+            # Max weight of a head: the mean over queries of each row's largest weight.
+            expected = trace.attention[kind].weights.max(axis=-1).mean(axis=-1)  # (L, H)
+            np.testing.assert_allclose(built.values[index], expected, atol=1e-6)
     assert timeline.StepStatistics().curve("cross", "entropy_bits") is None
     with pytest.raises(ValueError, match="unknown statistic"):
         collected.curve("cross", "loss")
@@ -238,8 +261,136 @@ def test_checkpoint_statistics_trace_the_input_on_the_loaded_checkpoint(make_tra
         loaded_from.append(folder)
         return Loaded()
 
-    statistics = timeline.checkpoint_statistics(load, Path("step-000010"), "a b", None, "c")
+    traced = timeline.checkpoint_statistics(load, Path("step-000010"), "a b", None, "c")
     assert loaded_from == [Path("step-000010")] and asked == [("a b", None, "c")]
+    assert not traced.unforced
+    statistics = traced.statistics
     # Query 0: .25/.75 → max .75; query 1: one-hot → max 1.
     assert statistics["encoder_self"]["max_weight"][0, 0] == pytest.approx(0.875)
     assert statistics["encoder_self"]["diagonal_share"][0, 0] == pytest.approx(0.125)
+
+
+def _checkpoints(*steps: int | None) -> list[timeline.RunCheckpoint]:
+    return [timeline.RunCheckpoint(step, Path(f"step-{step}")) for step in steps]
+
+
+def _traced(value: float, shape: tuple[int, int] = (1, 2)) -> TracedStep:
+    return TracedStep({"cross": {"entropy_bits": np.full(shape, value)}})
+
+
+def test_schedule_traces_each_stepped_checkpoint_once_in_order() -> None:
+    schedule = CurveSchedule()
+    checkpoints = _checkpoints(10, 20, None)  # final/ of unknown step has no place on the axis
+    key = CurveKey(Path("run"), "a b")
+    assert schedule.start(key, checkpoints, forced_ids=(1, 5, 6), forced_from="step 20")
+    assert not schedule.start(key, checkpoints)  # the same curve: nothing starts again
+    assert schedule.forced_ids == (1, 5, 6) and schedule.tracing
+    asked = schedule.next()
+    assert asked == (key, checkpoints[0])
+    assert schedule.finished(key, 10, _traced(0.5))
+    assert schedule.next() == (key, checkpoints[1])
+    schedule.failed("the file is half written")
+    assert schedule.next() is None and not schedule.tracing
+    assert schedule.failures == {20: "the file is half written"}
+    assert schedule.statistics.curve("cross", "entropy_bits").steps.tolist() == [10]
+
+
+def test_schedule_drops_answers_of_an_older_curve_and_skips_the_step_in_flight() -> None:
+    schedule = CurveSchedule()
+    checkpoints = _checkpoints(10, 20)
+    old, new = CurveKey(Path("run"), "a"), CurveKey(Path("run"), "b")
+    schedule.start(old, checkpoints)
+    schedule.next()  # step 10 of "a" goes to the worker
+    schedule.start(new, checkpoints)
+    assert not schedule.finished(old, 10, _traced(0.5))  # "a"'s answer arrives late
+    assert len(schedule.statistics) == 0
+    assert schedule.next() == (new, checkpoints[0])
+    # A listing while step 10 of "b" is in flight does not queue it twice.
+    schedule.queue(checkpoints)
+    assert schedule.next() == (new, checkpoints[1])
+
+
+def test_retry_traces_the_checkpoints_that_failed_and_the_new_ones() -> None:
+    schedule = CurveSchedule()
+    key = CurveKey(Path("run"), "a")
+    schedule.start(key, _checkpoints(10, 20))
+    for step in (10, 20):
+        assert schedule.next()[1].step == step
+        if step == 10:
+            schedule.finished(key, 10, _traced(0.5))
+        else:
+            schedule.failed("half written")
+    assert schedule.next() is None
+    schedule.queue(_checkpoints(10, 20, 30))  # listing alone leaves the failure alone
+    assert schedule.next()[1].step == 30
+    schedule.finished(key, 30, _traced(0.25))
+    assert schedule.next() is None
+    schedule.retry(_checkpoints(10, 20, 30))
+    assert schedule.failures == {}
+    assert schedule.next()[1].step == 20 and schedule.next() is None
+
+
+def test_curve_keeps_the_steps_of_one_shape() -> None:
+    collected = StepStatistics()
+    collected.add(10, _traced(1.0).statistics)
+    collected.add(20, _traced(2.0, shape=(3, 4)).statistics)
+    collected.add(30, _traced(3.0).statistics)
+    assert collected.shapes("cross") == {10: (1, 2), 20: (3, 4), 30: (1, 2)}
+    curve = collected.curve("cross", "entropy_bits", (1, 2))
+    assert curve.steps.tolist() == [10, 30] and curve.values[:, 0, 1].tolist() == [1.0, 3.0]
+    assert collected.curve("cross", "entropy_bits", (3, 4)).steps.tolist() == [20]
+    assert collected.curve("cross", "entropy_bits", (5, 5)) is None
+    with pytest.raises(ValueError, match="different layers × heads"):
+        collected.curve("cross", "entropy_bits")
+    assert left_out_note({20: (3, 4)}, (1, 2)) == (
+        "left out of the curve: step 20 (3 layers × 4 heads), whose model differs from the loaded one (1 layers × 2 heads)"
+    )
+    assert left_out_note({}, (1, 2)) == ""
+
+
+def test_load_wait_ends_on_the_painted_trace_a_failure_or_another_model(tmp_path: Path) -> None:
+    folder = tmp_path / "step-000010"
+    wait = LoadWait()
+    assert not wait.trace_painted() and not wait.model_changed(folder, True)
+    wait.ask(folder)
+    assert not wait.trace_painted()  # a trace of the previous model
+    assert not wait.model_changed(tmp_path / "step-000020", True)  # an older load of the run
+    assert not wait.model_changed(folder, True) and wait.loaded
+    assert wait.trace_painted() and not wait.waiting
+    wait.ask(folder)
+    assert not wait.load_failed(tmp_path / "other") and wait.load_failed(folder)
+    wait.ask(folder)
+    assert wait.model_changed("bundled", False)  # the user opened another model over the run
+    wait.ask(folder)
+    assert not wait.trace_failed()  # not loaded yet: a failed trace is of the previous model
+    wait.model_changed(folder, True)
+    assert wait.trace_failed() and not wait.waiting
+
+
+def test_checkpoints_are_teacher_forced_with_the_given_decoder_tokens(make_checkpoint) -> None:
+    from model import load_checkpoint
+
+    folder = make_checkpoint("encoder-decoder", seed=3)
+    model = load_checkpoint(folder)
+    forced = (model.config.start_token_id, *model.tokenizer.encode("cat owl fig").ids)
+    target, unforced = forced_target(model, None, forced)
+    assert not unforced and model.decoder_ids(target)[0] == list(forced)
+    assert forced_target(model, "fig", forced) == ("fig", False)  # a typed target wins
+    traced = checkpoint_statistics(load_checkpoint, folder, "sort: owl cat fig", forced_ids=forced)
+    expected = model.trace("sort: owl cat fig", target=target)
+    assert expected.decoder.ids.tolist() == list(forced) and not traced.unforced
+    for kind in ("decoder_self", "cross"):
+        np.testing.assert_allclose(
+            traced.statistics[kind]["entropy_bits"], trace_statistics(expected)[kind]["entropy_bits"], atol=1e-6
+        )
+    # Ids that do not begin with the start token cannot be a target: the model generates.
+    unforceable = (*model.tokenizer.encode("cat owl").ids,)
+    generated = checkpoint_statistics(load_checkpoint, folder, "sort: owl cat fig", forced_ids=unforceable)
+    assert generated.unforced
+    np.testing.assert_allclose(
+        generated.statistics["cross"]["entropy_bits"],
+        trace_statistics(model.trace("sort: owl cat fig"))["cross"]["entropy_bits"],
+        atol=1e-6,
+    )
+    decoder_only = load_checkpoint(make_checkpoint("decoder"))
+    assert forced_target(decoder_only, None, forced) == (None, False)

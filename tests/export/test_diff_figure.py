@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QByteArray
@@ -12,6 +14,7 @@ from explorer.analysis.compare import ComparisonError
 from explorer.export.diff_figure import diff_figure, diff_matrices, export_diff_figure
 from explorer.export.writers import png_bytes
 from model import load_checkpoint
+from model.trace import AttentionMaps, TokenAxis, Trace
 
 SECOND_TEXT = "date: thursday, 26 november 2026"  # as many tokens as SOURCE_TEXT
 LABELS = ("“wednesday”", "“thursday”")
@@ -75,6 +78,47 @@ def test_the_difference_map_is_b_minus_a_and_hiding_special_keys_renormalises(tr
     np.testing.assert_allclose(filtered.a, kept_a, atol=1e-6)
     np.testing.assert_allclose(filtered.difference, kept_b - kept_a, atol=1e-6)
     assert len(filtered.axes_b[1].tokens) == int((~hidden).sum())
+    # The filtered mean over heads renormalises each head, then averages.
+    mean = diff_matrices(trace, second_trace, "cross", 1, None, hide_special=True)
+    keep = ~(np.asarray(trace.encoder.special) | np.asarray(trace.encoder.padding))
+
+    def filtered_mean(weights: np.ndarray) -> np.ndarray:
+        heads = weights[1][:, :, keep]  # (H, Q, kept)
+        return (heads / heads.sum(axis=-1, keepdims=True)).mean(axis=0)
+
+    np.testing.assert_allclose(mean.a, filtered_mean(trace.attention["cross"].weights), atol=1e-6)
+    np.testing.assert_allclose(
+        mean.difference,
+        filtered_mean(second_trace.attention["cross"].weights) - filtered_mean(trace.attention["cross"].weights),
+        atol=1e-6,
+    )
+
+
+def _deep_trace(seed: int, layers: int, heads: int, tokens: int) -> Trace:
+    """An encoder trace of float16 weights, as a half-precision model records them."""
+    weights = np.random.default_rng(seed).dirichlet(np.ones(tokens), size=(layers, heads, tokens)).astype(np.float16)
+    axis = TokenAxis(
+        ids=np.arange(tokens), tokens=[f"t{i}" for i in range(tokens)],
+        special=np.zeros(tokens, dtype=bool), padding=np.zeros(tokens, dtype=bool),
+    )
+    return Trace("deep", "encoder", axis, None, {"encoder_self": AttentionMaps(weights, np.zeros_like(weights))})
+
+
+def test_the_matrices_of_one_head_need_no_pass_over_every_layer():
+    layers, heads, tokens = 48, 2, 64
+    a, b = _deep_trace(1, layers, heads, tokens), _deep_trace(2, layers, heads, tokens)
+    tracemalloc.start()  # numpy reports its array buffers to tracemalloc
+    try:
+        matrices = diff_matrices(a, b, "encoder_self", layers - 1, None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    expected = [trace.attention["encoder_self"].weights[-1].astype(np.float32).mean(axis=0) for trace in (a, b)]
+    np.testing.assert_allclose(matrices.difference, expected[1] - expected[0], atol=1e-6)
+    one_layer = heads * tokens * tokens * 4  # bytes of one layer in float32
+    # Checking that the traces can be compared costs nothing; only the layer drawn is
+    # converted (a few one-layer temporaries), never all 48.
+    assert peak < 8 * one_layer
 
 
 def test_refusals_are_one_sentence_and_leave_no_file(checkpoint, trace, second_trace, target_text, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
+from explorer.analysis import aggregation
 from explorer.analysis.aggregation import FLOW_NAME, ROLLOUT_NAME, layer_max, rollout, widest_path_flow
 from explorer.cli import main
 from explorer.colormaps import colour_of
@@ -103,6 +104,19 @@ def test_impossible_aggregates_give_one_line(export, tmp_path, capsys, options, 
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and re.search(message, lines[0])
     assert not out.exists()
+
+
+def test_flow_above_the_token_limit_is_refused_in_one_line(export, trace, tmp_path, capsys, monkeypatch):
+    n_tokens = len(trace.encoder)
+    monkeypatch.setattr(aggregation, "FLOW_TOKEN_LIMIT", n_tokens - 1)
+    out = tmp_path / "flow.png"
+    assert export(out, "--kind", "encoder_self", "--aggregate", "flow") != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"Attention flow is limited to {n_tokens - 1} tokens and this input has {n_tokens}" in lines[0]
+    assert not out.exists()
+    # At the limit it is drawn.
+    monkeypatch.setattr(aggregation, "FLOW_TOKEN_LIMIT", n_tokens)
+    assert export(out, "--kind", "encoder_self", "--aggregate", "flow") == 0 and out.exists()
 
 
 def test_hide_special_drops_the_end_token_from_a_head_figure(export, trace, tmp_path):

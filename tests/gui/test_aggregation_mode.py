@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from explorer.analysis import aggregation
 from explorer.analysis.aggregation import FLOW_NAME, ROLLOUT_NAME, layer_max, layer_mean, rollout, widest_path_flow
 
 
@@ -104,3 +107,58 @@ def test_the_exported_figure_is_what_the_panel_shows(qtbot, window, mode, tmp_pa
     assert (request.figure, request.kind, request.layer, request.aggregate) == ("aggregate", "encoder_self", 1, "rollout")
     written = window.exports.write_image("aggregation", tmp_path / "rollout.svg")
     assert written is not None and "attention rollout (layers 0–1)" in written.read_text(encoding="utf-8")
+
+
+def _with_weights(trace, kind: str, weights: np.ndarray):
+    attention = dict(trace.attention)
+    attention[kind] = dataclasses.replace(trace.attention[kind], weights=weights)
+    return dataclasses.replace(trace, attention=attention)
+
+
+def test_rollout_is_computed_one_layer_per_request_and_restarts_for_a_new_trace(qtbot, window, mode):
+    settle(qtbot, mode)
+    shown = window.state.trace
+    weights = shown.attention["encoder_self"].weights
+    # Two more traces of the same tokens: the first with the heads reversed (the same
+    # rollout), the newer with the layers swapped (another rollout, easy to tell apart).
+    first = _with_weights(shown, "encoder_self", weights[:, ::-1].copy())
+    newer = _with_weights(shown, "encoder_self", weights[::-1].copy())
+    answered: list[int] = []
+
+    def on_answer(topic: str, value) -> None:
+        if topic != "aggregation/layer":
+            return
+        chain, index, _result = value
+        answered.append(index)
+        if chain.key[0] is first and index == 0:
+            # A keystroke's trace arrives between layer 0 and layer 1 of the first trace.
+            window.state.set_trace(newer)
+            window.paint()
+
+    window.controller.analysis_ready.connect(on_answer)
+    try:
+        window.state.set_trace(first)
+        window.paint()
+        assert mode.busy and "computing… (layer 0 of 2 done)" in mode.shown.text()
+        settle(qtbot, mode)
+    finally:
+        window.controller.analysis_ready.disconnect(on_answer)
+    # Layer 0 of the first trace, then layers 0 and 1 of the newer one: the first chain stopped.
+    assert answered == [0, 0, 1]
+    np.testing.assert_allclose(shown_image(mode), rollout(weights[::-1])[1], atol=1e-6)
+    assert not np.allclose(rollout(weights[::-1])[1], rollout(weights)[1], atol=1e-3)
+    assert mode.chain is None and not mode.busy
+
+
+def test_flow_above_the_token_limit_is_refused_with_the_reason(qtbot, window, mode, monkeypatch):
+    n_tokens = len(window.state.trace.encoder)
+    monkeypatch.setattr(aggregation, "FLOW_TOKEN_LIMIT", n_tokens - 1)
+    mode.set_method("flow")
+    assert not mode.busy  # nothing was asked of the worker
+    assert mode.shown.text().endswith("· not computed")
+    assert f"Attention flow is limited to {n_tokens - 1} tokens and this input has {n_tokens}" in mode.detail.text()
+    assert mode.heatmap.isHidden() and mode.matrix is None
+    mode.set_method("rollout")
+    settle(qtbot, mode)
+    assert not mode.heatmap.isHidden()
+    np.testing.assert_allclose(shown_image(mode), rollout(window.state.trace.attention["encoder_self"].weights)[1], atol=1e-6)

@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,17 @@ def test_second_input_shows_a_b_and_their_exact_difference(qtbot, window, drive,
     b = trace_b.attention["encoder_self"].weights[1, 0][:, keep]
     expected = b / b.sum(axis=1, keepdims=True) - a / a.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(mode.view.plot_difference.image.image, expected, atol=1e-5)
+    # The filtered mean over heads is the one every other view shows: each head
+    # renormalised over the kept keys, then averaged.
+    for kind in ("decoder_self", "cross"):
+        window.select(kind=kind, layer=1, head=None, hide_special=True)
+        keep = ~np.asarray(trace_a.axes(kind)[1].special)
+        assert 0 < keep.sum() < len(keep)
+        np.testing.assert_allclose(mode.view.plot_a.image.image, window.state.head_matrix(kind, 1, None), atol=1e-6)
+        heads_b = trace_b.attention[kind].weights[1][:, :, keep]  # (H, Q, kept)
+        sums_b = heads_b.sum(axis=-1, keepdims=True)
+        mean_b = np.divide(heads_b, sums_b, out=np.zeros_like(heads_b), where=sums_b > 0).mean(axis=0)
+        np.testing.assert_allclose(mode.view.plot_b.image.image, mean_b, atol=1e-6)
 
 
 def test_a_longer_input_b_is_refused_with_the_reason_shown(qtbot, window, drive, checkpoints) -> None:
@@ -146,6 +158,46 @@ def test_checkpoint_of_another_architecture_is_refused(qtbot, window, drive, che
     qtbot.waitUntil(lambda: not mode.busy and mode.failure != "", timeout=30_000)
     assert "only checkpoints of the same architecture can be compared" in mode.view.message_text
     assert mode.view.message_text.startswith("Checkpoint B is decoder, 2 decoder layers × 2 heads")
+    # The refused model is not kept in memory.
+    assert mode.second.loads == 1 and mode.second.model is None
+
+
+def test_picking_a_checkpoint_again_reloads_it_even_when_requests_coalesce(
+    qtbot, window, drive, checkpoints, second_checkpoint
+) -> None:
+    mode = _open_compare(window, drive, checkpoints["encoder-decoder"])
+    mode.set_checkpoint(str(second_checkpoint))
+    _wait_for_result(qtbot, mode)
+    assert mode.second.loads == 1
+    # Hold the worker so the next requests wait together: picking the checkpoint again,
+    # then typing an input B, replaces the comparison asked for by the pick.
+    started, gate = threading.Event(), threading.Event()
+    window.controller.request_analysis("held", lambda _model: (started.set(), gate.wait(30)))
+    try:
+        qtbot.waitUntil(started.is_set, timeout=10_000)
+        mode.set_checkpoint(str(second_checkpoint))
+        mode.set_text_b(TEXT_B)
+    finally:
+        gate.set()
+    _wait_for_result(qtbot, mode, lambda result: TEXT_B in result.label_b)
+    assert mode.second.loads == 2
+
+
+def test_an_older_comparison_is_marked_as_updating_until_the_new_one_arrives(qtbot, window, drive, checkpoints) -> None:
+    mode = _open_compare(window, drive, checkpoints["encoder-decoder"])
+    mode.set_text_b(TEXT_B)
+    _wait_for_result(qtbot, mode)
+    assert not mode.view.is_updating
+    # Right after a new trace A is painted, the previous comparison is still up, marked.
+    seen: list[tuple[bool, str]] = []
+    window.trace_painted.connect(lambda _result: seen.append((mode.view.is_updating, mode.view.label_a.text())))
+    with qtbot.waitSignal(window.trace_painted, timeout=30_000):
+        window.input_panel.source.setPlainText("date: 7 may 2020")
+    _wait_for_result(qtbot, mode, lambda result: result.trace_a is window.state.trace)
+    assert seen[0] == (True, f"A: “{TEXT_A}”")
+    assert mode.view.updating.text() == "updating…"
+    assert not mode.view.is_updating
+    assert mode.view.label_a.text() == "A: “date: 7 may 2020”"
 
 
 def test_command_line_options_keep_the_mode_busy_until_the_comparison_arrives(qtbot, window, drive, checkpoints, tmp_path) -> None:

@@ -125,3 +125,57 @@ def test_a_new_trace_recomputes_the_table(qtbot, drive, mode, window):
     assert mode.table_trace is window.state.trace and mode.table_trace is not first
     expected = trace_head_statistics(window.state.trace, "decoder_self")
     assert column_values(mode, "entropy_bits")[0] == pytest.approx(float(expected.values["entropy_bits"][0, 0]))
+
+
+def _with_decoder_weights(trace, weights: np.ndarray):
+    attention = dict(trace.attention)
+    attention["decoder_self"] = dataclasses.replace(trace.attention["decoder_self"], weights=weights)
+    return dataclasses.replace(trace, attention=attention)
+
+
+def test_a_new_trace_shows_updating_until_its_table_arrives_and_restarts_mid_chain(qtbot, mode, window):
+    shown = window.state.trace
+    weights = shown.attention["decoder_self"].weights
+    assert mode.updating.isHidden()
+    old_entropy = column_values(mode, "entropy_bits")
+    # Two more traces of the same tokens: the first with layer 1 moved to layer 0; the
+    # newer with every head of layer 1 looking at the first token only.
+    first = _with_decoder_weights(shown, weights[[1, 1]].copy())
+    on_first_token = weights.copy()
+    on_first_token[1] = 0.0
+    on_first_token[1, :, :, 0] = 1.0
+    newer = _with_decoder_weights(shown, on_first_token)
+    answered: list[int] = []
+    notes: list[str] = []
+
+    def on_answer(topic: str, value) -> None:
+        if topic != "stats/layer":
+            return
+        chain, index, _result = value
+        answered.append(index)
+        notes.append(mode.updating.text() if mode.updating.isVisible() else "")
+        if chain.key is first and index == 0:
+            # A keystroke's trace arrives between two layers of the first trace's table.
+            window.state.set_trace(newer)
+            window.paint()
+
+    window.controller.analysis_ready.connect(on_answer)
+    try:
+        with qtbot.waitSignal(mode.settled, timeout=30_000):
+            window.state.set_trace(first)
+            window.paint()
+            # Until the new numbers arrive the table keeps the old ones and says so.
+            assert mode.updating.isVisible() and "Updating for the new input" in mode.updating.text()
+            assert mode.table_trace is shown and column_values(mode, "entropy_bits") == old_entropy
+    finally:
+        window.controller.analysis_ready.disconnect(on_answer)
+    # Layer 0 of the first trace, then layers 0 and 1 of the newer one: the first chain stopped.
+    assert answered == [0, 0, 1]
+    assert all("Updating for the new input" in note for note in notes[:-1]) and notes[-1] == ""
+    assert mode.updating.isHidden() and mode.table_trace is newer
+    expected = trace_head_statistics(newer, "decoder_self")
+    assert expected.values["entropy_bits"][1] == pytest.approx([0.0, 0.0])
+    for row in range(mode.proxy.rowCount()):
+        kind, layer, head = mode.row_key(row)
+        shown_value = mode.proxy.index(row, COLUMNS.index("entropy_bits")).data(SORT_ROLE)
+        assert shown_value == pytest.approx(float(expected.values["entropy_bits"][layer, head]), abs=1e-9)

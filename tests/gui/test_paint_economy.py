@@ -155,3 +155,22 @@ def test_the_grid_shows_the_thumbnails_the_forward_pooled_without_pooling_again(
         # The very arrays the forward made: the worker did not pool the stored copy again.
         assert window.state.grid(kind, "weights") is maps.overview
         assert window.state.grid_means(kind, "weights") is maps.overview_means
+
+
+def test_a_new_trace_is_painted_one_panel_per_turn_of_the_event_loop(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    showing = [name for name in window.docks if window.panel_showing(name)]
+    assert len(showing) >= 4
+    before = dict(window.panel_paints)
+    seen_at_arrival: dict[str, int] = {}
+
+    def on_arrival(_result) -> None:
+        # Connected after the window's own slot: what it painted before returning.
+        seen_at_arrival.update({name: window.panel_paints[name] - before[name] for name in showing})
+
+    window.controller.trace_ready.connect(on_arrival)
+    painted = window.painted
+    window.request_trace()
+    qtbot.waitUntil(lambda: window.painted is not painted, timeout=drive.timeout)
+    assert sum(seen_at_arrival.values()) == 1  # one panel before the event loop ran again
+    assert all(window.panel_paints[name] - before[name] == 1 for name in showing)  # then every other one, once

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from gui.run_folders import write_checkpoint
 from model import load_checkpoint
 
 TEXT = "sort: owl cat fig"
@@ -58,6 +59,46 @@ def test_each_step_shows_the_rows_of_greedy_generation(qtbot, window, drive, che
     # The mean over heads when no head is selected.
     window.select(head=None)
     np.testing.assert_allclose(mode.cross_bars.values, cross[1, :, len(ids) - 2].mean(axis=0), atol=1e-6)
+
+
+def test_hide_special_tokens_drops_their_bars_and_renormalises(qtbot, window, drive, tmp_path):
+    # Seed 3 generates start tokens, then words: its decoder rows have keys of both kinds.
+    folder = write_checkpoint(tmp_path, 0, seed=3)
+    mode = _show_steps(qtbot, window, drive, folder)
+    _, ids, decoded, _ = _reference(folder, TEXT)
+    cross = decoded.cross_attention.weights[0].numpy()  # (L, H, T, S)
+    decoder_self = decoded.self_attention.weights[0].numpy()  # (L, H, T, T)
+    encoder = mode.steps.trace.encoder
+    kept_source = ~(encoder.special | encoder.padding)
+    assert 0 < kept_source.sum() < len(encoder)  # the source ends in </s>
+    index = len(ids) - 2
+    kept_decoder = ~mode.steps.trace.decoder.special[: index + 1]
+    assert 0 < kept_decoder.sum() < index + 1
+    window.select(kind="cross", layer=1, head=0, hide_special=True)
+    mode.set_step(index)
+
+    def renormalised(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        kept = rows[..., keep]
+        return kept / kept.sum(axis=-1, keepdims=True)
+
+    np.testing.assert_allclose(mode.cross_bars.values, renormalised(cross[1, 0, index], kept_source), atol=1e-6)
+    np.testing.assert_allclose(
+        mode.self_bars.values, renormalised(decoder_self[1, 0, index, : index + 1], kept_decoder), atol=1e-6
+    )
+    assert mode.cross_bars._labels == [t for t, keep in zip(encoder.tokens, kept_source) if keep]
+    assert "Special tokens hidden" in mode.summary.text()
+    # The mean over heads: each head renormalised over the kept keys, then averaged.
+    window.select(head=None)
+    np.testing.assert_allclose(
+        mode.cross_bars.values, renormalised(cross[1, :, index], kept_source).mean(axis=0), atol=1e-6
+    )
+    # The first step's query sees the start token only: shown unfiltered rather than empty.
+    mode.set_step(0)
+    np.testing.assert_allclose(mode.self_bars.values, decoder_self[1, :, 0, :1].mean(axis=0), atol=1e-6)
+    window.select(hide_special=False)
+    mode.set_step(index)
+    np.testing.assert_allclose(mode.cross_bars.values, cross[1, :, index].mean(axis=0), atol=1e-6)
+    assert "Special tokens hidden" not in mode.summary.text()
 
 
 def test_buttons_slider_and_keys_move_the_step(qtbot, window, drive, checkpoints):

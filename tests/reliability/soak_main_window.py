@@ -59,13 +59,24 @@ class Soak:
         self.errors: list[str] = []
         self.counts: dict[str, int] = {}
         self.models: set[str] = set()  # the models whose traces were painted
+        self.newest_arrived = 0  # the newest trace result that reached the window
+        window.controller.trace_ready.connect(self._on_arrived)
         window.trace_painted.connect(self._on_painted)
 
-    def _on_painted(self, result) -> None:
-        self.models.add(result.trace.model_name)
+    def _on_arrived(self, result) -> None:
+        # The controller hands the window only the newest request's result.
         newest = self.window.controller.queue.latest_trace_id
-        if result.request_id != newest or (self.painted and result.request_id <= self.painted[-1]):
+        if result.request_id != newest:
             self.stale.append((result.request_id, newest))
+        self.newest_arrived = max(self.newest_arrived, result.request_id)
+
+    def _on_painted(self, result) -> None:
+        # A trace is painted panel by panel over a few turns of the event loop, while
+        # newer requests may be sent; it must still be the newest result that arrived,
+        # and never older than one painted before it.
+        self.models.add(result.trace.model_name)
+        if result.request_id != self.newest_arrived or (self.painted and result.request_id <= self.painted[-1]):
+            self.stale.append((result.request_id, self.newest_arrived))
         self.painted.append(result.request_id)
 
     # -- waiting on the event loop ---------------------------------------------------------

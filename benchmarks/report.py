@@ -14,8 +14,11 @@ COLD_START_RATIO = 1.5
 GIB = 2**30
 
 # Why a target fails, for the table's note column (the measured parts are in the rows).
-AFTER_FORWARD = "time after the forward: worker-side thumbnails, then the GUI thread's conversion and repaint of every panel"
-ONE_REPAINT = "the longest stall is one synchronous repaint of all panels on the GUI thread"
+AFTER_FORWARD = (
+    "time after the forward: sharpest head and result hand-over on the worker, then converting and drawing "
+    "each visible panel on the GUI thread, one per event-loop turn"
+)
+ONE_REPAINT = "the longest stall is one panel's conversion and drawing, or the window's repaint after it"
 WEIGHTS_AND_SCORES = "the trace keeps weights and scores of every layer (transformers keeps weights only) in fresh memory"
 FUSED_KERNEL = "the fused kernel never materialises the n² matrices; the trace computes and stores two of them per layer"
 COLD_START = "beyond the imports: pyqtgraph and the window's widgets, the model load and the first trace, before the first paint"

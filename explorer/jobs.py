@@ -25,6 +25,8 @@ class TraceRequest:
     pair: str | None = None
     # The view hides special-token keys: the worker prepares those thumbnails too.
     hide_special: bool = False
+    # A newly opened model: the worker also finds the sharpest head to start the view on.
+    pick_view: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,14 @@ class JobQueue:
         return next(self._ids)
 
     def trace(
-        self, text: str, target: str | None = None, pair: str | None = None, hide_special: bool = False
+        self,
+        text: str,
+        target: str | None = None,
+        pair: str | None = None,
+        hide_special: bool = False,
+        pick_view: bool = False,
     ) -> TraceRequest:
-        request = TraceRequest(self.next_id(), text, target or None, pair or None, hide_special)
+        request = TraceRequest(self.next_id(), text, target or None, pair or None, hide_special, pick_view)
         self.latest_trace_id = request.request_id
         self.pending_trace = request
         return request

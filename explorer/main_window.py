@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
         if self.model is None and not self.controller.loading:
             return None
         text, target, pair = self.input_panel.texts()
-        return self.controller.request_trace(text, target, pair, self.state.selection.hide_special)
+        return self.controller.request_trace(text, target, pair, self.state.selection.hide_special, self._new_model)
 
     def _on_trace_ready(self, result: TraceResult) -> None:
         trace = result.trace

@@ -33,7 +33,7 @@ class SelectionBar(QToolBar):
         self.mean_column.setToolTip("Show each layer's mean over heads as an extra grid column")
         self.hide_special = QCheckBox("Hide special tokens")
         self.hide_special.setToolTip(
-            "Hide [CLS], [SEP], BOS, EOS and padding key columns in every heatmap and renormalise each row "
+            "Hide [CLS], [SEP], BOS, EOS and padding key columns in every heatmap and bar chart and renormalise each row "
             "over the keys that remain"
         )
         for label, widget in (

@@ -171,8 +171,9 @@ def sharpest_head(weights: np.ndarray) -> tuple[int, int]:
     return int(layer), int(head)
 
 
-def prepare_thumbnails(trace: Trace, hide_special: bool = False) -> dict[tuple, np.ndarray]:
-    """The grid's probability thumbnails and sharpest head of every kind, for ``ExplorerState.set_trace``.
+def prepare_thumbnails(trace: Trace, hide_special: bool = False, pick_view: bool = False) -> dict[tuple, np.ndarray]:
+    """The grid's probability thumbnails of every kind (and with ``pick_view``, for a newly
+    opened model, its sharpest head), for ``ExplorerState.set_trace``.
 
     The worker thread calls this right after the forward, so for long inputs the
     pooling never runs on the GUI thread. A trace taken with
@@ -191,7 +192,10 @@ def prepare_thumbnails(trace: Trace, hide_special: bool = False) -> dict[tuple, 
         pooled_here = maps.overview is None or max(maps.overview.shape[-2:]) > THUMBNAIL_SIDE
         prepared[("grid", kind, "weights")] = layer_thumbnails(weights) if pooled_here else maps.overview
         prepared[("means", kind, "weights")] = layer_mean_thumbnails(weights) if pooled_here else maps.overview_means
-        prepared[("sharpest", kind)] = sharpest_head(weights)
+        if pick_view:
+            # Reading 64 rows of every head costs a third of a second at 1,024 tokens:
+            # only a newly opened model starts from it.
+            prepared[("sharpest", kind)] = sharpest_head(weights)
         keep = kept_keys(trace.axes(kind)[1]) if hide_special else None
         if keep is not None:
             prepared[("kept", kind)] = keep

@@ -137,7 +137,7 @@ class InferenceWorker(QObject):
         start = time.perf_counter()
         trace = model.trace(request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE)
         done = time.perf_counter()
-        prepared = prepare_thumbnails(trace, request.hide_special)
+        prepared = prepare_thumbnails(trace, request.hide_special, request.pick_view)
         tokenise_ms = trace.tokenise_ms
         forward_ms = max((done - start) * 1000 - tokenise_ms, 0.0)
         return TraceResult(
@@ -254,9 +254,14 @@ class InferenceController(QObject):
 
     # -- requests from the window ----------------------------------------------------------
     def request_trace(
-        self, text: str, target: str | None = None, pair: str | None = None, hide_special: bool = False
+        self,
+        text: str,
+        target: str | None = None,
+        pair: str | None = None,
+        hide_special: bool = False,
+        pick_view: bool = False,
     ) -> int:
-        request = self.queue.trace(text, target, pair, hide_special)
+        request = self.queue.trace(text, target, pair, hide_special, pick_view)
         self._pump()
         return request.request_id
 

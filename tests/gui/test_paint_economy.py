@@ -174,3 +174,13 @@ def test_a_new_trace_is_painted_one_panel_per_turn_of_the_event_loop(drive, qtbo
     qtbot.waitUntil(lambda: window.painted is not painted, timeout=drive.timeout)
     assert sum(seen_at_arrival.values()) == 1  # one panel before the event loop ran again
     assert all(window.panel_paints[name] - before[name] == 1 for name in showing)  # then every other one, once
+
+
+def test_only_a_newly_opened_models_first_trace_looks_for_the_sharpest_head(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    first = window.painted
+    assert all(("sharpest", kind) in first.prepared for kind in first.trace.kinds)
+    window.request_trace()
+    qtbot.waitUntil(lambda: window.painted is not first, timeout=drive.timeout)
+    # Typing keeps the view: nothing reads every head's rows to choose one.
+    assert not any(key[0] == "sharpest" for key in window.painted.prepared)

@@ -15,8 +15,8 @@ GIB = 2**30
 
 # Why a target fails, for the table's note column (the measured parts are in the rows).
 AFTER_FORWARD = (
-    "time after the forward: sharpest head and result hand-over on the worker, then converting and drawing "
-    "each visible panel on the GUI thread, one per event-loop turn"
+    "time after the forward: handing the result to the GUI thread, then converting and drawing each visible "
+    "panel there, one per event-loop turn, and the window's repaint"
 )
 ONE_REPAINT = "the longest stall is one panel's conversion and drawing, or the window's repaint after it"
 WEIGHTS_AND_SCORES = "the trace keeps weights and scores of every layer (transformers keeps weights only) in fresh memory"

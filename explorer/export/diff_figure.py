@@ -12,14 +12,13 @@ written as PNG, SVG or PDF through the same writers, atomically.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter
 
 from model.trace import KIND_AXES, KIND_TITLES, TokenAxis, Trace
 
@@ -37,16 +36,13 @@ from .canvas import (
     draw_rotated_text,
     draw_row_labels,
     draw_text,
-    draw_titles,
     ensure_application,
     font,
     line_height,
     text_width,
-    titles_height,
-    titles_width,
 )
 from .raster import to_rgb
-from .titles import AXIS_NAMES, MARGIN, TITLE_GAP
+from .titles import AXIS_NAMES, page_figure
 from .writers import DEFAULT_SCALE, image_format, write_figure
 
 # Each of the three maps' longer side, in points, and the largest cell.
@@ -209,17 +205,11 @@ def diff_figure(
         subtitle += f"   ·   {trace_a.model_name}"
         if trace_b.model_name != trace_a.model_name:
             subtitle += f" / {trace_b.model_name}"
-    width = math.ceil(MARGIN * 2 + max(content_width, titles_width(title, subtitle)))
-    height = math.ceil(MARGIN * 2 + titles_height() + TITLE_GAP + content_height)
-    content_top = MARGIN + titles_height() + TITLE_GAP
-
-    def paint(painter: QPainter) -> None:
-        painter.fillRect(QRectF(0, 0, width, height), QColor(255, 255, 255))
-        draw_titles(painter, MARGIN, MARGIN, width - 2 * MARGIN, title, subtitle)
+    def paint_content(painter: QPainter, content_left: float, content_top: float) -> None:
         maps_top = content_top + caption_height
         for left, block in zip(lefts, blocks):
-            block.paint(painter, MARGIN + left, maps_top)
-            map_left = MARGIN + left + block.rows.extent
+            block.paint(painter, content_left + left, maps_top)
+            map_left = content_left + left + block.rows.extent
             draw_text(
                 painter,
                 QRectF(map_left, content_top + column_title_top, block.map_size[0], line_height(axis_font)),
@@ -227,22 +217,20 @@ def diff_figure(
                 axis_font,
                 Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,
             )
-        weight_bar.paint(painter, MARGIN + weight_bar_left, maps_top, span)
-        change_bar.paint(painter, MARGIN + change_bar_left, maps_top, span)
+        weight_bar.paint(painter, content_left + weight_bar_left, maps_top, span)
+        change_bar.paint(painter, content_left + change_bar_left, maps_top, span)
         row_title_width = text_width(axis_font, row_title)
         draw_rotated_text(
             painter,
-            QPointF(MARGIN + line_height(axis_font) / 2, maps_top + span / 2 + row_title_width / 2),
+            QPointF(content_left + line_height(axis_font) / 2, maps_top + span / 2 + row_title_width / 2),
             row_title,
             axis_font,
             row_title_width + 2,
             align_end=False,
         )
 
-    difference_map = QRectF(
-        MARGIN + lefts[2] + blocks[2].rows.extent, content_top + caption_height, *blocks[2].map_size
-    )
-    return Figure(width, height, paint, title, heatmap=difference_map)
+    difference_map = QRectF(lefts[2] + blocks[2].rows.extent, caption_height, *blocks[2].map_size)
+    return page_figure(title, subtitle, content_width, content_height, paint_content, difference_map)
 
 
 def export_diff_figure(

@@ -66,7 +66,22 @@ def titled_figure(
     elif _hides_keys(request):
         # A figure's own subtitle still says that keys were hidden.
         subtitle += " · special tokens hidden"
-    title = title_of(request)
+    return page_figure(title_of(request), subtitle, content_width, content_height, paint_content, heatmap)
+
+
+def page_figure(
+    title: str,
+    subtitle: str,
+    content_width: float,
+    content_height: float,
+    paint_content: Callable[[QPainter, float, float], None],
+    heatmap: QRectF | None = None,
+) -> Figure:
+    """A white page: the two title lines, then the content the caller lays out and paints.
+
+    ``paint_content(painter, left, top)`` draws at the content's top-left corner;
+    ``heatmap`` is the main heatmap's rectangle relative to that corner.
+    """
     width = math.ceil(MARGIN * 2 + max(content_width, titles_width(title, subtitle)))
     height = math.ceil(MARGIN * 2 + titles_height() + TITLE_GAP + content_height)
     content_top = MARGIN + titles_height() + TITLE_GAP

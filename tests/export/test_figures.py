@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from figure_pixels import cell_colours as read_cells
 from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QImage
 
@@ -29,18 +30,9 @@ def decode_png(data: bytes) -> QImage:
 
 def cell_colours(request: FigureRequest, scale: float) -> np.ndarray:
     """``(Q, K, 3)`` colours read back from the PNG at the centre of every heatmap cell."""
-    figure = build_figure(request)
     image = decode_png(figure_png_bytes(request, scale))
-    n_queries, n_keys = request.trace.attention[request.kind].weights.shape[2:]
-    rect = figure.heatmap
-    colours = np.zeros((n_queries, n_keys, 3), dtype=int)
-    for query in range(n_queries):
-        for key in range(n_keys):
-            x = (rect.left() + (key + 0.5) * rect.width() / n_keys) * scale
-            y = (rect.top() + (query + 0.5) * rect.height() / n_queries) * scale
-            pixel = image.pixelColor(int(x), int(y))
-            colours[query, key] = (pixel.red(), pixel.green(), pixel.blue())
-    return colours
+    shape = request.trace.attention[request.kind].weights.shape[2:]
+    return read_cells(image, build_figure(request).heatmap, shape, scale)
 
 
 def test_png_decodes_and_its_size_follows_the_scale(trace):

@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from figure_pixels import cell_colours as read_cells
 from PySide6.QtGui import QImage
 
 from explorer.analysis import aggregation
@@ -36,17 +37,7 @@ def svg_texts(path: Path) -> list[str]:
 
 def cell_colours(png: Path, request: FigureRequest, shape: tuple[int, int], scale: float) -> np.ndarray:
     """``(Q, K, 3)`` colours read from ``png`` at the centre of every cell of ``request``'s heatmap."""
-    rect = build_figure(request).heatmap
-    image = QImage(str(png))
-    n_queries, n_keys = shape
-    colours = np.zeros((n_queries, n_keys, 3), dtype=int)
-    for query in range(n_queries):
-        for key in range(n_keys):
-            x = (rect.left() + (key + 0.5) * rect.width() / n_keys) * scale
-            y = (rect.top() + (query + 0.5) * rect.height() / n_queries) * scale
-            pixel = image.pixelColor(int(x), int(y))
-            colours[query, key] = (pixel.red(), pixel.green(), pixel.blue())
-    return colours
+    return read_cells(QImage(str(png)), build_figure(request).heatmap, shape, scale)
 
 
 def assert_cells_show(colours: np.ndarray, matrix: np.ndarray) -> None:

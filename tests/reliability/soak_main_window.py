@@ -84,8 +84,20 @@ class Soak:
         deadline = time.monotonic() + WAIT_SECONDS
         while not condition():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
+                raise TimeoutError(f"timed out waiting for {what}: {self.describe()}")
             self.app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+
+    def describe(self) -> str:
+        """Where the window and its worker stand, for a timeout's message."""
+        window, queue = self.window, self.window.controller.queue
+        staged = getattr(window, "_staged", None)
+        return (
+            f"painted {window.painted.request_id if window.painted else None}, newest request {queue.latest_trace_id}, "
+            f"in flight {type(queue.in_flight).__name__ if queue.in_flight else None}, "
+            f"pending trace {queue.pending_trace is not None}, loading {window.controller.loading}, "
+            f"staged {staged.result.request_id if staged else None} ({staged.panels if staged else ''}), "
+            f"editors {window.input_panel.texts()!r:.80}"
+        )
 
     def shows_the_editors(self) -> bool:
         window = self.window

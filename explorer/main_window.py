@@ -87,6 +87,12 @@ class MainWindow(QMainWindow):
         self.last_notice = ""
         self._new_model = False
         self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
+        # One timer owned by the window drives the staged paint: a turn of the event loop
+        # between panels, and nothing left to a callback that could be collected.
+        self._stage_timer = QTimer(self)
+        self._stage_timer.setSingleShot(True)
+        self._stage_timer.setInterval(0)
+        self._stage_timer.timeout.connect(self._paint_next_stage)
         self._cross_has_room = True  # the default layout gives cross-attention a column
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
@@ -406,7 +412,7 @@ class MainWindow(QMainWindow):
             start = time.perf_counter()
             self._paint_panel(staged.panels.pop(0))
             staged.paint_ms += (time.perf_counter() - start) * 1000
-            QTimer.singleShot(0, self, self._paint_next_stage)
+            self._stage_timer.start()
             return
         self._staged = None
         self._finish_trace(staged.result, staged.paint_ms)

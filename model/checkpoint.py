@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from .bundled import bundled_checkpoint
 from .config import ModelConfig
 from .inference import AttentionModel
 from .tokenization import TextTokenizer
@@ -33,12 +34,6 @@ from .weights import (
 NATIVE_MODEL_TYPE = "attention-explorer"
 FORMAT_VERSION = 1
 MAX_CONFIG_BYTES = 1024 * 1024
-BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "resources" / "bundled-model"
-
-
-def bundled_checkpoint() -> Path:
-    """The trained encoder–decoder that ships with the project (the default everywhere)."""
-    return BUNDLED_MODEL
 
 
 def read_config_json(folder: Path) -> dict:

@@ -50,8 +50,10 @@ def bundled_checkpoint() -> Path:
             f"the bundled model is missing from this installation: neither {SOURCE_TREE_FOLDER} "
             f"nor the package data {DATA_PACKAGE} holds {', '.join(FILES)}; reinstall attention-explorer"
         )
-    if isinstance(data, Path):
-        return data
+    # A namespace package's files() is a MultiplexedPath; its entries are real paths.
+    first = data.joinpath(FILES[0])
+    if isinstance(first, Path) and _complete(first.parent):
+        return first.parent
     return _copied_out(data)
 
 

@@ -79,6 +79,13 @@ def run_app(args: argparse.Namespace) -> int:
         if not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise ValueError(f"the folder {path.parent} does not exist")
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    else:
+        from .platform_check import window_system_problem
+
+        problem = window_system_problem()
+        if problem:
+            print(f"attention-explorer: error: {problem}", file=sys.stderr)
+            return 1
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         _quiet_offscreen_messages()
     app = _application()

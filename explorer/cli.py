@@ -36,10 +36,37 @@ def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Every option that takes text, and its --…-file twin (``-`` reads standard input).
+TEXT_OPTIONS = ("text", "target", "pair", "compare_text")
+
+
+def _add_text_option(parser: argparse.ArgumentParser, name: str, help: str, required: bool = False) -> None:
+    flag = "--" + name.replace("_", "-")
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(flag, metavar="TEXT", help=help)
+    group.add_argument(
+        f"{flag}-file", metavar="PATH", dest=f"{name}_file", help=f"read {flag[2:]} from a UTF-8 file (- for standard input)"
+    )
+
+
 def _add_input(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument("--text", required=required, help="source text (the whole text for decoder-only models)")
-    parser.add_argument("--target", help="encoder–decoder: decoder text to teacher-force (default: generate greedily)")
-    parser.add_argument("--pair", help="encoder-only: second segment of a sentence pair")
+    _add_text_option(parser, "text", "source text (the whole text for decoder-only models)", required)
+    _add_text_option(parser, "target", "encoder–decoder: decoder text to teacher-force (default: generate greedily)")
+    _add_text_option(parser, "pair", "encoder-only: second segment of a sentence pair")
+
+
+def read_text_files(args: argparse.Namespace, stdin=None) -> None:
+    """Replace each ``--…-file`` option the user gave by the text it names, in place."""
+    from .text_files import STDIN, read_text_file
+
+    given = {name: getattr(args, f"{name}_file", None) for name in TEXT_OPTIONS}
+    from_stdin = [name for name, location in given.items() if location == STDIN]
+    if len(from_stdin) > 1:
+        flags = " and ".join(f"--{name.replace('_', '-')}-file" for name in from_stdin)
+        raise UserError(f"only one option can read standard input, but {flags} both name -")
+    for name, location in given.items():
+        if location is not None:
+            setattr(args, name, read_text_file(location, stdin))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping"),
         help="bring this panel or analysis mode to the front",
     )
-    parser.add_argument("--compare-text", metavar="TEXT", help="compare mode: the second input, on the same model")
+    _add_text_option(parser, "compare_text", "compare mode: the second input, on the same model")
     parser.add_argument(
         "--compare-checkpoint", metavar="PATH|REPO_ID", help="compare mode: a second checkpoint of the same architecture"
     )
@@ -111,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="hide special-token and padding key columns and renormalise the rows, in any figure",
     )
-    export.add_argument(
-        "--compare-text", metavar="TEXT", help="draw A (--text), B (this text, same model) and B − A side by side"
-    )
+    _add_text_option(export, "compare_text", "draw A (--text), B (this text, same model) and B − A side by side")
     export.add_argument(
         "--compare-checkpoint",
         metavar="PATH|REPO_ID",
@@ -233,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format=f"{PROGRAM}: %(message)s")
     try:
         args = build_parser().parse_args(argv)
+        read_text_files(args)
         return COMMANDS[args.command](args)
     except (UserError, ValueError, OSError) as error:
         # CheckpointError is a ValueError; OSError covers unwritable folders and full disks.

@@ -1,4 +1,4 @@
-"""Dialogs: choosing a checkpoint (folder, file, local Hugging Face cache) and error boxes.
+"""Dialogs: choosing a checkpoint (folder, file, local Hugging Face cache) or a text file, and error boxes.
 
 Error boxes are opened window-modal but non-blocking (``open()``), so the event loop —
 and the worker's results — keep flowing while one is shown.
@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 CHECKPOINT_FILES = "Checkpoint files (config.json *.safetensors);;All files (*)"
+TEXT_FILES = "Text files (*.txt *.md *.text);;All files (*)"
 
 
 def choose_checkpoint_folder(parent: QWidget, start: str = "") -> str | None:
@@ -22,6 +23,12 @@ def choose_checkpoint_folder(parent: QWidget, start: str = "") -> str | None:
 def choose_checkpoint_file(parent: QWidget, start: str = "") -> str | None:
     """A file inside a checkpoint folder (config.json or model.safetensors)."""
     path, _ = QFileDialog.getOpenFileName(parent, "Open checkpoint file", start, CHECKPOINT_FILES)
+    return path or None
+
+
+def choose_text_file(parent: QWidget, start: str = "") -> str | None:
+    """A UTF-8 text file to use as the source."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Open text file", start, TEXT_FILES)
     return path or None
 
 

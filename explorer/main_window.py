@@ -33,6 +33,7 @@ from .jobs import ModelInfo, TraceResult
 from .modes import MODES
 from .selection_bar import SelectionBar
 from .settings import Settings
+from .text_files import TextFileError, read_text_file
 from .state import ExplorerState, kind_title, panel_availability
 from .worker import InferenceController
 
@@ -219,6 +220,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
+        file_menu.addAction("Open &text file as source…", self.open_text_file_dialog)
+        file_menu.addSeparator()
         file_menu.addAction(self.exports.export_action)
         file_menu.addAction(self.exports.export_data_action)
         file_menu.addSeparator()
@@ -298,6 +301,21 @@ class MainWindow(QMainWindow):
         location = dialogs.choose_checkpoint_file(self, self._dialog_start())
         if location:
             self.open_checkpoint(location)
+
+    def open_text_file_dialog(self) -> None:
+        path = dialogs.choose_text_file(self, str(Path.home()))
+        if path:
+            self.open_text_file(path)
+
+    def open_text_file(self, path: str) -> bool:
+        """Put a UTF-8 file's text in the source box; a file that can't be used explains itself."""
+        try:
+            text = read_text_file(path)
+        except TextFileError as error:
+            self.last_error_dialog = dialogs.show_message(self, "Open text file", str(error))
+            return False
+        self.input_panel.source.setPlainText(text)
+        return True
 
     def _dialog_start(self) -> str:
         return str(Path(self.model.source).parent) if self.model and self.model.source else str(Path.home())

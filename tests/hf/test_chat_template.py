@@ -1,0 +1,99 @@
+"""Format as chat: our rendering of a model's chat template against ``transformers``' ``apply_chat_template``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from model import CheckpointError
+from model.chat import ChatTemplate
+from model.tokenization import TextTokenizer
+
+transformers = pytest.importorskip("transformers")
+
+CHATML = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Llama 3's layout, written for this test: a BOS from the tokenizer's variables, headers,
+# the message trimmed, and a date line from strftime_now-free text.
+LLAMA3_STYLE = (
+    "{{- bos_token }}\n"
+    "{%- for message in messages %}\n"
+    "    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}\n"
+    "{%- endif %}\n"
+)
+SPECIALS = {
+    "chatml": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+    "llama3": ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+}
+CORPUS = ["the quick brown fox jumps over the lazy dog", "system user assistant helpful", "café 東京 😀"] * 10
+TEXTS = ["Hello there", "  two  spaces and a newline\nin the middle  ", "café 東京 😀", ""]
+
+
+def _write_folder(folder: Path, style: str) -> Path:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=SPECIALS[style], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(CORPUS, trainer)
+    wrapped = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=SPECIALS[style][0],
+        eos_token=SPECIALS[style][1] if style == "llama3" else "<|im_end|>",
+        chat_template=CHATML if style == "chatml" else LLAMA3_STYLE,
+    )
+    wrapped.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("style", ["chatml", "llama3"])
+def test_chat_formatting_matches_apply_chat_template(tmp_path: Path, style: str) -> None:
+    folder = _write_folder(tmp_path / style, style)
+    reference = transformers.AutoTokenizer.from_pretrained(folder)
+    template = ChatTemplate.from_folder(folder)
+    assert template is not None
+    tokenizer = TextTokenizer.from_file(folder / "tokenizer.json", 4096)
+    for text in TEXTS:
+        messages = [{"role": "user", "content": text}]
+        expected_text = reference.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        expected_ids = reference.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(expected_ids, dict) or hasattr(expected_ids, "input_ids"):
+            expected_ids = expected_ids["input_ids"]
+        rendered = template.render(text)
+        assert rendered.text == expected_text
+        assert tokenizer.encode(rendered.text, add_special_tokens=False).ids == list(expected_ids)
+        # The user's span is the text as the template wrote it (Llama 3's trims it).
+        written = text.strip() if style == "llama3" else text
+        assert rendered.text[rendered.user_start : rendered.user_end] == written
+
+
+def test_a_folder_without_a_template_has_none(tmp_path: Path) -> None:
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>"}), encoding="utf-8")
+    assert ChatTemplate.from_folder(tmp_path) is None
+    assert ChatTemplate.from_folder(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("{% for m in messages %}{{ m.content", "is not valid Jinja"),
+        ("{{ raise_exception('only system and user roles') }}", "only system and user roles"),
+        ("{{ messages.__class__.__mro__ }}", "failed"),  # the sandbox refuses Python internals
+        ("no message here", "does not write the user's message"),
+    ],
+)
+def test_a_bad_template_is_one_sentence(source: str, expected: str) -> None:
+    with pytest.raises(CheckpointError) as raised:
+        ChatTemplate(source, {}).render("hello")
+    assert expected in str(raised.value) and "\n" not in str(raised.value)

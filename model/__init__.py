@@ -8,9 +8,10 @@ Torch and tokenizers only; nothing here imports Qt.
     trace.attention["cross"].weights       # (layers, heads, queries, keys)
 """
 
-from .checkpoint import bundled_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import bundled_checkpoint, load_checkpoint
 from .config import ModelConfig
 from .inference import AttentionModel
+from .native import save_checkpoint
 from .trace import KINDS, AttentionMaps, TokenAxis, Trace
 from .transformer import Transformer
 from .weights import CheckpointError

@@ -56,17 +56,24 @@ def traced_forward(model, ids) -> Callable[[], object]:
 
     network, config = model.network, model.config
     n = ids.size(1)
-    options = {}
-    if "trace_dtype" in inspect.signature(network.encode if config.has_encoder else network.decode).parameters:
+    parameters = inspect.signature(network.encode if config.has_encoder else network.decode).parameters
+    options: dict = {"need_weights": True}  # a model/ from before the recorder
+    if "recorder" in parameters or "trace_dtype" in parameters:
         nbytes = inference.trace_nbytes(config, n if config.has_encoder else 0, n if config.has_decoder else 0)
-        options["trace_dtype"] = {"float32": torch.float32, "float16": torch.float16}[inference.resolve_precision("auto", nbytes)]
+        dtype = {"float32": torch.float32, "float16": torch.float16}[inference.resolve_precision("auto", nbytes)]
+        if "recorder" in parameters:
+            from model.recorder import AttentionRecorder
+
+            options = {"recorder": AttentionRecorder(dtype)}
+        else:
+            options["trace_dtype"] = dtype
 
     @torch.inference_mode()
     def run():
         if config.architecture == "encoder":
-            stack = network.encode(ids, need_weights=True, **options).self_attention
+            stack = network.encode(ids, **options).self_attention
         else:
-            stack = network.decode(ids, need_weights=True, **options).self_attention
+            stack = network.decode(ids, **options).self_attention
         return inference._maps(stack)
 
     return run
@@ -80,8 +87,8 @@ def plain_forward(model, ids) -> Callable[[], object]:
     @torch.inference_mode()
     def run():
         if config.architecture == "encoder":
-            return network.encode(ids, need_weights=False).hidden
-        return network.decode(ids, need_weights=False).hidden
+            return network.encode(ids).hidden  # no weights: the fused kernel
+        return network.decode(ids).hidden
 
     return run
 

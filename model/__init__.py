@@ -8,9 +8,11 @@ Torch and tokenizers only; nothing here imports Qt.
     trace.attention["cross"].weights       # (layers, heads, queries, keys)
 """
 
-from .checkpoint import bundled_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import bundled_checkpoint, load_checkpoint
 from .config import ModelConfig
 from .inference import AttentionModel
+from .native import save_checkpoint
+from .recorder import AttentionRecorder
 from .trace import KINDS, AttentionMaps, TokenAxis, Trace
 from .transformer import Transformer
 from .weights import CheckpointError
@@ -19,6 +21,7 @@ __all__ = [
     "KINDS",
     "AttentionMaps",
     "AttentionModel",
+    "AttentionRecorder",
     "CheckpointError",
     "ModelConfig",
     "TokenAxis",

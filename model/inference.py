@@ -9,7 +9,8 @@ Two costs are chosen here on purpose. The trace's precision: float32 (exact, wha
 ``dump`` and the parity tests read) or float16 (half the memory); ``"auto"``, the
 default, keeps float32 until the float32 trace would exceed ``AUTO_FLOAT16_BYTES`` and
 stores float16 beyond, so a 2,048-token GPT-2-small trace takes 2.4 GB instead of
-4.8 GB. The forward always computes in float32; only the stored copy is rounded. And
+4.8 GB. The forward always computes in float32; only the stored copy is rounded (the
+choice reaches the network as an ``AttentionRecorder``, with any overview size). And
 the intra-op thread count: every core but one (see ``default_threads``).
 """
 
@@ -23,9 +24,10 @@ import torch
 
 from .config import ModelConfig
 from .generation import greedy_generate
+from .recorder import AttentionRecorder, AttentionStack
 from .tokenization import Encoded, TextTokenizer
 from .trace import AttentionMaps, TokenAxis, Trace
-from .transformer import AttentionStack, Transformer
+from .transformer import Transformer
 
 DEFAULT_MAX_NEW_TOKENS = 64
 TRACE_PRECISIONS = ("auto", "float32", "float16")
@@ -208,15 +210,15 @@ class AttentionModel:
         trace.tokenise_ms = tokenise_ms
         return trace
 
-    def _trace_dtype(self, precision: str, n_source: int, n_target: int) -> torch.dtype:
-        return _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
+    def _recorder(self, precision: str, overview_side: int | None, n_source: int, n_target: int) -> AttentionRecorder:
+        """How this trace's attention is kept: its dtype for this size, and any overview."""
+        dtype = _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
+        return AttentionRecorder(dtype=dtype, overview_side=overview_side)
 
     def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
-        dtype = self._trace_dtype(precision, len(encoded.ids), 0)
-        output = self.network.encode(
-            self._tensor(encoded.ids), type_ids=type_ids, need_weights=True, trace_dtype=dtype, overview_side=overview_side
-        )
+        recorder = self._recorder(precision, overview_side, len(encoded.ids), 0)
+        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -227,10 +229,8 @@ class AttentionModel:
         )
 
     def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
-        dtype = self._trace_dtype(precision, 0, len(encoded.ids))
-        output = self.network.decode(
-            self._tensor(encoded.ids), need_weights=True, trace_dtype=dtype, overview_side=overview_side
-        )
+        recorder = self._recorder(precision, overview_side, 0, len(encoded.ids))
+        output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -257,10 +257,8 @@ class AttentionModel:
             decoder_ids, cut = self.decoder_ids(target)
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
-        dtype = self._trace_dtype(precision, len(encoded.ids), len(decoder_ids))
-        encoder_output, decoder_output = self.network(
-            source, self._tensor(decoder_ids), need_weights=True, trace_dtype=dtype, overview_side=overview_side
-        )
+        recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
+        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
@@ -283,7 +281,7 @@ class AttentionModel:
 def _maps(stack: AttentionStack | None) -> AttentionMaps:
     """The batch's only row as numpy, at the dtype the stack holds: on the CPU the
     arrays are views of the stack's buffers, so nothing is copied."""
-    assert stack is not None  # need_weights=True always returns a stack
+    assert stack is not None  # a forward given a recorder always returns a stack
     with_overview = stack.overview is not None and stack.overview_means is not None
     return AttentionMaps(
         weights=stack.weights[0].cpu().numpy(),  # (L, H, Q, K)

@@ -1,7 +1,10 @@
 """Building blocks of a transformer layer: norms, feed-forward, encoder and decoder layers.
 
 Each layer's ``forward`` reads like its equation; pre- and post-norm placement are the
-two orderings of the same residual step.
+two orderings of the same residual step. A layer's attention comes back in its output
+as values. Its ``slots`` say where the attention is to be written (handed down by the
+stack from its ``StackRecording``); with none it takes the fused kernel and returns no
+weights.
 """
 
 from __future__ import annotations
@@ -81,12 +84,12 @@ class EncoderLayer(nn.Module):
         self.ffn_residual = Residual(config)
 
     def forward(
-        self, x: Tensor, mask: Tensor | None, bias: Tensor | None, need_weights: bool, slots: TraceSlots | None = None
+        self, x: Tensor, mask: Tensor | None, bias: Tensor | None, slots: TraceSlots | None = None
     ) -> EncoderLayerOutput:
         attended: list[AttentionResult] = []
 
         def self_attention(h: Tensor) -> Tensor:
-            attended.append(self.self_attn(h, mask=mask, bias=bias, need_weights=need_weights, slots=slots))
+            attended.append(self.self_attn(h, mask=mask, bias=bias, need_weights=slots is not None, slots=slots))
             return attended[0].output
 
         x = self.self_attn_residual(x, self_attention)
@@ -113,7 +116,6 @@ class DecoderLayer(nn.Module):
         self_bias: Tensor | None,
         memory: Tensor | None,
         memory_mask: Tensor | None,
-        need_weights: bool,
         self_slots: TraceSlots | None = None,
         cross_slots: TraceSlots | None = None,
     ) -> DecoderLayerOutput:
@@ -121,14 +123,18 @@ class DecoderLayer(nn.Module):
 
         def self_attention(h: Tensor) -> Tensor:
             attended.append(
-                self.self_attn(h, mask=self_mask, bias=self_bias, need_weights=need_weights, slots=self_slots)
+                self.self_attn(
+                    h, mask=self_mask, bias=self_bias, need_weights=self_slots is not None, slots=self_slots
+                )
             )
             return attended[-1].output
 
         def cross_attention(h: Tensor) -> Tensor:
             assert self.cross_attn is not None
             attended.append(
-                self.cross_attn(h, memory=memory, mask=memory_mask, need_weights=need_weights, slots=cross_slots)
+                self.cross_attn(
+                    h, memory=memory, mask=memory_mask, need_weights=cross_slots is not None, slots=cross_slots
+                )
             )
             return attended[-1].output
 

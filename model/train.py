@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import tasks
-from .checkpoint import save_checkpoint
+from .native import save_checkpoint
 from .config import ModelConfig
 from .generation import greedy_generate
 from .inference import AttentionModel

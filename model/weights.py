@@ -1,6 +1,8 @@
-"""Reading weight files that may be hostile.
+"""Reading checkpoint files that may be hostile: ``config.json`` and the weights.
 
-Every safetensors header is parsed and checked against the file's real size before a
+``config.json`` is read by size-limited, strict JSON parsing, whatever the checkpoint's
+format (native or Hugging Face): the loader needs its ``model_type`` to choose one. Every
+safetensors header is parsed and checked against the file's real size before a
 byte of tensor data is touched, so a truncated file or a header claiming terabytes is
 refused with a sentence instead of a crash or a huge allocation. Pickles are never
 unpickled beyond what ``torch.load(weights_only=True)`` allows, and a zip archive that
@@ -47,6 +49,8 @@ MAX_WEIGHT_MAGNITUDE = 1e6
 # The pickle inside a torch zip file lists tensor names and layouts, a few kilobytes per
 # hundred tensors; the tensor data lies in separate entries that are memory-mapped.
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
+# A model configuration is a few kilobytes; anything near this is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
 # A refusal is one line for a status bar or a terminal, even when it quotes a hostile file.
 MAX_MESSAGE_CHARS = 600
 
@@ -106,6 +110,26 @@ def checkpoint_file(folder: Path, name: str) -> Path | None:
     if not target.is_file():
         raise CheckpointError(f"{path} is not a regular file")
     return path
+
+
+def read_config_json(folder: Path) -> dict:
+    """``config.json`` as a dict, or a ``CheckpointError`` naming what is wrong with it."""
+    path = checkpoint_file(folder, "config.json")
+    if path is None:
+        raise CheckpointError(f"{folder} has no config.json, so it is not a model checkpoint folder")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path} is {path.stat().st_size:,} bytes, far too large for a model configuration")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:  # bad JSON or UTF-8, or a number of more digits than Python converts
+        raise CheckpointError(f"{path} is not valid JSON ({_first_line(error)})") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+        raise CheckpointError(f"{path} is not a model configuration: its JSON is nested too deeply") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, not {type(values).__name__}")
+    return values
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from model import AttentionModel
+from model import AttentionModel, AttentionRecorder
 from model.generation import greedy_generate
 from tiny_models import task_tokenizer, tiny_config, tiny_network
 
@@ -19,7 +19,7 @@ def slow_greedy(model: AttentionModel, source: list[int], steps: int) -> list[in
     ids = [model.config.start_token_id]
     for _ in range(steps):
         with torch.inference_mode():
-            _, decoded = model.network(torch.tensor([source]), torch.tensor([ids]), need_weights=True)
+            _, decoded = model.network(torch.tensor([source]), torch.tensor([ids]), recorder=AttentionRecorder())
             ids.append(int(model.network.logits(decoded.hidden)[0, -1].argmax()))
         if ids[-1] == model.config.eos_token_id:
             break

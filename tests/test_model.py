@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import AttentionModel, ModelConfig
+from model import AttentionModel, AttentionRecorder, ModelConfig
 from model.tasks import PAD
 
 from tiny_models import task_tokenizer, tiny_config, tiny_network
@@ -71,8 +71,8 @@ def test_tracing_does_not_change_the_result(variant: str) -> None:
     source = torch.tensor([[4, 9, 12, 30, 2]])
     target = torch.tensor([[1, 15, 16, 2]])
     with torch.inference_mode():
-        _, fast = network(source, target, need_weights=False)
-        _, traced = network(source, target, need_weights=True)
+        _, fast = network(source, target)
+        _, traced = network(source, target, recorder=AttentionRecorder())
     torch.testing.assert_close(traced.hidden, fast.hidden, atol=1e-5, rtol=1e-5)
     assert fast.self_attention is None and fast.cross_attention is None
 
@@ -88,8 +88,8 @@ def test_padding_keys_get_zero_and_change_nothing(variant: str) -> None:
     mask[1] = True
     target = torch.tensor([[1, 15, 2], [1, 16, 2]])
     with torch.inference_mode():
-        batch_encoded, batch_decoded = network(padded, target, source_padding_mask=mask, need_weights=True)
-        alone_encoded, alone_decoded = network(torch.tensor([short]), target[:1], need_weights=True)
+        batch_encoded, batch_decoded = network(padded, target, source_padding_mask=mask, recorder=AttentionRecorder())
+        alone_encoded, alone_decoded = network(torch.tensor([short]), target[:1], recorder=AttentionRecorder())
     batch_weights = batch_encoded.self_attention.weights[0]  # (L, H, T, T)
     assert torch.all(batch_weights[..., len(short):] == 0)
     assert torch.all(batch_decoded.cross_attention.weights[0, ..., len(short):] == 0)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from model.inference import DEFAULT_MAX_NEW_TOKENS, AttentionModel
+from model.recorder import AttentionRecorder
 from model.trace import AttentionMaps, TokenAxis, Trace
 
 from .stepping import DEFAULT_TOP_K, StepThrough, next_token_table
@@ -53,7 +54,7 @@ def generation_trace(model: AttentionModel, text: str, max_new_tokens: int = DEF
         raise ValueError("step-through generation needs an encoder–decoder or decoder-only model")
     prompt = model.tokenizer.encode(text)
     ids = model.generate(text, max_new_tokens)
-    stack = model.network.decode(_ids(model, np.asarray(ids)), need_weights=True).self_attention
+    stack = model.network.decode(_ids(model, np.asarray(ids)), recorder=AttentionRecorder()).self_attention
     tokens = model.tokenizer.tokens(ids)
     axis = TokenAxis(
         ids=np.asarray(ids, dtype=np.int64),

@@ -20,16 +20,10 @@ from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
 from ..transformer import Transformer, parameter_shapes
 from ..weights import CheckpointError, checkpoint_file, require_float
-from .bart import BART, MARIAN
-from .bert import BERT, DISTILBERT, ROBERTA
 from .cache import repo_id_of
+from .families import FAMILIES, SUPPORTED_MODEL_TYPES
 from .files import WeightFiles, open_weights
-from .gpt2 import GPT2
 from .mapping import ConfigReader, Family, Source
-from .t5 import T5
-
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN)}
-SUPPORTED_MODEL_TYPES = tuple(FAMILIES)
 
 __all__ = ["FAMILIES", "SUPPORTED_MODEL_TYPES", "load_hf_folder"]
 

@@ -3,7 +3,9 @@
 The hub library keeps each downloaded repository as
 ``<cache>/models--<org>--<name>/snapshots/<commit>/…`` with ``refs/main`` holding the
 commit of the default branch. This module reads that layout with pathlib alone: it
-never imports ``huggingface_hub`` and never touches the network.
+never imports ``huggingface_hub`` and never touches the network. What it lists as
+openable comes from the format modules (``model.native`` and ``model.hf.families``),
+never from the loaders that use this module.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..native import NATIVE_MODEL_TYPE
+from ..weights import MAX_CONFIG_BYTES
+from .families import SUPPORTED_MODEL_TYPES
+
 MODEL_PREFIX = "models--"
-MAX_CONFIG_BYTES = 1024 * 1024
 # A repo id as the hub spells it: "name" or "org/name" of letters, digits, "-", "_", ".".
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)?")
 _COMMIT = re.compile(r"[0-9a-fA-F]{6,64}")
@@ -90,9 +95,6 @@ def _model_type(folder: Path) -> str | None:
 
 def list_cached_models() -> list[CachedModel]:
     """Every cached repository whose snapshot has a supported config, weights and a tokenizer."""
-    from ..checkpoint import NATIVE_MODEL_TYPE
-    from . import SUPPORTED_MODEL_TYPES
-
     openable = (NATIVE_MODEL_TYPE, *SUPPORTED_MODEL_TYPES)
 
     root = cache_folder()

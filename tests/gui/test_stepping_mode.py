@@ -9,7 +9,7 @@ import torch
 from PySide6.QtCore import Qt
 
 from gui.run_folders import write_checkpoint
-from model import load_checkpoint
+from model import AttentionRecorder, load_checkpoint
 
 TEXT = "sort: owl cat fig"
 
@@ -21,9 +21,9 @@ def _reference(folder, text: str):
     with torch.no_grad():
         if model.config.architecture == "encoder-decoder":
             source = torch.tensor([model.tokenizer.encode(text).ids])
-            _, decoded = model.network(source, torch.tensor([ids]), need_weights=True)
+            _, decoded = model.network(source, torch.tensor([ids]), recorder=AttentionRecorder())
         else:
-            decoded = model.network.decode(torch.tensor([ids]), need_weights=True)
+            decoded = model.network.decode(torch.tensor([ids]), recorder=AttentionRecorder())
         probabilities = torch.softmax(model.network.logits(decoded.hidden)[0].double(), dim=-1).numpy()  # (T, V)
     return model, ids, decoded, probabilities
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from hf_reference import OUTPUT_TOLERANCE, SPEC_NAMES, TEXTS, WEIGHTS_TOLERANCE, layers, max_difference
 
-from model import load_checkpoint
+from model import AttentionRecorder, load_checkpoint
 
 ENCODER_DECODER = [name for name in SPEC_NAMES if name.split("-")[0] in ("t5", "bart", "marian")]
 GENERATING = ENCODER_DECODER + ["gpt2", "gpt2-untied"]
@@ -126,13 +126,13 @@ def test_padded_batches_match_transformers(loaded, name):
     assert not bool(mask.all())  # the short row really is padded
     network = model.network
     if config.architecture == "encoder":
-        ours = network.encode(ids, mask, need_weights=True)
+        ours = network.encode(ids, mask, recorder=AttentionRecorder())
         theirs = hf_model(input_ids=ids, attention_mask=mask.long(), output_attentions=True, output_hidden_states=True)
         for row in range(ids.size(0)):
             assert max_difference(ours.self_attention.weights[row], layers(theirs.attentions, row)) <= WEIGHTS_TOLERANCE
         assert max_difference(ours.hidden, theirs.hidden_states[-1]) <= OUTPUT_TOLERANCE
     elif config.architecture == "decoder":
-        ours = network.decode(ids, padding_mask=mask, need_weights=True)
+        ours = network.decode(ids, padding_mask=mask, recorder=AttentionRecorder())
         theirs = hf_model(input_ids=ids, attention_mask=mask.long(), output_attentions=True)
         for row in range(ids.size(0)):
             real = int(mask[row].sum())  # right padding: compare the real queries
@@ -142,7 +142,7 @@ def test_padded_batches_match_transformers(loaded, name):
         assert max_difference(real_logits, theirs.logits[mask]) <= OUTPUT_TOLERANCE
     else:
         decoder_ids = _ids([config.start_token_id, 5, 9, 7]).expand(ids.size(0), -1)
-        encoded, decoded = network(ids, decoder_ids, source_padding_mask=mask, need_weights=True)
+        encoded, decoded = network(ids, decoder_ids, source_padding_mask=mask, recorder=AttentionRecorder())
         theirs = hf_model(input_ids=ids, attention_mask=mask.long(), decoder_input_ids=decoder_ids, output_attentions=True)
         for row in range(ids.size(0)):
             for ours_stack, attentions in (

@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from model import AttentionModel, inference
+from model import AttentionModel, AttentionRecorder, inference
 from model.inference import AUTO_FLOAT16_BYTES, default_threads, resolve_precision, trace_nbytes
 from tiny_models import task_tokenizer, tiny_config, tiny_network
 
@@ -95,7 +95,7 @@ def test_layers_are_written_into_one_buffer_without_stacking(monkeypatch, dtype)
     network = tiny_network(config)
     source, target = torch.tensor([[5, 6, 7, 8, 9]]), torch.tensor([[1, 5, 6]])
     with torch.inference_mode():
-        encoded, decoded = network(source, target, need_weights=True, trace_dtype=dtype)
+        encoded, decoded = network(source, target, recorder=AttentionRecorder(dtype))
     for stack, (queries, keys) in (
         (encoded.self_attention, (5, 5)),
         (decoded.self_attention, (3, 3)),
@@ -204,8 +204,8 @@ def test_encoder_without_padding_passes_no_mask(monkeypatch):
     network = tiny_network(tiny_config("encoder"))
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.inference_mode():
-        plain = network.encode(ids, need_weights=True)
-        padded = network.encode(torch.tensor([[5, 6, 7, 8, 0]]), torch.tensor([[True] * 4 + [False]]), need_weights=True)
+        plain = network.encode(ids, recorder=AttentionRecorder())
+        padded = network.encode(torch.tensor([[5, 6, 7, 8, 0]]), torch.tensor([[True] * 4 + [False]]), recorder=AttentionRecorder())
     layers = len(network.encoder.layers)
     assert seen[:layers] == [None] * layers
     assert all(mask is not None for mask in seen[layers:])

@@ -1,0 +1,16 @@
+"""The Hugging Face families this project maps onto its own network, by ``model_type``.
+
+Kept apart from the package's loader (``model.hf``) so that the cache listing, which the
+loader imports, can say what is openable without importing the loader back.
+"""
+
+from __future__ import annotations
+
+from .bart import BART, MARIAN
+from .bert import BERT, DISTILBERT, ROBERTA
+from .gpt2 import GPT2
+from .mapping import Family
+from .t5 import T5
+
+FAMILIES: dict[str, Family] = {family.model_type: family for family in (BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN)}
+SUPPORTED_MODEL_TYPES = tuple(FAMILIES)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .weights import CheckpointError, checkpoint_file
+from .weights import CheckpointError, checkpoint_file, first_line
 
 MAX_TEMPLATE_CHARS = 1024 * 1024
 MAX_TOKENIZER_CONFIG_BYTES = 16 * 1024 * 1024
@@ -120,9 +120,9 @@ class ChatTemplate:
                 **self.special_tokens,
             )
         except jinja2.TemplateError as error:
-            raise CheckpointError(f"the chat template failed: {_first_line(error)}") from None
+            raise CheckpointError(f"the chat template failed: {first_line(error)}") from None
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as error:
-            raise CheckpointError(f"the chat template failed: {type(error).__name__}: {_first_line(error)}") from None
+            raise CheckpointError(f"the chat template failed: {type(error).__name__}: {first_line(error)}") from None
         if len(text) > len(user_text) + MAX_RENDERED_OVERHEAD_CHARS:
             raise CheckpointError("the chat template writes far more text than a chat prompt holds")
         return text
@@ -150,7 +150,7 @@ def _compile(source: str):
     try:
         return environment.from_string(source)
     except jinja2.TemplateError as error:
-        raise CheckpointError(f"the chat template is not valid Jinja: {_first_line(error)}") from None
+        raise CheckpointError(f"the chat template is not valid Jinja: {first_line(error)}") from None
 
 
 def _read_tokenizer_config(folder: Path) -> dict:
@@ -161,7 +161,7 @@ def _read_tokenizer_config(folder: Path) -> dict:
     try:
         values = json.loads(text)
     except (ValueError, RecursionError) as error:
-        raise CheckpointError(f"{path} is not valid JSON ({_first_line(error)})") from None
+        raise CheckpointError(f"{path} is not valid JSON ({first_line(error)})") from None
     if not isinstance(values, dict):
         raise CheckpointError(f"{path} must hold a JSON object")
     return values
@@ -174,9 +174,4 @@ def _read_text(path: Path, limit: int) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"cannot read {path}: {_first_line(error)}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+        raise CheckpointError(f"cannot read {path}: {first_line(error)}") from None

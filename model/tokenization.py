@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tokenizers import Encoding, Tokenizer
 
-from .weights import CheckpointError, checkpoint_file
+from .weights import CheckpointError, checkpoint_file, first_line
 
 # Real tokenizer.json files are a few megabytes (the largest multilingual ones about 35 MB).
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024
@@ -77,12 +77,12 @@ class TextTokenizer:
         try:
             tokenizer = Tokenizer.from_file(str(path))
         except Exception as error:  # the library raises bare Exceptions for bad JSON
-            raise CheckpointError(f"{path} is not a valid tokenizer file: {_first_line(error)}") from None
+            raise CheckpointError(f"{path} is not a valid tokenizer file: {first_line(error)}") from None
         try:
             text_tokenizer = cls(tokenizer, max_length)
             text_tokenizer.encode(PROBE_TEXT, PROBE_TEXT)
         except Exception as error:  # e.g. an unknown-token id missing from the vocabulary
-            raise CheckpointError(f"{path} cannot encode text: {_first_line(error)}") from None
+            raise CheckpointError(f"{path} cannot encode text: {first_line(error)}") from None
         text_tokenizer.path = path
         return text_tokenizer
 
@@ -195,8 +195,3 @@ def kept_lengths(first: int, second: int, room: int) -> tuple[int, int]:
         keep_long = keep_short + room % 2
     keep_long, keep_short = min(keep_long, long), min(keep_short, short)
     return (keep_long, keep_short) if first > second else (keep_short, keep_long)
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

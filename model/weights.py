@@ -122,7 +122,7 @@ def read_config_json(folder: Path) -> dict:
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:  # bad JSON or UTF-8, or a number of more digits than Python converts
-        raise CheckpointError(f"{path} is not valid JSON ({_first_line(error)})") from None
+        raise CheckpointError(f"{path} is not valid JSON ({first_line(error)})") from None
     except RecursionError:  # "[[[[…" nested deeper than the parser's stack
         raise CheckpointError(f"{path} is not a model configuration: its JSON is nested too deeply") from None
     except OSError as error:
@@ -284,7 +284,7 @@ def _check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except (OSError, zipfile.BadZipFile, ValueError) as error:
-        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({_first_line(error)})") from None
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({first_line(error)})") from None
     for entry in entries:
         if entry.compress_type != zipfile.ZIP_STORED:
             raise CheckpointError(
@@ -307,7 +307,7 @@ def _restricted_load(path: Path, mmap: bool) -> object:
     except RuntimeError as error:
         if mmap and "mmap" in str(error):
             raise
-        reason = _first_line(error)
+        reason = first_line(error)
         if "wrong byte size" in reason:  # torch leaves its printf placeholders in this one
             reason = "a storage's declared size does not match its data"
         raise CheckpointError(f"{path.name} is not a readable PyTorch weight file ({reason})") from None
@@ -324,13 +324,14 @@ def _restricted_load(path: Path, mmap: bool) -> object:
                 "only plain tensor files are read (use a safetensors copy)"
             ) from None
         detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-        reason = detail.group(1).strip() if detail else _first_line(error)
+        reason = detail.group(1).strip() if detail else first_line(error)
         raise CheckpointError(
             f"{path.name} was refused: it is not a plain tensor file that can be read without running code ({reason})"
         ) from None
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line, for one-sentence errors (its type if it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

@@ -71,6 +71,23 @@ def run_windows(quick: bool, full: bool) -> list[dict]:
     return results
 
 
+def run_xserver(quick: bool) -> list[dict]:
+    """The same typing, measured from outside the app on a real X server (``benchmarks.xserver``)."""
+    minilm = minilm_folder()
+    rows: list[tuple[str, str | None, int]] = [("bundled model", None, 0)]
+    if minilm is not None:
+        rows.append(("all-MiniLM-L6-v2 (real)", str(minilm), 32 if quick else 128))
+    results = []
+    for label, folder, tokens in rows:
+        arguments = ["--keys", "6" if quick else "40", "--tokens", str(tokens)]
+        if folder is not None:
+            arguments += ["--checkpoint", folder]
+        log(f"real X server: {label} …")
+        result = run_child("benchmarks.xserver", arguments, timeout_s=900)
+        results.append({"label": label, "requested_tokens": tokens, **result})
+    return results
+
+
 def run_cold_start(rounds: int) -> dict:
     import os
     import subprocess
@@ -166,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help=f"JSON results (default {DEFAULT_JSON.name})")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md from this run")
     parser.add_argument(
-        "--only", nargs="+", choices=("forward", "memory", "window", "cold", "export"), help="run only these parts"
+        "--only", nargs="+", choices=("forward", "memory", "window", "xserver", "cold", "export"), help="run only these parts"
     )
     parser.add_argument("--render", type=Path, metavar="JSON", help="only re-render the table (and RESULTS.md) from a results file")
     args = parser.parse_args(argv)
@@ -177,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             _write_markdown(results)
         return 0
-    parts = set(args.only or ("forward", "memory", "window", "cold", "export"))
+    parts = set(args.only or ("forward", "memory", "window", "xserver", "cold", "export"))
 
     started = time.time()
     mode = "quick" if args.quick else ("full" if args.full else "default")
@@ -188,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = run_memory(args.quick)
     if "window" in parts:
         results["window"] = run_windows(args.quick, args.full)
+    if "xserver" in parts:
+        results["xserver"] = run_xserver(args.quick)
     if "cold" in parts:
         log("cold start …")
         try:

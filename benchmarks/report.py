@@ -142,10 +142,43 @@ MEMORY_HEADER = [
 ]
 
 
+XSERVER_HEADER = [
+    "model", "tokens", "keys", "first change p50 ms", "settled p50 ms", "settled p95 ms", "forward p50 ms",
+    "p95 (settled − forward) ms",
+]
+
+
+def _xserver_lines(results: dict) -> list[list[str]]:
+    rows = []
+    for row in results.get("xserver", []):
+        if "error" in row:
+            rows.append([row["label"], str(row.get("requested_tokens") or "example"), "not measured: " + row["error"]] + [""] * 5)
+            continue
+        extra = row.get("settled_minus_forward") or {}
+        rows.append(
+            [
+                row["label"],
+                str(row["tokens"]),
+                str(row["keys"]),
+                _f(row["first_change"]["p50_ms"]),
+                _f(row["settled"]["p50_ms"]),
+                _f(row["settled"]["p95_ms"]),
+                _f((row.get("forward") or {}).get("p50_ms")),
+                _f(extra.get("p95_ms")),
+            ]
+        )
+    return rows
+
+
 def _sections(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     forward = results.get("forward", {})
     sections = [
         ("Keystroke-to-paint latency and GUI-thread stall (real main window, offscreen)", WINDOW_HEADER, _window_lines(results)),
+        (
+            "Keystroke to pixels on a real X server (Xvfb, XTest keys, DAMAGE reports and XGetImage)",
+            XSERVER_HEADER,
+            _xserver_lines(results),
+        ),
         (
             "Forward with full trace vs transformers eager (output_attentions=True)",
             REFERENCE_HEADER,

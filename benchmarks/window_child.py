@@ -172,14 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-keys", type=int, default=3)
     parser.add_argument(
         "--memory-limit-gib", type=float, default=0.0,
-        help="cap the address space so a runaway allocation fails here instead of waking the OOM killer",
+        help="cap the data segment so a runaway allocation fails here instead of waking the OOM killer "
+        "(not the address space, which a CUDA build of torch reserves by the gigabyte)",
     )
     args = parser.parse_args(argv)
     if args.memory_limit_gib:
         import resource
 
         limit = int(args.memory_limit_gib * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     failures: list[str] = []
 
     def record_failure(kind, value, _traceback) -> None:

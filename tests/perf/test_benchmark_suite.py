@@ -42,6 +42,13 @@ def test_quick_run_measures_every_part(tmp_path):
     assert all(row["ratio"] > 0 for row in results["forward"]["overhead"] + results["forward"]["reference"])
     memory = results["memory"][0]
     assert "error" not in memory and memory["stored_bytes"] == 2 * memory["raw_float32_bytes"]  # float32 at 256 tokens
+    # On a real X server when this machine has one to start; otherwise each row says why not.
+    for row in results["xserver"]:
+        if "error" in row:
+            assert "is not installed" in row["error"], row
+        else:
+            assert row["keys"] == 6 and row["traces"] >= 6 and "grid" in row["panels"], row
+            assert row["first_change"]["p50_ms"] <= row["settled"]["p50_ms"]
     assert results["cold_start"]["ratio"] > 0 and "error" not in results["export"]
     assert results["targets"] and all(target["holds"] in (True, False) for target in results["targets"])
     text = report.markdown(results)

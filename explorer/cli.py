@@ -53,6 +53,12 @@ def _add_input(parser: argparse.ArgumentParser, required: bool) -> None:
     _add_text_option(parser, "text", "source text (the whole text for decoder-only models)", required)
     _add_text_option(parser, "target", "encoder–decoder: decoder text to teacher-force (default: generate greedily)")
     _add_text_option(parser, "pair", "encoder-only: second segment of a sentence pair")
+    parser.add_argument(
+        "--chat",
+        action="store_true",
+        help="wrap the text as one user turn of the model's chat template (tokenizer_config.json), with the "
+        "generation prompt",
+    )
 
 
 def read_text_files(args: argparse.Namespace, stdin=None) -> None:
@@ -165,7 +171,7 @@ def _run_dump(args: argparse.Namespace) -> int:
         raise UserError(f"--out must end in .npz, got {out.name}")
     model = load_checkpoint(args.checkpoint)
     # A dump is data, not a picture: keep float32 however long the input.
-    trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32")
+    trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32", chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
     export_trace_data(trace, out)
@@ -219,7 +225,7 @@ def _run_stats(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix != ".csv":
         raise UserError(f"--out must end in .csv, got {out.name}")
-    trace = load_checkpoint(args.checkpoint).trace(args.text, target=args.target, pair=args.pair)
+    trace = load_checkpoint(args.checkpoint).trace(args.text, target=args.target, pair=args.pair, chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
     if args.kind is not None and args.kind not in trace.kinds:

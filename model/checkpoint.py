@@ -8,17 +8,21 @@ in its own module; this one only decides which of them is asked.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import torch
 
 from .bundled import bundled_checkpoint
+from .chat import ChatTemplate
 from .inference import AttentionModel
 from .native import NATIVE_MODEL_TYPE, load_native
 from .weights import CheckpointError, read_config_json
 
 __all__ = ["bundled_checkpoint", "load_checkpoint", "resolve_folder"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_folder(location: str | os.PathLike | None) -> Path:
@@ -55,4 +59,14 @@ def load_checkpoint(location: str | os.PathLike | None = None, device: str | tor
         from .hf import load_hf_folder
 
         model = load_hf_folder(folder, values)
+    model.chat_template = _chat_template(folder)
     return model.to(device)
+
+
+def _chat_template(folder: Path) -> ChatTemplate | None:
+    """The folder's chat template; a broken one is logged and left out, never fatal to loading."""
+    try:
+        return ChatTemplate.from_folder(folder)
+    except CheckpointError as error:
+        log.warning("%s: the chat template is not used: %s", folder, error)
+        return None

@@ -22,10 +22,11 @@ import time
 import numpy as np
 import torch
 
+from .chat import ChatTemplate
 from .config import ModelConfig
 from .generation import greedy_generate
 from .recorder import AttentionRecorder, AttentionStack
-from .tokenization import Encoded, TextTokenizer
+from .tokenization import Encoded, TextTokenizer, clean_text
 from .trace import AttentionMaps, TokenAxis, Trace
 from .transformer import Transformer
 
@@ -103,6 +104,8 @@ class AttentionModel:
         resolve_precision(trace_precision, 0)  # refuses an unknown name now, not at the first trace
         self.trace_precision = trace_precision
         self.threads = default_threads() if threads is None else threads
+        # The checkpoint's chat template (tokenizer_config.json), if it has one; the loader sets it.
+        self.chat_template: ChatTemplate | None = None
 
     def _set_threads(self) -> None:
         # torch keeps the count per calling thread, so it is set where the forward runs.
@@ -133,7 +136,8 @@ class AttentionModel:
             f"d_model {config.d_model}"
         )
 
-    def _axis(self, ids: list[int], tokens: list[str] | None = None, special: list[bool] | None = None) -> TokenAxis:
+    def _axis(self, ids: list[int], tokens: list[str] | None = None, special: list[bool] | None = None,
+              template: list[bool] | None = None) -> TokenAxis:
         if tokens is None:
             tokens = self.tokenizer.tokens(ids)
         if special is None:
@@ -143,7 +147,26 @@ class AttentionModel:
             tokens=tokens,
             special=np.asarray(special, dtype=bool),
             padding=np.zeros(len(ids), dtype=bool),
+            template=np.asarray(template, dtype=bool) if template else None,
         )
+
+    def _input_axis(self, encoded: Encoded) -> TokenAxis:
+        return self._axis(encoded.ids, encoded.tokens, encoded.special, encoded.template)
+
+    def encode_chat(self, text: str) -> Encoded:
+        """``text`` as one user turn of the model's chat template, with the generation prompt.
+
+        The template writes its own special tokens, so none are added; ``template`` marks
+        the tokens the template wrote. Raises ``ValueError`` for a model without a
+        template and ``CheckpointError`` (one sentence) for a template that fails.
+        """
+        if self.chat_template is None:
+            raise ValueError(f"{self.name} has no chat template (its tokenizer_config.json holds no chat_template)")
+        rendered = self.chat_template.render(clean_text(text))
+        encoded = self.tokenizer.encode(rendered.text, add_special_tokens=False)
+        # A token counts as the user's if any of its characters is; the rest the template wrote.
+        encoded.template = [end <= rendered.user_start or start >= rendered.user_end for start, end in encoded.offsets]
+        return encoded
 
     def _tensor(self, ids: list[int]) -> torch.Tensor:
         return torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
@@ -175,6 +198,7 @@ class AttentionModel:
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         precision: str | None = None,
         overview_side: int | None = None,
+        chat: bool = False,
     ) -> Trace:
         """Run the model on ``text`` and return every attention matrix it computed.
 
@@ -188,6 +212,8 @@ class AttentionModel:
                 exceed ``AUTO_FLOAT16_BYTES``); None uses ``self.trace_precision``.
             overview_side: also pool every map's float32 weights to at most this many
                 cells a side during the forward (``AttentionMaps.overview``).
+            chat: wrap ``text`` as one user turn of the model's chat template (see
+                ``encode_chat``); the axis's ``template`` marks the template's tokens.
         """
         config = self.config
         precision = precision or self.trace_precision
@@ -195,7 +221,10 @@ class AttentionModel:
         self._set_threads()
         notices: list[str] = []
         started = time.perf_counter()
-        encoded = self.tokenizer.encode(text, pair if config.architecture == "encoder" else None)
+        if chat:
+            encoded = self.encode_chat(text)
+        else:
+            encoded = self.tokenizer.encode(text, pair if config.architecture == "encoder" else None)
         tokenise_ms = (time.perf_counter() - started) * 1000
         if encoded.truncated:
             notices.append(
@@ -222,7 +251,7 @@ class AttentionModel:
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
-            encoder=self._axis(encoded.ids, encoded.tokens, encoded.special),
+            encoder=self._input_axis(encoded),
             decoder=None,
             attention={"encoder_self": _maps(output.self_attention)},
             notices=notices,
@@ -235,7 +264,7 @@ class AttentionModel:
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=None,
-            decoder=self._axis(encoded.ids, encoded.tokens, encoded.special),
+            decoder=self._input_axis(encoded),
             attention={"decoder_self": _maps(output.self_attention)},
             notices=notices,
         )
@@ -262,7 +291,7 @@ class AttentionModel:
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
-            encoder=self._axis(encoded.ids, encoded.tokens, encoded.special),
+            encoder=self._input_axis(encoded),
             decoder=self._axis(decoder_ids),
             attention={
                 "encoder_self": _maps(encoder_output.self_attention),

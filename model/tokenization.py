@@ -7,7 +7,7 @@ the user is told when their text was cut.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenizers import Encoding, Tokenizer
@@ -28,6 +28,10 @@ class Encoded:
     type_ids: list[int]
     special: list[bool]
     truncated: bool
+    # (start, end) character offsets of each token in its text.
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    # True for tokens a chat template wrote around the user's text (empty: no template).
+    template: list[bool] = field(default_factory=list)
 
 
 def clean_text(text: str) -> str:
@@ -138,6 +142,7 @@ class TextTokenizer:
             type_ids=list(encoding.type_ids),
             special=[bool(flag) for flag in encoding.special_tokens_mask],
             truncated=truncated,
+            offsets=[tuple(offset) for offset in encoding.offsets],
         )
 
     def _encode_part(self, text: str, second: bool) -> Encoding:

@@ -32,6 +32,8 @@ class TokenAxis:
     tokens: list[str]
     special: np.ndarray  # (T,) bool: [CLS], </s>, BOS, …
     padding: np.ndarray  # (T,) bool
+    # (T,) bool: tokens a chat template wrote around the user's text; None without one.
+    template: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)

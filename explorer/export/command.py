@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
     model = load_checkpoint(args.checkpoint)
     # Data files keep float32 however long the input; figures look the same either way.
     precision = "float32" if suffix in DATA_FORMATS else None
-    trace = model.trace(args.text, target=args.target, pair=args.pair, precision=precision)
+    trace = model.trace(args.text, target=args.target, pair=args.pair, precision=precision, chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
     if suffix in DATA_FORMATS:

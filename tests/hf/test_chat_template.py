@@ -78,6 +78,47 @@ def test_chat_formatting_matches_apply_chat_template(tmp_path: Path, style: str)
         assert rendered.text[rendered.user_start : rendered.user_end] == written
 
 
+@pytest.fixture(scope="module")
+def chat_gpt2(tmp_path_factory) -> Path:
+    """A tiny random GPT-2 whose tokenizer carries the ChatML template."""
+    folder = _write_folder(tmp_path_factory.mktemp("chat-gpt2"), "chatml")
+    config = transformers.GPT2Config(
+        vocab_size=400, n_positions=128, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0
+    )
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_chat_trace_is_the_templates_tokens_with_the_templates_own_marked(chat_gpt2: Path) -> None:
+    from model import load_checkpoint
+
+    reference = transformers.AutoTokenizer.from_pretrained(chat_gpt2)
+    model = load_checkpoint(chat_gpt2)
+    text = "the quick brown fox"
+    trace = model.trace(text, chat=True)
+    expected = reference.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)
+    expected = expected["input_ids"] if hasattr(expected, "keys") else expected
+    axis = trace.decoder
+    assert axis.ids.tolist() == list(expected)
+    user_tokens = [token for token, written in zip(axis.tokens, axis.template) if not written]
+    assert reference.convert_tokens_to_string(user_tokens) == text
+    assert axis.template[0] and axis.template[-1]  # <|im_start|> … "assistant\n"
+    assert model.trace(text).decoder.template is None
+
+
+def test_the_command_line_formats_as_chat_and_a_model_without_a_template_says_so(chat_gpt2: Path, tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from explorer.cli import main
+
+    out = tmp_path / "chat.npz"
+    assert main(["dump", "--checkpoint", str(chat_gpt2), "--text", "hello", "--chat", "--out", str(out)]) == 0
+    tokens = np.load(out)["decoder_tokens"].tolist()
+    assert tokens[0] == "<|im_start|>" and "<|im_end|>" in tokens
+    assert main(["dump", "--text", "reverse: owl cat", "--chat", "--out", str(out)]) == 1
+    assert "has no chat template" in capsys.readouterr().err
+
+
 def test_a_folder_without_a_template_has_none(tmp_path: Path) -> None:
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>"}), encoding="utf-8")
     assert ChatTemplate.from_folder(tmp_path) is None

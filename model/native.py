@@ -20,6 +20,7 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
+from .building import network_from_state
 from .config import ModelConfig
 from .inference import AttentionModel
 from .tokenization import TextTokenizer
@@ -70,8 +71,7 @@ def load_native(folder: Path, values: dict | None = None) -> AttentionModel:
     for key, entry in header.items():
         require_float(weights_path.name, key, entry.dtype)
     tensors = load_safetensors(weights_path)
-    network = Transformer(config)
-    network.load_state_dict(tensors, strict=True)
+    network = network_from_state(config, tensors)
     return AttentionModel(network, tokenizer, name=str(name), source=str(folder))
 
 

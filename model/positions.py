@@ -49,6 +49,11 @@ class InputEmbedding(nn.Module):
         self.norm = make_norm(config) if config.embedding_norm else None
         self.dropout = nn.Dropout(config.dropout)
 
+    def materialize_buffers(self) -> None:
+        """Compute the sinusoid table of a network built on the ``meta`` device (see ``building``)."""
+        if self.sinusoids is not None and self.sinusoids.is_meta:
+            self.sinusoids = sinusoidal_table(*self.sinusoids.shape)
+
     def position_ids(self, padding_mask: Tensor) -> Tensor:
         """Position index of every token, ``(B, T)``, offset as the checkpoint expects."""
         if self.config.positions_skip_padding:

@@ -6,7 +6,8 @@ order, each step refusing with one sentence before the next costs anything: the
 and shape; ``config.json`` becomes a validated ``ModelConfig``; the tokenizer is read;
 the family's tensor map is checked against the file (every tensor present with the
 right shape, no unaccounted tensor in the model body) using shapes from a network built
-on the ``meta`` device; only then are tensors read, converted to fp32 and copied. (A
+on the ``meta`` device; only then are tensors read, converted to fp32 and assigned as the
+network's own parameters, never copied (``building``). (A
 ``pytorch_model.bin`` has no header: it is memory-mapped by the restricted unpickler
 to learn its shapes.)
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
-from ..transformer import Transformer, parameter_shapes
+from ..building import network_from_state
+from ..transformer import parameter_shapes
 from ..weights import CheckpointError, checkpoint_file, require_float
 from .cache import repo_id_of
 from .families import FAMILIES, SUPPORTED_MODEL_TYPES
@@ -69,8 +71,7 @@ def load_hf_folder(folder: Path, values: dict) -> AttentionModel:
     for name, file_key in chosen.items():
         convert = sources[name].convert
         state[name] = convert(tensors[file_key]) if convert is not None else tensors[file_key]
-    network = Transformer(config)
-    network.load_state_dict(state, strict=True)
+    network = network_from_state(config, state)
     name = repo_id_of(folder) or folder.name
     return AttentionModel(network, tokenizer, name=name, source=str(folder))
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from model.trace import TokenAxis, Trace
 
-from .aggregation import drop_keys, filtered_axis, kept_keys, mean_over_heads
+from ..core.special import drop_keys, filtered_axis, kept_keys, mean_over_heads
 
 DEFAULT_TOP_K = 5
 

@@ -209,14 +209,14 @@ class SteppingMode(AnalysisMode):
 
     # -- requests ----------------------------------------------------------------------------------
     def paint(self) -> None:
-        info = self.window.model
+        info = self.host.model
         if info is None:
             return
         if info.architecture == "encoder":
             self.container.set_available(False, encoder_only_reason(info.name))
             return
         self.container.set_available(True)
-        text = self.window.input_panel.texts()[0]
+        text = self.host.source_text()
         key = (info, text)
         if key != self._key and text.strip():
             self._key = key
@@ -280,7 +280,7 @@ class SteppingMode(AnalysisMode):
             return
         self.step_label.setText(f"token {self.index + 1} of {n_steps}")
         self.tokens_label.setText(self._tokens_html(steps, step))
-        selection = self.window.state.selection
+        selection = self.host.state.selection
         decoder = steps.trace.decoder
         produced = repr(display_token(step.token))
         # A decoder-only model has no cross-attention: its self-attention takes the room.

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from model.trace import TokenAxis
 
-from ..state import PanelAvailability
+from ..core.selection import PanelAvailability
+from ..core.views import TokensView
 from ..token_labels import display_token
 from .heatmap import plain_label
 
@@ -122,13 +123,9 @@ class InputPanel(QWidget):
             reason.setText(availability.reason)
             reason.setVisible(not availability.enabled)
 
-    def show_tokens(
-        self,
-        axes: list[tuple[str, str, TokenAxis]],
-        selected: tuple[str, int] | None,
-        notices: list[str],
-    ) -> None:
-        """Show token rows: (axis name, heading, tokens); ``selected`` = (axis, index)."""
+    def show(self, view: TokensView) -> None:
+        """Show the view's token rows (axis name, heading, tokens) and its selected token."""
+        axes, selected, notices = view.rows, view.selected, view.notices
         rows = []
         for axis_name, heading, axis in axes:
             chips = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.core.views import distribution_view
+
 
 def _tick_updates(window) -> dict[str, int]:
     axes = {
@@ -53,7 +55,7 @@ def test_bars_are_updated_in_place_and_only_when_their_values_change(drive, wind
     query = 1 if window.state.selection.query != 1 else 0
     window.select(query=query)
     assert panel.bar_updates == updates + 1
-    expected = window.state.distribution()
+    expected = distribution_view(window.state)
     assert panel.probability_bars is probability_bars and panel.score_bars is score_bars
     np.testing.assert_allclose(probability_bars.opts["height"], expected.probabilities)
     np.testing.assert_allclose(score_bars.opts["height"], np.nan_to_num(expected.scores, nan=0.0))
@@ -88,7 +90,7 @@ def test_a_closed_panel_is_not_repainted_and_catches_up_when_shown_again(drive, 
     assert window.panel_paints["head"] > 0 and window.head_detail.heatmap.row_outline.rect().top() == window.state.selection.query
     dock.show()
     qtbot.waitUntil(lambda: window.panel_paints["distribution"] == paints + 1)
-    np.testing.assert_allclose(panel.shown.probabilities, window.state.distribution().probabilities)
+    np.testing.assert_allclose(panel.shown.probabilities, distribution_view(window.state).probabilities)
     assert "distribution" not in window.stale_panels
 
 

@@ -180,7 +180,7 @@ class InferenceWorker(QObject):
     def _run_checkpoint(self, location: str):
         from model import load_checkpoint
 
-        from .analysis.timeline import CheckpointCache
+        from .checkpoint_cache import CheckpointCache
 
         if self._run_checkpoints is None:
             self._run_checkpoints = CheckpointCache(lambda folder: load_checkpoint(folder, device="cpu"), RUN_CHECKPOINTS_KEPT)

@@ -15,7 +15,7 @@ and shows:
 ``bar_row`` turns one step's rows into the bars a panel draws: one head, or the mean
 over heads, with the special-token filter applied as every other view applies it.
 
-Plain numpy: the logits come from ``next_token.next_token_logits`` on the worker.
+Plain numpy: the logits come from ``explorer.next_token.next_token_logits`` on the worker.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Step-through generation: one generated token at a time, and what the model looked at.
 
 For encoder–decoder and decoder-only models. The worker generates greedily from the
-current source text and traces the result (``analysis.next_token.step_through``, topic
+current source text and traces the result (``explorer.next_token.step_through``, topic
 ``steps``); the dock then steps through it with ◀ / ▶ (Ctrl+← / Ctrl+→ while the dock
 has focus) and a slider. For the token produced at the current step it shows the tokens
 so far with that one highlighted, its cross-attention row over the source (encoder–
@@ -224,7 +224,7 @@ class SteppingMode(AnalysisMode):
 
             def compute(model: Any) -> tuple[tuple, StepThrough]:
                 # On the worker thread: the one module of the analyses that runs torch.
-                from ..analysis.next_token import step_through
+                from ..next_token import step_through
 
                 return key, step_through(model, text)
 

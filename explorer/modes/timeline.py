@@ -29,21 +29,14 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from ..analysis.head_stats import POSITIONAL, STATISTIC_TITLES
-from ..analysis.timeline import (
-    CurveKey,
-    CurveSchedule,
-    LoadWait,
-    TracedStep,
-    TrainingRun,
-    checkpoint_statistics,
-    left_out_note,
-    open_run,
-)
+from ..analysis.timeline import CurveKey, CurveSchedule, TracedStep, checkpoint_statistics, left_out_note
+from ..analysis.training_run import TrainingRun, open_run
 from ..jobs import ModelInfo, TraceResult
 from ..panels.timeline_view import TimelineView
 from ..core.selection import kind_title
 from .base import AnalysisMode
 from .host import ModeHost
+from .load_wait import LoadWait
 
 NO_RUN = "Open a training run folder (Analysis ▸ Open training run…), as attention-explorer train writes it."
 

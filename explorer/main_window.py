@@ -68,7 +68,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.last_timings: dict[str, float] = {}
         self._loading_location: str | None = None
         self.last_notice = ""
-        self._new_model = False
+        self._pick_view = False
         self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
         # One timer owned by the window drives the staged paint: a turn of the event loop
         # between panels, and nothing left to a callback that could be collected.

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import dialogs
 from .core.selection import panel_availability
 from .devices import normalise_device
-from .jobs import ModelInfo
+from .jobs import InputTexts, ModelInfo
 from .text_files import TextFileError, read_text_file
 
 BUNDLED_EXAMPLE = "date: wednesday, 25 november 2026"
@@ -93,7 +93,7 @@ class ModelActions:
         availability = panel_availability(info.architecture)
         self.input_panel.set_availability(availability["target"], availability["pair"])
         # A step of a training run keeps the view, so scrubbing shows one head changing.
-        self._new_model = not info.from_run
+        self._pick_view = not info.from_run
         self.model_changed.emit(info)
         if not self.input_panel.source.toPlainText():
             # Setting the text requests the trace.
@@ -132,8 +132,9 @@ class ModelActions:
         return BUNDLED_EXAMPLE if info.bundled else GENERIC_EXAMPLE
 
     # -- input ----------------------------------------------------------------------------
-    def request_trace(self) -> int | None:
+    def request_trace(self, texts: InputTexts | None = None) -> int | None:
+        """Trace ``texts`` (a keystroke's), or the input panel's texts as they are now."""
         if self.model is None and not self.controller.loading:
             return None
-        text, target, pair = self.input_panel.texts()
-        return self.controller.request_trace(text, target, pair, self.state.selection.hide_special, self._new_model)
+        texts = texts if texts is not None else self.input_panel.texts()
+        return self.controller.request_trace(texts, self.state.selection.hide_special, self._pick_view)

@@ -46,10 +46,10 @@ class PaintLoop:
             return
         start = time.perf_counter()
         self.state.set_trace(result.trace, result.prepared)
-        if self._new_model:
+        if self._pick_view:
             # A newly opened model starts on its most telling view: cross-attention when it
             # has one, at its most focused head.
-            self._new_model = False
+            self._pick_view = False
             kind = "cross" if "cross" in result.trace.kinds else result.trace.kinds[0]
             layer, head = self.state.sharpest_head(kind)
             self.state.select(kind=kind, layer=layer, head=head, query=0)

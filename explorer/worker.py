@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .devices import is_out_of_memory, normalise_device
 from .errors import first_line
-from .jobs import AnalysisRequest, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
+from .jobs import AnalysisRequest, InputTexts, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
 from .core.numeric import THUMBNAIL_SIDE
 from .core.thumbnails import prepare_thumbnails
 
@@ -250,15 +250,9 @@ class InferenceController(QObject):
         self._thread.start()
 
     # -- requests from the window ----------------------------------------------------------
-    def request_trace(
-        self,
-        text: str,
-        target: str | None = None,
-        pair: str | None = None,
-        hide_special: bool = False,
-        pick_view: bool = False,
-    ) -> int:
-        request = self.queue.trace(text, target, pair, hide_special, pick_view)
+    def request_trace(self, texts: InputTexts, hide_special: bool = False, pick_view: bool = False) -> int:
+        """Queue a trace of ``texts``; the newest request wins. Returns its id."""
+        request = self.queue.trace(texts.source, texts.target, texts.pair, hide_special, pick_view)
         self._pump()
         return request.request_id
 

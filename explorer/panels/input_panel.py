@@ -25,6 +25,7 @@ from model.trace import TokenAxis
 
 from ..core.selection import PanelAvailability
 from ..core.views import TokensView
+from ..jobs import InputTexts
 from ..token_labels import display_token
 from .heatmap import plain_label
 
@@ -44,9 +45,9 @@ class SourceEditor(QPlainTextEdit):
 
 
 class InputPanel(QWidget):
-    """Editors and token chips; emits ``input_edited`` on every keystroke."""
+    """Editors and token chips; emits ``input_edited`` with the texts on every keystroke."""
 
-    input_edited = Signal()
+    input_edited = Signal(object)  # InputTexts
     token_clicked = Signal(str, int)  # axis ("encoder" | "decoder"), token index
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -101,16 +102,18 @@ class InputPanel(QWidget):
         self._token_html = ""
         self.token_html_updates = 0  # how often the chips were re-laid out; a regression test reads it
 
-        self.source.textChanged.connect(self.input_edited)
-        self.target.textChanged.connect(self.input_edited)
-        self.pair.textChanged.connect(self.input_edited)
+        for editor in (self.source, self.target, self.pair):
+            editor.textChanged.connect(self._on_text_changed)
 
     # -- reading ---------------------------------------------------------------------------
-    def texts(self) -> tuple[str, str | None, str | None]:
+    def texts(self) -> InputTexts:
         """(source, target or None, pair or None); hidden editors contribute nothing."""
         target = self.target.text() if self.target.isEnabled() and self.target.text() else None
         pair = self.pair.text() if self.pair.isEnabled() and self.pair.text() else None
-        return self.source.toPlainText(), target, pair
+        return InputTexts(self.source.toPlainText(), target, pair)
+
+    def _on_text_changed(self, *_: object) -> None:
+        self.input_edited.emit(self.texts())
 
     # -- showing -----------------------------------------------------------------------------
     def set_availability(self, target: PanelAvailability, pair: PanelAvailability) -> None:

@@ -80,7 +80,6 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
         self._dock_shown: dict[str, bool] = {}  # from visibilityChanged
-        self.panel_paints: dict[str, int] = {}  # a regression guard reads it
 
         self.input_panel = InputPanel()
         self.grid = OverviewGrid()
@@ -149,7 +148,6 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             self.docks[name] = dock
             dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
         self._dock_shown.update(dict.fromkeys(self.docks, True))
-        self.panel_paints.update(dict.fromkeys(self.docks, 0))
         self._default_layout()
 
     def _default_layout(self) -> None:

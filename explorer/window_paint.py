@@ -136,7 +136,6 @@ class PaintLoop:
 
     def _paint_panel(self, name: str) -> None:
         self.stale_panels.discard(name)
-        self.panel_paints[name] += 1
         if name in self.modes:
             self.modes[name].paint()
             return

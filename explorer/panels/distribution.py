@@ -123,7 +123,6 @@ class DistributionPanel(QWidget):
         self._bar_brushes: list = []
         self._bar_heights = np.zeros(0)
         self._score_heights = np.zeros(0)
-        self.bar_updates = 0  # how often the probability bars were given new values; a test reads it
 
     def show(self, view: DistributionView) -> None:
         """Bars of the view's probabilities and raw scores, its entropy and top keys."""
@@ -145,7 +144,6 @@ class DistributionPanel(QWidget):
                 self._bar_special = special
             self._bar_heights = np.array(distribution.probabilities, copy=True)
             self.probability_bars.setOpts(x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes)
-            self.bar_updates += 1
         scores = np.where(np.isfinite(distribution.scores), distribution.scores, 0.0)  # masked keys: no bar
         if not np.array_equal(scores, self._score_heights):
             self._score_heights = scores

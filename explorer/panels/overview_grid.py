@@ -63,13 +63,11 @@ class OverviewGrid(QWidget):
         self._colormap = "viridis"
         self._levels: tuple[float, float] | None = None
         self.shown: GridView | None = None
-        self.builds = 0  # how many times the items were (re)built; a regression guard reads it
 
     def _build(self, n_layers: int, n_heads: int, mean_column: bool) -> None:
         for image in self.images.values():
             self.plot.removeItem(image)
         self.images.clear()
-        self.builds += 1
         heads = [*range(n_heads), *([-1] if mean_column else [])]
         self._columns = {head: column for column, head in enumerate(heads)}
         for layer in range(n_layers):

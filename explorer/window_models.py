@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import dialogs
-from .core.selection import panel_availability
+from .core.views import panel_availability
 from .devices import normalise_device
 from .jobs import InputTexts, ModelInfo
 from .text_files import TextFileError, read_text_file

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 
 from .core import views
-from .core.selection import panel_availability
+from .core.views import panel_availability
 from .jobs import TraceResult
 
 PANEL_TITLES = {

@@ -2,11 +2,13 @@
 
 No Qt and no torch (a test imports each module in a fresh interpreter and checks):
 
-- ``selection``: what the user picked (``Selection``) and the state holding the current
-  trace (``ExplorerState``), with the rules for clamping and stepping through it.
+- ``selection``: what the user picked (``Selection``).
+- ``state``: the current trace and the selection (``ExplorerState``), with the rules for
+  clamping and stepping through it and the derived arrays cached per trace.
 - ``views``: one small frozen dataclass per panel (``HeadView``, ``GridView``,
   ``DistributionView``, ``CrossView``, ``TokensView``), each made by one function from
-  the state. The Qt panels show them and the figure painters draw the same objects.
+  the state, and which panels apply to a model. The Qt panels show them and the figure
+  painters draw the same objects.
 - ``numeric``: softmax with temperature, entropy, top-k, max-pooling and colour ranges.
 - ``special``: the special-token filter ("Hide special tokens").
 - ``thumbnails``: the overview grid's pooled thumbnails, made on the worker thread.

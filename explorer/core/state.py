@@ -153,7 +153,7 @@ class ExplorerState:
         maps = self.trace.attention[kind]
         return maps.weights if values == "weights" else maps.scores  # (L, H, Q, K)
 
-    # -- derived views -------------------------------------------------------------------
+    # -- derived arrays ------------------------------------------------------------------
     def head_matrix(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected",
                     values: str | None = None) -> np.ndarray:
         """(Q, K) of one head, or the mean over heads when the head is None."""

@@ -11,6 +11,8 @@ axes, titles and colour levels; nothing in them needs Qt or torch.
 - ``HeadView``: one head (or the mean over heads) with probabilities and raw scores.
 - ``DistributionView``: one query row re-softmaxed at the temperature.
 - ``CrossView``: decoder × encoder cross-attention and the weights its lines are drawn with.
+
+``panel_availability`` says which panels apply to a model, and if not, why.
 """
 
 from __future__ import annotations
@@ -26,6 +28,38 @@ from .numeric import entropy_bits, softmax_with_temperature, top_k
 from .selection import Selection, kind_title
 from .special import drop_keys, mean_over_heads
 from .state import ExplorerState
+
+PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
+
+
+@dataclass(frozen=True)
+class PanelAvailability:
+    """Whether a panel applies to the loaded model, and if not, the one-line reason."""
+
+    enabled: bool
+    reason: str = ""
+
+
+def panel_availability(architecture: str | None) -> dict[str, PanelAvailability]:
+    """Which panels apply to a model of ``architecture`` (None: no model loaded yet)."""
+    if architecture is None:
+        waiting = PanelAvailability(False, "Waiting for a model to load.")
+        return dict.fromkeys(PANEL_NAMES, waiting)
+    names = {"encoder": "an encoder-only", "decoder": "a decoder-only", "encoder-decoder": "an encoder–decoder"}
+    this = names.get(architecture, architecture)
+    cross = architecture == "encoder-decoder"
+    return {
+        "grid": PanelAvailability(True),
+        "head": PanelAvailability(True),
+        "distribution": PanelAvailability(True),
+        "cross": PanelAvailability(cross, "" if cross else f"Cross-attention needs an encoder–decoder model; this is {this} model."),
+        "target": PanelAvailability(cross, "" if cross else f"A target text needs an encoder–decoder model; this is {this} model."),
+        "pair": PanelAvailability(
+            architecture == "encoder",
+            "" if architecture == "encoder" else f"A sentence pair needs an encoder-only model; this is {this} model.",
+        ),
+    }
+
 
 # Views compare by identity (eq=False): they hold arrays, and "the panel was given this
 # object" is what a test of an export asserts.
@@ -259,6 +293,7 @@ __all__ = [
     "GridView",
     "HeadView",
     "PANELS",
+    "PanelAvailability",
     "Selection",
     "TokensView",
     "current",
@@ -266,5 +301,6 @@ __all__ = [
     "distribution_view",
     "grid_view",
     "head_view",
+    "panel_availability",
     "tokens_view",
 ]

@@ -68,7 +68,8 @@ class FigureRequest:
     show_mean_column: bool = False
     aggregate: str = "rollout"
     hide_special: bool = False
-    view: object | None = field(default=None, compare=False, repr=False)
+    # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
+    view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
 
 
 def _index_range(count: int) -> str:

@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
 
 from model.trace import TokenAxis
 
-from ..core.selection import PanelAvailability
-from ..core.views import TokensView
+from ..core.views import PanelAvailability, TokensView
 from ..jobs import InputTexts
 from ..token_labels import display_token
 from .heatmap import plain_label

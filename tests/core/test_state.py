@@ -12,10 +12,9 @@ import torch
 
 from explorer.jobs import JobQueue, LoadRequest, TraceRequest
 from explorer.core.numeric import entropy_bits, sharpest_head, softmax_with_temperature, thumbnail, top_k
-from explorer.core.selection import panel_availability
 from explorer.core.special import mean_over_heads
 from explorer.core.state import ExplorerState
-from explorer.core.views import distribution_view
+from explorer.core.views import distribution_view, panel_availability
 from model import AttentionMaps, load_checkpoint
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from .colormaps import DEFAULT as DEFAULT_COLORMAP
 from .colormaps import SEQUENTIAL
+from .errors import first_line
 
 PROGRAM = "attention-explorer"
 
@@ -268,8 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (UserError, ValueError, OSError) as error:
         # CheckpointError is a ValueError; OSError covers unwritable folders and full disks.
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+        print(f"{PROGRAM}: error: {first_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

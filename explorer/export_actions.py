@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Mapping
 
 from PySide6.QtGui import QAction, QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
+from .core import views
+from .core.state import ExplorerState
 from .dialogs import show_message
-from .state import ExplorerState
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+from .errors import first_line
 
 log = logging.getLogger(__name__)
 IMAGE_FILTER = "PNG image (*.png);;SVG vector image (*.svg);;PDF document (*.pdf)"
@@ -42,7 +41,7 @@ def export_module():
 
 
 def figure_request(state: ExplorerState, figure: str):
-    """The ``FigureRequest`` that reproduces what ``figure``'s panel shows now."""
+    """The ``FigureRequest`` of what ``figure``'s panel shows now: it carries the panel's view."""
     export = export_module()
     if export is None or state.trace is None:
         raise RuntimeError("export is not available")
@@ -65,6 +64,7 @@ def figure_request(state: ExplorerState, figure: str):
         temperature=selection.temperature,
         show_mean_column=selection.show_mean_column,
         hide_special=selection.hide_special,
+        view=views.current(state, figure),
     )
 
 
@@ -79,8 +79,11 @@ def _with_suffix(path: str, selected_filter: str, default: str) -> Path:
 class ExportActions:
     """Owns the export actions of one window and runs them."""
 
-    def __init__(self, window: "MainWindow", state: ExplorerState, current_panel: Callable[[], str]) -> None:
+    def __init__(
+        self, window: QWidget, state: ExplorerState, current_panel: Callable[[], str], modes: Mapping[str, object]
+    ) -> None:
         self._window = window
+        self._modes = modes
         self._state = state
         self._current_panel = current_panel
         self.last_error: QMessageBox | None = None
@@ -128,7 +131,7 @@ class ExportActions:
     def request_for(self, panel: str):
         """The ``FigureRequest`` of what ``panel`` (a panel or an analysis mode's name) shows."""
         export = export_module()
-        mode = self._window.modes.get(panel)
+        mode = self._modes.get(panel)
         if mode is not None and hasattr(mode, "figure_request"):
             return mode.figure_request(export)
         return figure_request(self._state, PANEL_FIGURES.get(panel, "head"))
@@ -174,5 +177,4 @@ class ExportActions:
 
     def _fail(self, title: str, error: BaseException) -> None:
         log.debug("export failed", exc_info=True)
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        self.last_error = show_message(self._window, title, text)
+        self.last_error = show_message(self._window, title, first_line(error))

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from model.trace import Trace
+
+
+class InputTexts(NamedTuple):
+    """What the input panel holds: the source, and a target or pair segment where they apply."""
+
+    source: str
+    target: str | None = None
+    pair: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QToolBar, QWidget
 
 from .colormaps import SEQUENTIAL
-from .state import Selection, kind_labels
+from .core.selection import Selection, kind_labels
 
 MEAN_LABEL = "mean over heads"
 

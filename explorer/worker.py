@@ -17,19 +17,16 @@ from dataclasses import replace
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .devices import is_out_of_memory, normalise_device
-from .jobs import AnalysisRequest, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
-from .state import THUMBNAIL_SIDE, prepare_thumbnails
+from .errors import first_line
+from .jobs import AnalysisRequest, InputTexts, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
+from .core.numeric import THUMBNAIL_SIDE
+from .core.thumbnails import prepare_thumbnails
 
 log = logging.getLogger(__name__)
 # Closing must finish within 2 s; the rest of the window's teardown needs some of it.
 STOP_TIMEOUT_MS = 1500
 # Checkpoints of a training run kept loaded on the worker, so scrubbing back is instant.
 RUN_CHECKPOINTS_KEPT = 4
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def model_info(model, from_run: bool = False) -> ModelInfo:  # model: AttentionModel (untyped: no torch import here)
@@ -101,7 +98,7 @@ class InferenceWorker(QObject):
             value = request.compute(self._model)
         except Exception as error:  # noqa: BLE001 - any failure becomes one line for the mode to show
             log.debug("analysis %s failed", request.topic, exc_info=True)
-            self.analysis_failed.emit(request.request_id, request.topic, _one_line(error))
+            self.analysis_failed.emit(request.request_id, request.topic, first_line(error))
             return
         self.analysis_finished.emit(request.request_id, request.topic, value)
 
@@ -122,11 +119,11 @@ class InferenceWorker(QObject):
                     self.device_moved.emit(-1, model_info(self._model), notice)
                     result = self._timed_trace(request)
                 except Exception as retry_error:  # noqa: BLE001
-                    self.trace_failed.emit(request.request_id, _one_line(retry_error))
+                    self.trace_failed.emit(request.request_id, first_line(retry_error))
                     return
             else:
                 log.debug("trace failed", exc_info=True)
-                self.trace_failed.emit(request.request_id, _one_line(error))
+                self.trace_failed.emit(request.request_id, first_line(error))
                 return
         if notices:
             result = replace(result, notices=result.notices + tuple(notices))
@@ -166,10 +163,10 @@ class InferenceWorker(QObject):
                     model.to(device)
                 except Exception as error:  # noqa: BLE001 - fall back, tell the user why
                     model.to("cpu")
-                    notice = f"Could not use {device} ({_one_line(error)}); the model runs on the CPU."
+                    notice = f"Could not use {device} ({first_line(error)}); the model runs on the CPU."
         except Exception as error:  # noqa: BLE001 - CheckpointError and anything else: one line
             log.debug("load failed", exc_info=True)
-            self.load_failed.emit(request.request_id, _one_line(error))
+            self.load_failed.emit(request.request_id, first_line(error))
             return
         previous, self._model = self._model, model
         if previous is not None and previous is not model and self._is_kept_run_checkpoint(previous):
@@ -183,7 +180,7 @@ class InferenceWorker(QObject):
     def _run_checkpoint(self, location: str):
         from model import load_checkpoint
 
-        from .analysis.timeline import CheckpointCache
+        from .checkpoint_cache import CheckpointCache
 
         if self._run_checkpoints is None:
             self._run_checkpoints = CheckpointCache(lambda folder: load_checkpoint(folder, device="cpu"), RUN_CHECKPOINTS_KEPT)
@@ -202,7 +199,7 @@ class InferenceWorker(QObject):
             self._model.to(device)
         except Exception as error:  # noqa: BLE001 - an unusable device leaves the model on the CPU
             self._model.to("cpu")
-            notice = f"Could not use {device} ({_one_line(error)}); the model runs on the CPU."
+            notice = f"Could not use {device} ({first_line(error)}); the model runs on the CPU."
         self.device_moved.emit(request.request_id, model_info(self._model), notice)
 
 
@@ -253,15 +250,9 @@ class InferenceController(QObject):
         self._thread.start()
 
     # -- requests from the window ----------------------------------------------------------
-    def request_trace(
-        self,
-        text: str,
-        target: str | None = None,
-        pair: str | None = None,
-        hide_special: bool = False,
-        pick_view: bool = False,
-    ) -> int:
-        request = self.queue.trace(text, target, pair, hide_special, pick_view)
+    def request_trace(self, texts: InputTexts, hide_special: bool = False, pick_view: bool = False) -> int:
+        """Queue a trace of ``texts``; the newest request wins. Returns its id."""
+        request = self.queue.trace(texts.source, texts.target, texts.pair, hide_special, pick_view)
         self._pump()
         return request.request_id
 

@@ -6,16 +6,31 @@ Torch and tokenizers only; nothing here imports Qt.
     model = load_checkpoint()              # the bundled encoder–decoder
     trace = model.trace("date: 25 november 2026")
     trace.attention["cross"].weights       # (layers, heads, queries, keys)
+
+The public names are loaded on first use (PEP 562), so ``import model.trace`` — the
+numpy-only trace types the explorer's core reads — does not import torch.
 """
 
-from .checkpoint import bundled_checkpoint, load_checkpoint
-from .config import ModelConfig
-from .inference import AttentionModel
-from .native import save_checkpoint
-from .recorder import AttentionRecorder
-from .trace import KINDS, AttentionMaps, TokenAxis, Trace
-from .transformer import Transformer
-from .weights import CheckpointError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Each public name and the submodule that defines it.
+_SOURCES = {
+    "KINDS": "trace",
+    "AttentionMaps": "trace",
+    "AttentionModel": "inference",
+    "AttentionRecorder": "recorder",
+    "CheckpointError": "weights",
+    "ModelConfig": "config",
+    "TokenAxis": "trace",
+    "Trace": "trace",
+    "Transformer": "transformer",
+    "bundled_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "native",
+}
 
 __all__ = [
     "KINDS",
@@ -31,3 +46,26 @@ __all__ = [
     "load_checkpoint",
     "save_checkpoint",
 ]
+
+if TYPE_CHECKING:
+    from .checkpoint import bundled_checkpoint, load_checkpoint
+    from .config import ModelConfig
+    from .inference import AttentionModel
+    from .native import save_checkpoint
+    from .recorder import AttentionRecorder
+    from .trace import KINDS, AttentionMaps, TokenAxis, Trace
+    from .transformer import Transformer
+    from .weights import CheckpointError
+
+
+def __getattr__(name: str) -> object:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{source}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

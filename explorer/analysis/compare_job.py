@@ -20,7 +20,7 @@ import numpy as np
 
 from model.trace import KIND_AXES, KIND_TITLES, TokenAxis, Trace
 
-from .aggregation import drop_keys, filtered_axis, hidden_keys, kept_keys, mean_over_heads
+from ..core.special import drop_keys, filtered_axis, hidden_keys, kept_keys, mean_over_heads
 from .compare import (
     RANKINGS,
     Comparison,

@@ -34,7 +34,7 @@ import numpy as np
 
 from model.trace import KIND_TITLES, Trace
 
-from .aggregation import hidden_keys
+from ..core.special import hidden_keys
 
 STATISTICS = (
     "entropy_bits",

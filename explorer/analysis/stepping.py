@@ -15,7 +15,7 @@ and shows:
 ``bar_row`` turns one step's rows into the bars a panel draws: one head, or the mean
 over heads, with the special-token filter applied as every other view applies it.
 
-Plain numpy: the logits come from ``next_token.next_token_logits`` on the worker.
+Plain numpy: the logits come from ``explorer.next_token.next_token_logits`` on the worker.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from model.trace import TokenAxis, Trace
 
-from .aggregation import drop_keys, filtered_axis, kept_keys, mean_over_heads
+from ..core.special import drop_keys, filtered_axis, kept_keys, mean_over_heads
 
 DEFAULT_TOP_K = 5
 
@@ -150,6 +150,7 @@ def axis_prefix(axis: TokenAxis, length: int) -> TokenAxis:
         tokens=list(axis.tokens[:length]),
         special=np.asarray(axis.special, dtype=bool)[:length],
         padding=np.asarray(axis.padding, dtype=bool)[:length],
+        template=None if axis.template is None else np.asarray(axis.template, dtype=bool)[:length],
     )
 
 

@@ -22,7 +22,7 @@ from .canvas import (
     line_height,
     text_width,
 )
-from .request import FigureRequest, distribution, figure_axes
+from .request import FigureRequest, figure_view
 from .ticks import format_number, nice_ticks
 from .titles import titled_figure
 
@@ -40,13 +40,12 @@ AXIS_ENDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
 
 def distribution_figure(request: FigureRequest) -> Figure:
     """Horizontal bars, one per key token: softmax(scores / temperature) of the query row."""
-    row = distribution(request)
-    _, key_axis = figure_axes(request)
+    row = figure_view(request)  # the distribution panel's DistributionView
     n_keys = len(row.probabilities)
     pitch = min(MAX_ROW_PITCH, CHART_HEIGHT / n_keys)
     top_keys = [int(k) for k in np.argsort(-row.probabilities, kind="stable")[:TOP_COUNT] if row.probabilities[k] > 0]
     # The largest bars always get their label and numbers, however many keys are thinned out.
-    labels = TokenAxisLabels.build(key_axis.tokens, key_axis.special, pitch, priority=top_keys)
+    labels = TokenAxisLabels.build(row.keys, row.special, pitch, priority=top_keys)
     label_font, header_font = font(LABEL_FONT), font(AXIS_TITLE_FONT)
     probability_texts = [f"{p:.3f}" for p in row.probabilities]
     score_texts = [format_number(s) for s in row.scores]
@@ -56,7 +55,7 @@ def distribution_figure(request: FigureRequest) -> Figure:
         max(max(text_width(label_font, score_texts[i]) for i in shown), text_width(header_font, "score")) + COLUMN_GAP
     )
     probability_width = max(probability_width, text_width(header_font, "p") + COLUMN_GAP)
-    retempered = abs(request.temperature - 1.0) > 1e-9
+    retempered = abs(row.temperature - 1.0) > 1e-9
     largest = max(row.probabilities.max(initial=0.0), row.model_probabilities.max(initial=0.0) if retempered else 0.0)
     axis_end = next(end for end in AXIS_ENDS if end >= largest - 1e-12)
     header_height = line_height(header_font) + 4
@@ -69,10 +68,10 @@ def distribution_figure(request: FigureRequest) -> Figure:
     r, g, b = colormaps.colour_of(request.colormap, 0.35, 0.0, 1.0)
     bar_colour = QColor(r, g, b)
     summary = f"entropy {row.entropy_bits:.3f} bits · top {len(top_keys)}: " + ", ".join(
-        f"“{display_token(key_axis.tokens[k])}” {row.probabilities[k]:.3f}" for k in top_keys
+        f"“{display_token(row.keys[k])}” {row.probabilities[k]:.3f}" for k in top_keys
     )
-    shows = f"bars: softmax(scores / T), T = {request.temperature:g}"
-    if request.head is None:
+    shows = f"bars: softmax(scores / T), T = {row.temperature:g}"
+    if row.head is None:
         shows += ", mean over heads"
     if retempered:
         shows += " · red: the model's softmax (T = 1)"

@@ -6,7 +6,7 @@ from .canvas import Figure, ensure_application
 from .distribution_figure import distribution_figure
 from .grid_figure import grid_figure
 from .heatmap_figures import aggregate_figure, cross_figure, head_figure
-from .request import FigureRequest, filtered_request, validate
+from .request import FigureRequest, validate
 
 BUILDERS = {
     "head": head_figure,
@@ -21,4 +21,4 @@ def build_figure(request: FigureRequest) -> Figure:
     """Validate ``request`` and lay its figure out in points."""
     validate(request)
     ensure_application()  # fonts need a GUI application
-    return BUILDERS[request.figure](filtered_request(request))
+    return BUILDERS[request.figure](request)

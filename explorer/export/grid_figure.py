@@ -27,7 +27,7 @@ from .canvas import (
 )
 from .heatmap_figures import COLOUR_BAR_GAP
 from .raster import block_maximum, to_rgb
-from .request import VALUE_TITLES, FigureRequest, figure_axes, grid_matrices, resolved_levels
+from .request import VALUE_TITLES, FigureRequest, figure_view
 from .titles import AXIS_NAMES, titled_figure
 
 THUMB_FONT = 7
@@ -43,11 +43,21 @@ PIXELS_PER_POINT = 2
 
 
 def grid_figure(request: FigureRequest) -> Figure:
-    """Every layer (rows) × head (columns), optionally with each layer's mean over heads."""
-    rows = grid_matrices(request)
-    levels = resolved_levels(request)
+    """Every layer (rows) × head (columns), optionally with each layer's mean over heads.
+
+    The thumbnails are the overview panel's (its ``GridView``): a long input shows the
+    same max-pooled blocks in the figure as on screen.
+    """
+    view = figure_view(request)
+    rows = [
+        [view.thumbnails[layer, head] for head in range(view.thumbnails.shape[1])]
+        + ([view.means[layer]] if view.means is not None else [])
+        for layer in range(view.thumbnails.shape[0])
+    ]
+    levels = view.levels
     n_columns = len(rows[0])
-    n_queries, n_keys = rows[0][0].shape
+    query_axis, key_axis = view.query_axis, view.key_axis
+    n_queries, n_keys = len(query_axis), len(key_axis)
     thumb_side = min(MAX_THUMB, max(MIN_THUMB, GRID_WIDTH / n_columns))
     n_tokens = max(n_queries, n_keys)
     # Small cells for a few tokens, but never a thumbnail too small for its "head n" header.
@@ -61,35 +71,34 @@ def grid_figure(request: FigureRequest) -> Figure:
         for values in row:
             small = block_maximum(values, max_pixels)
             any_masked |= not np.isfinite(small).all()
-            thumbnail_row.append(to_rgb(small, request.colormap, levels))
+            thumbnail_row.append(to_rgb(small, view.colormap, levels))
         thumbnails.append(thumbnail_row)
 
-    query_axis, key_axis = figure_axes(request)
     row_labels = TokenAxisLabels.build(query_axis.tokens, query_axis.special, cell, THUMB_FONT)
     column_labels = TokenAxisLabels.build(key_axis.tokens, key_axis.special, cell, THUMB_FONT)
     header_font = font(AXIS_TITLE_FONT)
     header_height = line_height(header_font) + 4
     layer_names = [f"layer {layer}" for layer in range(len(rows))]
-    head_names = [f"head {head}" for head in range(n_columns - (1 if request.show_mean_column else 0))]
-    if request.show_mean_column:
+    head_names = [f"head {head}" for head in range(n_columns - (1 if (view.means is not None) else 0))]
+    if (view.means is not None):
         head_names.append("mean")
     layer_label_width = max(text_width(header_font, name) for name in layer_names) + 8
     grid_left = layer_label_width + row_labels.extent
     column_lefts = [
         grid_left
         + column * (thumb_width + THUMB_GAP)
-        + (MEAN_GAP if request.show_mean_column and column == n_columns - 1 else 0.0)
+        + (MEAN_GAP if (view.means is not None) and column == n_columns - 1 else 0.0)
         for column in range(n_columns)
     ]
     row_tops = [header_height + row * (thumb_height + THUMB_GAP) for row in range(len(rows))]
     grid_right = column_lefts[-1] + thumb_width
     grid_bottom = row_tops[-1] + thumb_height
     axis_font = font(AXIS_TITLE_FONT)
-    colour_bar = ColourBar(colormaps.lookup_table(request.colormap), levels, VALUE_TITLES[request.values], any_masked)
+    colour_bar = ColourBar(colormaps.lookup_table(view.colormap), levels, VALUE_TITLES[view.values], any_masked)
     bar_height = max(grid_bottom - header_height, 120.0)
     query_side, key_side = KIND_AXES[request.kind]
     axes_note = f"rows: query ({AXIS_NAMES[query_side]}) · columns: key ({AXIS_NAMES[key_side]})"
-    if max(n_queries, n_keys) > max_pixels:
+    if view.pooled or max(n_queries, n_keys) > max_pixels:
         axes_note += " · each pixel shows the largest value of its block of tokens"
     note_width = max(text_width(axis_font, axes_note), grid_right - grid_left)
     # Below the column labels and, for a short grid, below the colour bar too.

@@ -3,7 +3,7 @@ and the aggregate figure (mean or max over heads, rollout or flow through layers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
@@ -31,14 +31,7 @@ from .canvas import (
 )
 from .raster import to_rgb
 from ..analysis.aggregation import AGGREGATIONS
-from .request import (
-    VALUE_TITLES,
-    FigureRequest,
-    aggregate_matrix,
-    figure_axes,
-    resolved_levels,
-    selected_matrix,
-)
+from .request import VALUE_TITLES, FigureRequest, aggregate_matrix, figure_axes, figure_view
 from .titles import AXIS_NAMES, titled_figure
 
 # The heatmap's longer side in points, and the largest cell: short inputs get big cells,
@@ -67,16 +60,17 @@ class HeatmapPanel:
 
     @classmethod
     def build(cls, request: FigureRequest) -> "HeatmapPanel":
-        query_axis, key_axis = figure_axes(request)
         if request.figure == "aggregate":
+            query_axis, key_axis = figure_axes(request)
             values = aggregate_matrix(request)
             # Every method's values lie in [0, 1], like probabilities.
             levels = request.levels or (0.0, 1.0)
             value_title = AGGREGATIONS[request.aggregate].value_title
         else:
-            values = selected_matrix(request)
-            levels = resolved_levels(request)
-            value_title = VALUE_TITLES[request.values]
+            view = figure_view(request)  # the panel's HeadView or CrossView
+            query_axis, key_axis = view.query_axis, view.key_axis
+            values, levels = view.matrix, view.levels
+            value_title = VALUE_TITLES[view.values]
         cell = min(MAX_CELL, HEATMAP_SIDE / max(values.shape))
         query_side, key_side = KIND_AXES[request.kind]
         return cls(
@@ -191,8 +185,9 @@ class AlignmentDrawing:
     min_weight: float = 0.02
 
     @classmethod
-    def build(cls, request: FigureRequest, weights: np.ndarray, row_pitch: float) -> "AlignmentDrawing":
-        target_axis, source_axis = figure_axes(request, "cross")
+    def build(cls, request: FigureRequest, row_pitch: float) -> "AlignmentDrawing":
+        view = figure_view(request)  # the cross-attention panel's CrossView
+        weights, target_axis, source_axis = view.weights, view.query_axis, view.key_axis
         n_targets, n_sources = weights.shape
         source_pitch = row_pitch * n_targets / n_sources
         r, g, b = colormaps.colour_of(request.colormap, 0.25, 0.0, 1.0)
@@ -290,9 +285,8 @@ class AlignmentDrawing:
 def cross_figure(request: FigureRequest) -> Figure:
     """Cross-attention: the heatmap, and beside it the source↔target alignment drawing."""
     panel = HeatmapPanel.build(request)
-    # The lines always show probabilities, whatever the heatmap shows.
-    weights_request = replace(request, values="weights", levels=None)
-    alignment = AlignmentDrawing.build(request, selected_matrix(weights_request), panel.cell)
+    # The lines always show probabilities, whatever the heatmap shows (the view's weights).
+    alignment = AlignmentDrawing.build(request, panel.cell)
     content_width = panel.width + ALIGNMENT_GAP + alignment.width
     content_height = max(panel.height, alignment.height)
 

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import colormaps
+from ..core.numeric import max_pool
 
 # Cells without a finite value — masked scores (-inf), a key the query could not see — are
 # drawn in this neutral grey, apart from every colour of the sequential maps, never as the
@@ -47,11 +48,7 @@ def block_maximum(values: np.ndarray, max_side: int) -> np.ndarray:
     factor = max(math.ceil(n_rows / max_side), math.ceil(n_columns / max_side), 1)
     if factor == 1:
         return values
-    padded_rows, padded_columns = math.ceil(n_rows / factor) * factor, math.ceil(n_columns / factor) * factor
-    padded = np.full((padded_rows, padded_columns), -np.inf)
-    padded[:n_rows, :n_columns] = np.where(np.isfinite(values), values, -np.inf)
-    shape = (padded_rows // factor, factor, padded_columns // factor, factor)
-    return padded.reshape(shape).max(axis=(1, 3))  # (rows / f, columns / f)
+    return max_pool(np.where(np.isfinite(values), values, -np.inf), factor, factor)  # (rows / f, columns / f)
 
 
 def upsample(rgb: np.ndarray, min_pixels_per_cell: int = 8, max_side: int = 2048) -> np.ndarray:

@@ -1,32 +1,28 @@
-"""What a figure shows: the request, its validation and the numbers it selects from a trace.
+"""What a figure shows: the request, its validation, and the view it draws.
 
-Plain numpy, no Qt: the desktop app builds a ``FigureRequest`` from what its panels show,
-the CLI builds one from its arguments, and both get the same checks and the same values.
+Plain numpy, no Qt. A figure of a panel draws that panel's view (``explorer.core.views``):
+the desktop app puts the view its panel shows into the request, and the CLI builds the
+same view from its arguments with the same function, so both get the same numbers and
+the same checks. The aggregate figure, which no main panel shows, computes its map here
+from the analysis module the aggregation mode uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
 from .. import colormaps
-from ..analysis.aggregation import (
-    ACROSS_LAYERS,
-    AGGREGATIONS,
-    METHODS,
-    aggregate,
-    filtered_axis,
-    flow_refusal,
-    kept_keys,
-    mean_over_heads,
-    without_special_keys,
-)
+from ..analysis.aggregation import ACROSS_LAYERS, AGGREGATIONS, METHODS, aggregate, flow_refusal
+from ..core import views
+from ..core.selection import VALUES, Selection
+from ..core.special import filtered_axis, kept_keys
+from ..core.state import ExplorerState
 
 FIGURES = ("head", "grid", "cross", "distribution", "aggregate")
-VALUES = ("weights", "scores")
 VALUE_TITLES = {"weights": "attention weight", "scores": "score (before softmax)"}
 
 
@@ -55,6 +51,8 @@ class FigureRequest:
             ``layer``, ``"rollout"`` or ``"flow"`` through layers 0…``layer``.
         hide_special: drop the special and padding key columns and renormalise the
             rows, as the app's "Hide special tokens" does.
+        view: the view the figure draws; the app passes the one its panel shows, and
+            None (the command line) makes it from the fields above (``figure_view``).
     """
 
     trace: Trace
@@ -70,6 +68,8 @@ class FigureRequest:
     show_mean_column: bool = False
     aggregate: str = "rollout"
     hide_special: bool = False
+    # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
+    view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
 
 
 def _index_range(count: int) -> str:
@@ -128,16 +128,33 @@ def validate(request: FigureRequest) -> None:
             raise ValueError(f"the temperature must be a positive number, got {request.temperature}")
 
 
-def filtered_request(request: FigureRequest) -> FigureRequest:
-    """The request with its trace narrowed to its kind without the hidden key columns.
+def selection_of(request: FigureRequest) -> Selection:
+    """The selection a panel would have to show what ``request`` asks for."""
+    return Selection(
+        kind=request.kind,
+        layer=request.layer,
+        head=request.head,
+        query=request.query,
+        values=request.values,
+        temperature=request.temperature,
+        colormap=request.colormap,
+        show_mean_column=request.show_mean_column,
+        hide_special=request.hide_special,
+    )
 
-    Every figure then reads filtered matrices from ``request.trace`` and labels them with
-    ``figure_axes``. An aggregate figure keeps the whole trace: a rollout needs the
-    square matrices and is filtered after it is computed (``aggregate_matrix``).
+
+def figure_view(request: FigureRequest):
+    """The view the figure draws: the request's own, or one made as its panel would make it.
+
+    ``levels``, when given, replaces the view's colour range.
     """
-    if not request.hide_special or request.figure == "aggregate":
-        return request
-    return replace(request, trace=without_special_keys(request.trace, request.kind))
+    view = request.view
+    if view is None:
+        view = views.MAKERS[request.figure](ExplorerState.of(request.trace, selection_of(request)))
+    levels = None if request.levels is None else (float(request.levels[0]), float(request.levels[1]))
+    if levels is not None and hasattr(view, "levels") and tuple(view.levels) != levels:
+        view = replace(view, levels=levels)
+    return view
 
 
 def figure_axes(request: FigureRequest, kind: str | None = None) -> tuple[TokenAxis, TokenAxis]:
@@ -162,93 +179,20 @@ def aggregate_title(request: FigureRequest) -> str:
     return AGGREGATIONS[request.aggregate].title(request.layer)
 
 
-def _stack(request: FigureRequest) -> np.ndarray:
-    """Weights or scores of the request's kind, ``(L, H, Q, K)``."""
-    maps = request.trace.attention[request.kind]
-    return maps.weights if request.values == "weights" else maps.scores
-
-
-def head_mean(values: np.ndarray) -> np.ndarray:
-    """Mean over the head axis of ``(..., H, Q, K)`` (``mean_over_heads``): masked keys stay -inf."""
-    return mean_over_heads(values, axis=-3)
-
-
-def selected_matrix(request: FigureRequest) -> np.ndarray:
-    """The ``(Q, K)`` matrix of the request's layer and head (or the mean over heads)."""
-    layer_values = _stack(request)[request.layer]  # (H, Q, K)
-    return head_mean(layer_values) if request.head is None else layer_values[request.head]
-
-
-def grid_matrices(request: FigureRequest) -> list[list[np.ndarray]]:
-    """Rows of ``(Q, K)`` matrices per layer: each head, then the mean if the request asks for it."""
-    stack = _stack(request)
-    rows = []
-    for layer in range(stack.shape[0]):
-        row = [stack[layer, head] for head in range(stack.shape[1])]
-        if request.show_mean_column:
-            row.append(head_mean(stack[layer]))
-        rows.append(row)
-    return rows
-
-
-def default_levels(values: str, raw: np.ndarray) -> tuple[float, float]:
-    """[0, 1] for weights, so colours compare across inputs; for scores, which have no natural
-    range, the finite minimum and maximum of ``raw``."""
-    if values == "weights":
-        return 0.0, 1.0
-    finite = raw[np.isfinite(raw)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
-    # A constant matrix still needs a range to draw a colour bar.
-    return (low - 0.5, high + 0.5) if low == high else (low, high)
-
-
 def resolved_levels(request: FigureRequest) -> tuple[float, float]:
-    """The colour range the figure uses: the request's, or the default for the request's kind."""
+    """The colour range the figure uses: the request's, or the one its panel uses.
+
+    Every layer and head of the kind shares one range, as the panels do, so a head's
+    colours mean the same in its heatmap and in the grid.
+    """
     if request.levels is not None:
         return float(request.levels[0]), float(request.levels[1])
-    # Every layer and head of the kind shares one range, as the panels do, so a head's
-    # colours mean the same in its heatmap and in the grid.
-    return default_levels(request.values, _stack(request))
+    return ExplorerState.of(request.trace, selection_of(request)).levels()
 
 
-@dataclass(frozen=True)
-class Distribution:
-    """One query row as the distribution chart shows it."""
-
-    probabilities: np.ndarray  # (K,) softmax(scores / temperature); masked keys 0
-    model_probabilities: np.ndarray  # (K,) the model's own weights (temperature 1)
-    scores: np.ndarray  # (K,) raw scores (the mean over heads for the mean); masked keys -inf
-    entropy_bits: float
-
-
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax over the last axis; -inf entries get 0 and a fully masked row is all zeros."""
-    scaled = scores.astype(np.float64) / temperature
-    finite = np.isfinite(scaled)
-    peak = np.where(finite, scaled, -np.inf).max(axis=-1, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    exponentials = np.where(finite, np.exp(np.where(finite, scaled - peak, 0.0)), 0.0)
-    total = exponentials.sum(axis=-1, keepdims=True)
-    return np.divide(exponentials, total, out=np.zeros_like(exponentials), where=total > 0)
-
-
-def distribution(request: FigureRequest) -> Distribution:
-    """Softmax of the query row's scores at the request's temperature (per head, then averaged)."""
-    maps = request.trace.attention[request.kind]
-    scores = maps.scores[request.layer, :, request.query]  # (H, K)
-    weights = maps.weights[request.layer, :, request.query].astype(np.float64)  # (H, K)
-    probabilities = softmax(scores, request.temperature)  # (H, K)
-    if request.head is None:
-        row_probabilities, row_weights = probabilities.mean(axis=0), weights.mean(axis=0)
-        row_scores = head_mean(scores[:, np.newaxis, :])[0]  # (1, K) through the head axis, then (K,)
-    else:
-        row_probabilities, row_weights = probabilities[request.head], weights[request.head]
-        row_scores = scores[request.head]
-    positive = row_probabilities[row_probabilities > 0]
-    entropy_bits = float(-(positive * np.log2(positive)).sum())
-    return Distribution(row_probabilities, row_weights, row_scores.astype(np.float64), entropy_bits)
+def distribution(request: FigureRequest) -> "views.DistributionView":
+    """The query row a distribution figure draws (its ``DistributionView``)."""
+    return figure_view(replace(request, figure="distribution"))
 
 
 def head_title(request: FigureRequest) -> str:

@@ -33,7 +33,7 @@ from ..analysis.aggregation import (
     hide_in_aggregate,
 )
 from ..analysis.layer_chain import LayerChain
-from ..panels.head_detail import TokenHeatmap
+from ..panels.token_heatmap import TokenHeatmap
 from ..panels.heatmap import MUTED, plain_label, token_label
 from .base import AnalysisMode
 
@@ -105,7 +105,7 @@ class AggregationMode(AnalysisMode):
         self.method.setCurrentIndex(METHODS.index(method))
 
     def paint(self) -> None:
-        state = self.window.state
+        state = self.host.state
         trace = state.trace
         if trace is None:
             return
@@ -188,7 +188,7 @@ class AggregationMode(AnalysisMode):
         if chain is None or not chain.take(value):
             return  # a chain dropped for a newer trace or another method
         trace, kind, method = chain.key
-        if trace is not self.window.state.trace:
+        if trace is not self.host.state.trace:
             # A newer trace has arrived: stop here; painting it starts its own chain.
             self.chain = None
             return
@@ -210,7 +210,7 @@ class AggregationMode(AnalysisMode):
     # -- export -------------------------------------------------------------------------------------
     def figure_request(self, export: Any) -> Any:
         """The ``FigureRequest`` of what the panel shows (``export`` is ``explorer.export``)."""
-        state = self.window.state
+        state = self.host.state
         method = self.selected_method
         kind = aggregated_kind(state.selection.kind, method)
         return export.FigureRequest(
@@ -226,12 +226,12 @@ class AggregationMode(AnalysisMode):
 
     # -- user actions -------------------------------------------------------------------------------
     def _on_method_changed(self, _index: int) -> None:
-        if self.window.state.trace is not None and self.showing():
+        if self.host.state.trace is not None and self.showing():
             self.paint()
 
     def _on_row_clicked(self, row: int) -> None:
         if self.shown_kind is not None:
-            self.window.select(kind=self.shown_kind, query=row)
+            self.host.select(kind=self.shown_kind, query=row)
 
     def _on_cell_hovered(self, row: int, column: int) -> None:
         if row < 0 or self.matrix is None:
@@ -242,7 +242,7 @@ class AggregationMode(AnalysisMode):
         )
 
     def _on_context_menu(self, point: QPoint) -> None:
-        self.window.exports.panel_menu(self.name, self.widget).popup(self.widget.mapToGlobal(point))
+        self.host.panel_menu(self.name, self.widget).popup(self.widget.mapToGlobal(point))
 
 
 def _kind_title(kind: str) -> str:

@@ -11,13 +11,12 @@ model, or that is too slow for the GUI thread, goes to the worker as an
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
-if TYPE_CHECKING:
-    from ..main_window import MainWindow
+from .host import ModeHost
 
 
 class AnalysisMode(QObject):
@@ -34,9 +33,9 @@ class AnalysisMode(QObject):
     tab_with = "head"
     settled = Signal()  # no request of this mode is waiting for the worker any more
 
-    def __init__(self, window: "MainWindow") -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
         self.waiting: set[str] = set()  # topics requested and not yet answered
         self.widget = self.build()
 
@@ -64,13 +63,13 @@ class AnalysisMode(QObject):
 
     def on_failure(self, topic: str, reason: str) -> None:
         """The newest request of ``topic`` failed with the one-line ``reason``."""
-        self.window.statusBar().showMessage(f"{self.title}: {reason}", 10000)
+        self.host.show_status(f"{self.title}: {reason}", 10000)
 
     # -- helpers --------------------------------------------------------------------------
     def request(self, topic: str, compute: Callable[[Any], Any]) -> int:
         """Run ``compute(model)`` on the worker thread; ``on_result`` gets its value."""
         self.waiting.add(topic)
-        return self.window.controller.request_analysis(f"{self.name}/{topic}", compute)
+        return self.host.controller.request_analysis(f"{self.name}/{topic}", compute)
 
     def answered(self, topic: str, value: Any, failed: bool) -> None:
         """Route a worker answer (called by the window for topics of this mode)."""
@@ -94,10 +93,7 @@ class AnalysisMode(QObject):
         return bool(self.waiting)
 
     def showing(self) -> bool:
-        return self.window.panel_showing(self.name)
+        return self.host.panel_showing(self.name)
 
     def raise_dock(self) -> None:
-        dock = self.window.docks[self.name]
-        dock.show()
-        dock.raise_()
-        dock.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.host.raise_panel(self.name)

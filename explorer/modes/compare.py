@@ -60,7 +60,7 @@ class CompareMode(AnalysisMode):
         self.view.head_clicked.connect(self._on_head_clicked)
         self.view.menu_requested.connect(self._on_menu_requested)
         self.menu: QMenu | None = None  # the last context menu, kept so a test can read it
-        self.window.trace_painted.connect(self._on_trace_painted)
+        self.host.trace_painted.connect(self._on_trace_painted)
         self.view.show_message(NOTHING_TO_COMPARE)
         return self.view
 
@@ -83,12 +83,12 @@ class CompareMode(AnalysisMode):
         self._on_b_changed()
 
     def choose_checkpoint(self) -> None:
-        model = self.window.model
+        model = self.host.model
         if self.checkpoint_b:
             start = str(Path(self.checkpoint_b).parent)
         else:
             start = str(Path(model.source).parent) if model is not None and model.source else str(Path.home())
-        location = dialogs.choose_checkpoint_folder(self.window, start)
+        location = dialogs.choose_checkpoint_folder(self.host.dialog_parent(), start)
         if location:
             self.set_checkpoint(location)
 
@@ -117,8 +117,8 @@ class CompareMode(AnalysisMode):
 
     # -- requests ------------------------------------------------------------------------------
     def _inputs(self) -> CompareInputs | None:
-        painted = self.window.painted
-        if painted is None or painted.trace is not self.window.state.trace:
+        painted = self.host.painted
+        if painted is None or painted.trace is not self.host.state.trace:
             return None
         request = painted.request
         return CompareInputs(request.text, request.target, request.pair, self.view.text_b.text(), self.checkpoint_b)
@@ -134,7 +134,7 @@ class CompareMode(AnalysisMode):
             self.view.set_updating(False)
             self.view.show_message(NOTHING_TO_COMPARE)
             return
-        trace = self.window.state.trace
+        trace = self.host.state.trace
         if self._requested is not None and self._requested[0] is trace and self._requested[1] == inputs:
             return
         self._requested = (trace, inputs)
@@ -152,12 +152,12 @@ class CompareMode(AnalysisMode):
             self._ensure_requested()
 
     def _on_b_changed(self, *_: object) -> None:
-        if self.window.state.trace is None:
+        if self.host.state.trace is None:
             return
         if self.showing():
             self._ensure_requested()
         else:
-            self.window.stale_panels.add(self.name)  # compared when the dock shows
+            self.host.repaint_when_shown(self.name)  # compared when the dock shows
 
     def paint(self) -> None:
         self._ensure_requested()
@@ -180,7 +180,7 @@ class CompareMode(AnalysisMode):
     def _shows_older_trace(self) -> bool:
         """Whether what is on show answers an older trace A than the window's."""
         shown = self._failed_trace if self.failure else (self.result.trace_a if self.result is not None else None)
-        return shown is not None and shown is not self.window.state.trace
+        return shown is not None and shown is not self.host.state.trace
 
     def _show(self) -> None:
         # Until the comparison of the new trace arrives, the previous one stays up, marked.
@@ -194,7 +194,7 @@ class CompareMode(AnalysisMode):
         if self.result is None:
             self.view.show_message("Comparing…")
             return
-        selection = self.window.state.selection
+        selection = self.host.state.selection
         try:
             frame = frame_of(
                 self.result,
@@ -213,8 +213,8 @@ class CompareMode(AnalysisMode):
 
     def _on_head_clicked(self, layer: int, head: int) -> None:
         frame = self.view.frame
-        kind = frame.kind if frame is not None else self.window.state.selection.kind
-        self.window.select(kind=kind, layer=layer, head=head)
+        kind = frame.kind if frame is not None else self.host.state.selection.kind
+        self.host.select(kind=kind, layer=layer, head=head)
 
     # -- export ----------------------------------------------------------------------------------
     def _on_menu_requested(self, global_point: QPoint) -> None:
@@ -226,7 +226,7 @@ class CompareMode(AnalysisMode):
     def export_dialog(self) -> None:
         if self.view.frame is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export comparison", str(Path.home() / "comparison.png"), EXPORT_FILTERS)
+        path, _ = QFileDialog.getSaveFileName(self.host.dialog_parent(), "Export comparison", str(Path.home() / "comparison.png"), EXPORT_FILTERS)
         if path:
             self.export_image(path)
 
@@ -246,11 +246,11 @@ class CompareMode(AnalysisMode):
                 frame.head,
                 path,
                 labels=(result.label_a, result.label_b),
-                colormap=self.window.state.selection.colormap,
-                hide_special=self.window.state.selection.hide_special,
+                colormap=self.host.state.selection.colormap,
+                hide_special=self.host.state.selection.hide_special,
             )
         except (ValueError, OSError) as error:
-            dialogs.show_message(self.window, "Could not export the comparison", str(error))
+            self.host.show_error("Could not export the comparison", str(error))
             return None
-        self.window.statusBar().showMessage(f"Wrote {written}", 6000)
+        self.host.show_status(f"Wrote {written}", 6000)
         return written

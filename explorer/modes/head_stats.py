@@ -32,7 +32,7 @@ from ..analysis.head_stats import (
 )
 from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
-from ..state import kind_labels
+from ..core.selection import kind_labels
 from .base import AnalysisMode
 
 COLUMNS = ("kind", "layer", "head", *STATISTICS)
@@ -244,7 +244,7 @@ class HeadStatsMode(AnalysisMode):
 
     # -- painting -------------------------------------------------------------------------------
     def paint(self) -> None:
-        trace = self.window.state.trace
+        trace = self.host.state.trace
         if trace is None:
             return
         if trace is not self.table_trace and (self.chain is None or self.chain.key is not trace):
@@ -265,7 +265,7 @@ class HeadStatsMode(AnalysisMode):
     def _show_progress(self) -> None:
         """The muted note while the table is of an older trace than the window's (or empty)."""
         chain = self.chain
-        if chain is None or chain.key is not self.window.state.trace:
+        if chain is None or chain.key is not self.host.state.trace:
             self.updating.hide()
             return
         progress = f"({len(chain.results)} of {chain.n_steps} steps done)"
@@ -282,7 +282,7 @@ class HeadStatsMode(AnalysisMode):
         if chain is None or not chain.take(value):
             return  # a chain dropped for a newer trace
         trace = chain.key
-        if trace is not self.window.state.trace:
+        if trace is not self.host.state.trace:
             # A newer trace has arrived: stop here; painting it starts its own chain.
             self.chain = None
         elif chain.done:
@@ -303,7 +303,7 @@ class HeadStatsMode(AnalysisMode):
 
     def _apply_filter(self) -> None:
         """Filter by kind and preset, write the preset's note, highlight the selected head."""
-        selection = self.window.state.selection
+        selection = self.host.state.selection
         kind = selection.kind if self.kinds.currentData() == SELECTED_KIND else None
         preset_key = self.preset.currentData()
         matching = None
@@ -338,4 +338,4 @@ class HeadStatsMode(AnalysisMode):
         if not index.isValid():
             return
         kind, layer, head = self.row_key(index.row())
-        self.window.select(kind=kind, layer=layer, head=head)
+        self.host.select(kind=kind, layer=layer, head=head)

@@ -1,7 +1,7 @@
 """Step-through generation: one generated token at a time, and what the model looked at.
 
 For encoder–decoder and decoder-only models. The worker generates greedily from the
-current source text and traces the result (``analysis.next_token.step_through``, topic
+current source text and traces the result (``explorer.next_token.step_through``, topic
 ``steps``); the dock then steps through it with ◀ / ▶ (Ctrl+← / Ctrl+→ while the dock
 has focus) and a slider. For the token produced at the current step it shows the tokens
 so far with that one highlighted, its cross-attention row over the source (encoder–
@@ -209,14 +209,14 @@ class SteppingMode(AnalysisMode):
 
     # -- requests ----------------------------------------------------------------------------------
     def paint(self) -> None:
-        info = self.window.model
+        info = self.host.model
         if info is None:
             return
         if info.architecture == "encoder":
             self.container.set_available(False, encoder_only_reason(info.name))
             return
         self.container.set_available(True)
-        text = self.window.input_panel.texts()[0]
+        text = self.host.source_text()
         key = (info, text)
         if key != self._key and text.strip():
             self._key = key
@@ -224,7 +224,7 @@ class SteppingMode(AnalysisMode):
 
             def compute(model: Any) -> tuple[tuple, StepThrough]:
                 # On the worker thread: the one module of the analyses that runs torch.
-                from ..analysis.next_token import step_through
+                from ..next_token import step_through
 
                 return key, step_through(model, text)
 
@@ -280,7 +280,7 @@ class SteppingMode(AnalysisMode):
             return
         self.step_label.setText(f"token {self.index + 1} of {n_steps}")
         self.tokens_label.setText(self._tokens_html(steps, step))
-        selection = self.window.state.selection
+        selection = self.host.state.selection
         decoder = steps.trace.decoder
         produced = repr(display_token(step.token))
         # A decoder-only model has no cross-attention: its self-attention takes the room.

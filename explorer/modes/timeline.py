@@ -25,25 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from .. import dialogs
 from ..analysis.head_stats import POSITIONAL, STATISTIC_TITLES
-from ..analysis.timeline import (
-    CurveKey,
-    CurveSchedule,
-    LoadWait,
-    TracedStep,
-    TrainingRun,
-    checkpoint_statistics,
-    left_out_note,
-    open_run,
-)
-from ..devices import normalise_device
+from ..analysis.timeline import CurveKey, CurveSchedule, TracedStep, checkpoint_statistics, left_out_note
+from ..analysis.training_run import TrainingRun, open_run
 from ..jobs import ModelInfo, TraceResult
 from ..panels.timeline_view import TimelineView
-from ..state import kind_title
+from ..core.selection import kind_title
 from .base import AnalysisMode
+from .host import ModeHost
+from .load_wait import LoadWait
 
 NO_RUN = "Open a training run folder (Analysis ▸ Open training run…), as attention-explorer train writes it."
 
@@ -57,8 +50,8 @@ class TimelineMode(AnalysisMode):
     title = "Training timeline"
     tab_with = "distribution"
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
         self.run: TrainingRun | None = None
         self.index = 0  # the checkpoint the slider is on
         self.schedule = CurveSchedule()
@@ -66,10 +59,10 @@ class TimelineMode(AnalysisMode):
         self.left_out = ""  # why some steps are not on the curve drawn ('' when none)
         self._pick_view = False  # a newly opened run starts at its sharpest head
         self._other_model: str | None = None  # name of a model opened over the run, if any
-        window.model_changed.connect(self._on_model_changed)
-        window.trace_painted.connect(self._on_trace_painted)
-        window.controller.load_failed.connect(self._on_load_failed)
-        window.controller.trace_failed.connect(self._on_trace_failed)
+        host.model_changed.connect(self._on_model_changed)
+        host.trace_painted.connect(self._on_trace_painted)
+        host.controller.load_failed.connect(self._on_load_failed)
+        host.controller.trace_failed.connect(self._on_trace_failed)
 
     def build(self) -> QWidget:
         self.view = TimelineView(NO_RUN)
@@ -85,7 +78,7 @@ class TimelineMode(AnalysisMode):
     # -- opening a run --------------------------------------------------------------------------
     def open_run_dialog(self) -> None:
         start = str(self.run.folder.parent) if self.run is not None else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self.window, "Open training run", start)
+        folder = QFileDialog.getExistingDirectory(self.host.dialog_parent(), "Open training run", start)
         if folder:
             self.open_folder(folder)
 
@@ -98,7 +91,7 @@ class TimelineMode(AnalysisMode):
         try:
             run = open_run(folder)
         except ValueError as error:
-            self.window.last_error_dialog = dialogs.show_message(self.window, "Could not open training run", str(error))
+            self.host.show_error("Could not open training run", str(error))
             return False
         self.show_run(run, step)
         self.raise_dock()
@@ -111,7 +104,7 @@ class TimelineMode(AnalysisMode):
         self._pick_view = True
         index = len(run.checkpoints) - 1 if step is None else run.nearest(step)
         if step is not None and run.checkpoints[index].step != step:
-            self.window.statusBar().showMessage(
+            self.host.show_status(
                 f"The run has no checkpoint at step {step}; showing {run.checkpoints[index].label}.", 10000
             )
         self._show_checkpoints(index)
@@ -126,7 +119,7 @@ class TimelineMode(AnalysisMode):
         try:
             run = open_run(self.run.folder)
         except ValueError as error:
-            self.window.last_error_dialog = dialogs.show_message(self.window, "Could not reload training run", str(error))
+            self.host.show_error("Could not reload training run", str(error))
             return
         current = self.run.checkpoints[self.index].folder
         self.run = run
@@ -159,7 +152,7 @@ class TimelineMode(AnalysisMode):
         except ValueError as error:
             if getattr(args, "screenshot", None):
                 raise  # the screenshot fails with this one sentence
-            self.window.last_error_dialog = dialogs.show_message(self.window, "Could not open training run", str(error))
+            self.host.show_error("Could not open training run", str(error))
             return False
         self.show_run(run, getattr(args, "step", None))
         if not getattr(args, "show", None):
@@ -189,14 +182,13 @@ class TimelineMode(AnalysisMode):
         )
 
     def _device(self) -> str:
-        device = normalise_device(self.window.settings.value("model/device"))
-        return device if device in self.window.device_actions else "cpu"
+        return self.host.model_device()
 
     def _load(self, index: int) -> None:
         folder = self.run.checkpoints[index].folder
         self.load_wait.ask(folder)
         self.waiting.add("load")
-        self.window.controller.load(str(folder), self._device(), from_run=True)
+        self.host.controller.load(str(folder), self._device(), from_run=True)
 
     def _on_model_changed(self, info: ModelInfo) -> None:
         # A model opened from File ▸ … is not this run's: say so until the slider moves again.
@@ -214,10 +206,10 @@ class TimelineMode(AnalysisMode):
             # A newly opened run starts on its most telling view, as a new model does;
             # scrubbing keeps whatever the user picks from then on.
             self._pick_view = False
-            state = self.window.state
+            state = self.host.state
             kind = "cross" if "cross" in state.kinds else state.kinds[0]
             layer, head = state.sharpest_head(kind)
-            self.window.select(kind=kind, layer=layer, head=head, query=0)
+            self.host.select(kind=kind, layer=layer, head=head, query=0)
         if self.showing():
             # Before the load settles: a screenshot waits for the curve this starts.
             self._ensure_curve(result)
@@ -236,7 +228,7 @@ class TimelineMode(AnalysisMode):
     def paint(self) -> None:
         if not self.load_wait.waiting:
             # While a load is pending the painted trace is of the previous model.
-            self._ensure_curve(self.window.painted)
+            self._ensure_curve(self.host.painted)
         self._draw_curve()
 
     @property
@@ -319,7 +311,7 @@ class TimelineMode(AnalysisMode):
             parts.append(f"step {step} could not be traced: {reason}{more}")
         if self.left_out:
             parts.append(self.left_out)
-        if schedule.forced_ids is not None and self.window.state.selection.kind != "encoder_self":
+        if schedule.forced_ids is not None and self.host.state.selection.kind != "encoder_self":
             parts.append(
                 f"decoder side teacher-forced: every checkpoint reads the {len(schedule.forced_ids)} tokens {schedule.forced_from} generated"
             )
@@ -338,7 +330,7 @@ class TimelineMode(AnalysisMode):
         Only the steps whose model has the loaded model's layers × heads are drawn: a run
         that changed shape has no single curve, and the note names the steps left out.
         """
-        state = self.window.state
+        state = self.host.state
         statistic = self.statistic
         self.left_out = ""
         if self.run is None or state.trace is None or state.selection.kind not in state.trace.attention:

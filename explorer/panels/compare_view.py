@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from .. import colormaps
 from ..analysis.compare import RANKINGS
 from ..analysis.compare_job import CompareFrame, shorten
-from ..state import display_values
+from ..core.numeric import display_values
 from .heatmap import (
     BACKGROUND,
     FOREGROUND,

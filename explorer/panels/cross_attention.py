@@ -14,8 +14,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from .head_detail import TokenHeatmap
+from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
+from .token_heatmap import TokenHeatmap
 
 LINE_COLOUR = QColor("#2f5d9e")
 MAX_LINE_WIDTH = 7.0
@@ -157,21 +158,14 @@ class CrossAttentionPanel(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.title)
         layout.addWidget(splitter, 1)
+        self.shown: CrossView | None = None
 
-    def show_cross(
-        self,
-        title: str,
-        matrix: np.ndarray,
-        weights: np.ndarray,
-        decoder_tokens: list[str],
-        encoder_tokens: list[str],
-        decoder_special: np.ndarray,
-        encoder_special: np.ndarray,
-        levels: tuple[float, float],
-        colormap: str,
-        query: int | None,
-    ) -> None:
-        """``matrix`` is what the heatmap shows (probabilities or scores); lines use ``weights``."""
-        self.title.setText(title)
-        self.heatmap.show_matrix(matrix, decoder_tokens, encoder_tokens, levels, colormap, query, decoder_special, encoder_special)
-        self.alignment.set_alignment(encoder_tokens, decoder_tokens, weights, query, encoder_special, decoder_special)
+    def show(self, view: CrossView) -> None:
+        """The heatmap shows the view's probabilities or scores; the lines its probabilities."""
+        self.shown = view
+        decoder, encoder = view.query_axis, view.key_axis
+        self.title.setText(view.title)
+        self.heatmap.show_matrix(
+            view.matrix, decoder.tokens, encoder.tokens, view.levels, view.colormap, view.query, decoder.special, encoder.special
+        )
+        self.alignment.set_alignment(encoder.tokens, decoder.tokens, view.weights, view.query, encoder.special, decoder.special)

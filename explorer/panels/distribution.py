@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from ..state import MAX_TEMPERATURE, MIN_TEMPERATURE, Distribution
+from ..core.selection import MAX_TEMPERATURE, MIN_TEMPERATURE
+from ..core.views import DistributionView
 from .heatmap import (
     BACKGROUND,
     FOREGROUND,
@@ -116,17 +117,18 @@ class DistributionPanel(QWidget):
         self.reset.clicked.connect(lambda: self.temperature.setValue(1.0))
         self.probability_plot.getViewBox().sigResized.connect(self._update_ticks)
         self._labels: list[str] = []
-        self.shown: Distribution | None = None
+        self.shown: DistributionView | None = None
         self._brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(SPECIAL_BAR_COLOUR)}
         self._bar_special: tuple[bool, ...] | None = None
         self._bar_brushes: list = []
         self._bar_heights = np.zeros(0)
         self._score_heights = np.zeros(0)
-        self.bar_updates = 0  # how often the probability bars were given new values; a test reads it
 
-    def show_distribution(self, title: str, distribution: Distribution, temperature: float) -> None:
-        self.shown = distribution
-        self.title.setText(title)
+    def show(self, view: DistributionView) -> None:
+        """Bars of the view's probabilities and raw scores, its entropy and top keys."""
+        distribution, temperature = view, view.temperature
+        self.shown = view
+        self.title.setText(view.title)
         if abs(self.temperature.value() - temperature) > 1e-9:
             self.temperature.blockSignals(True)
             self.temperature.setValue(temperature)
@@ -142,8 +144,7 @@ class DistributionPanel(QWidget):
                 self._bar_special = special
             self._bar_heights = np.array(distribution.probabilities, copy=True)
             self.probability_bars.setOpts(x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes)
-            self.bar_updates += 1
-        scores = np.nan_to_num(distribution.scores, nan=0.0)
+        scores = np.where(np.isfinite(distribution.scores), distribution.scores, 0.0)  # masked keys: no bar
         if not np.array_equal(scores, self._score_heights):
             self._score_heights = scores
             self.score_bars.setOpts(x=positions, height=scores, width=0.8)

@@ -8,123 +8,12 @@ A switch shows softmax probabilities or the raw pre-softmax scores.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import (
-    QButtonGroup,
-    QGraphicsRectItem,
-    QHBoxLayout,
-    QRadioButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QRadioButton, QVBoxLayout, QWidget
 
-from ..state import display_values
-from .heatmap import (
-    BACKGROUND,
-    FOREGROUND,
-    ClickableImage,
-    label_token_axes,
-    lookup,
-    outline_pen,
-    plain_label,
-    style_plot,
-    token_axes,
-    token_label,
-)
-
-
-class TokenHeatmap(QWidget):
-    """A PlotItem with one ImageItem, token ticks, a colour bar and a query-row outline.
-
-    Shared by the head detail and the cross-attention panels.
-    """
-
-    cell_hovered = Signal(int, int)  # query row, key column; (-1, -1) when outside
-    row_clicked = Signal(int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
-        self.plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=token_axes())
-        style_plot(self.plot)
-        self.plot.setLabel("left", "query", color=FOREGROUND)
-        self.plot.setLabel("bottom", "key", color=FOREGROUND)
-        self.image = ClickableImage(on_click=lambda row, _column: self.row_clicked.emit(row))
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(interactive=False, width=14, colorMap=lookup("viridis"))
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot)
-        self.row_outline = QGraphicsRectItem()
-        self.row_outline.setPen(outline_pen(2.0))
-        self.row_outline.setZValue(10)
-        self.plot.addItem(self.row_outline)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
-        self._query_labels: list[str] = []
-        self._key_labels: list[str] = []
-        self.matrix: np.ndarray | None = None
-        self._special_labels: set[str] = set()
-        self._colormap = "viridis"
-        self._levels: tuple[float, float] | None = None
-        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.plot.getViewBox().sigResized.connect(self._update_ticks)
-
-    def show_matrix(
-        self,
-        matrix: np.ndarray,
-        query_tokens: list[str],
-        key_tokens: list[str],
-        levels: tuple[float, float],
-        colormap: str,
-        query: int | None,
-        query_special: np.ndarray | None = None,
-        key_special: np.ndarray | None = None,
-    ) -> None:
-        """Paint ``matrix`` (Q, K) with token labels; outline the row ``query``."""
-        self.matrix = matrix
-        rows, columns = matrix.shape
-        self.image.setImage(display_values(matrix), autoLevels=False, levels=levels)
-        self.image.setRect(0, 0, columns, rows)
-        self.plot.setRange(xRange=(0, columns), yRange=(0, rows), padding=0.0)
-        if self._colormap != colormap:
-            self.colour_bar.setColorMap(lookup(colormap))
-            self._colormap = colormap
-        if self._levels != levels:
-            self.colour_bar.setLevels(levels)
-            self._levels = levels
-        self._query_labels = [token_label(token) for token in query_tokens]
-        self._key_labels = [token_label(token) for token in key_tokens]
-        self._special_labels = {
-            label
-            for labels, special in ((self._query_labels, query_special), (self._key_labels, key_special))
-            if special is not None
-            for label, is_special in zip(labels, special)
-            if is_special
-        }
-        self._update_ticks()
-        if query is not None and 0 <= query < rows:
-            self.row_outline.setRect(QRectF(0, query, columns, 1))
-            self.row_outline.show()
-        else:
-            self.row_outline.hide()
-
-    def _update_ticks(self, *_: object) -> None:
-        if self.matrix is not None:
-            label_token_axes(self.plot, self.matrix.shape, self._query_labels, self._key_labels, self._special_labels)
-
-    def _on_mouse_moved(self, scene_position: QPointF) -> None:
-        if self.matrix is None or not self.plot.sceneBoundingRect().contains(scene_position):
-            self.cell_hovered.emit(-1, -1)
-            return
-        point = self.plot.getViewBox().mapSceneToView(scene_position)
-        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
-        rows, columns = self.matrix.shape
-        if 0 <= row < rows and 0 <= column < columns:
-            self.cell_hovered.emit(row, column)
-        else:
-            self.cell_hovered.emit(-1, -1)
+from ..core.views import HeadView
+from .heatmap import plain_label, token_label
+from .token_heatmap import TokenHeatmap
 
 
 class HeadDetail(QWidget):
@@ -165,31 +54,28 @@ class HeadDetail(QWidget):
         self._scores: np.ndarray | None = None
         self._query_tokens: list[str] = []
         self._key_tokens: list[str] = []
+        self.shown: HeadView | None = None
 
-    def show_head(
-        self,
-        title: str,
-        values: str,
-        weights: np.ndarray,
-        scores: np.ndarray,
-        query_tokens: list[str],
-        key_tokens: list[str],
-        levels: tuple[float, float],
-        colormap: str,
-        query: int,
-        query_special: np.ndarray | None = None,
-        key_special: np.ndarray | None = None,
-    ) -> None:
-        self.title.setText(title)
-        button = self.probabilities_button if values == "weights" else self.scores_button
+    def show(self, view: HeadView) -> None:
+        """Show one head's view: the matrix its values switch picks, with token labels."""
+        self.shown = view
+        self.title.setText(view.title)
+        button = self.probabilities_button if view.values == "weights" else self.scores_button
         if not button.isChecked():
             button.blockSignals(True)
             button.setChecked(True)
             button.blockSignals(False)
-        self._weights, self._scores = weights, scores
-        self._query_tokens, self._key_tokens = query_tokens, key_tokens
+        self._weights, self._scores = view.weights, view.scores
+        self._query_tokens, self._key_tokens = view.query_axis.tokens, view.key_axis.tokens
         self.heatmap.show_matrix(
-            weights if values == "weights" else scores, query_tokens, key_tokens, levels, colormap, query, query_special, key_special
+            view.matrix,
+            view.query_axis.tokens,
+            view.key_axis.tokens,
+            view.levels,
+            view.colormap,
+            view.query,
+            view.query_axis.special,
+            view.key_axis.special,
         )
 
     def readout_text(self, row: int, column: int) -> str:

@@ -75,18 +75,12 @@ class StableAxisItem(pg.AxisItem):
     pyqtgraph discards an axis' picture on every ``setTicks`` and ``setRange`` call, even
     when nothing changed, and rebuilding it (tick text layout, grid lines) is the largest
     part of a repaint. Typing a character rarely changes the tokens or the view range, so
-    an unchanged call is dropped. ``tick_updates`` counts the calls that did change the
-    ticks; a regression test reads it.
+    an unchanged call is dropped.
     """
-
-    def __init__(self, orientation: str) -> None:
-        super().__init__(orientation)
-        self.tick_updates = 0
 
     def setTicks(self, ticks: list[list[tuple[float, str]]] | None) -> None:  # noqa: N802 - pyqtgraph override
         if ticks == self._tickLevels:
             return
-        self.tick_updates += 1
         super().setTicks(ticks)
 
     def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - pyqtgraph override

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from model.trace import TokenAxis
 
-from ..state import PanelAvailability
+from ..core.views import PanelAvailability, TokensView
+from ..jobs import InputTexts
 from ..token_labels import display_token
 from .heatmap import plain_label
 
@@ -43,9 +44,9 @@ class SourceEditor(QPlainTextEdit):
 
 
 class InputPanel(QWidget):
-    """Editors and token chips; emits ``input_edited`` on every keystroke."""
+    """Editors and token chips; emits ``input_edited`` with the texts on every keystroke."""
 
-    input_edited = Signal()
+    input_edited = Signal(object)  # InputTexts
     token_clicked = Signal(str, int)  # axis ("encoder" | "decoder"), token index
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -98,18 +99,19 @@ class InputPanel(QWidget):
         layout.addWidget(self.notice)
 
         self._token_html = ""
-        self.token_html_updates = 0  # how often the chips were re-laid out; a regression test reads it
 
-        self.source.textChanged.connect(self.input_edited)
-        self.target.textChanged.connect(self.input_edited)
-        self.pair.textChanged.connect(self.input_edited)
+        for editor in (self.source, self.target, self.pair):
+            editor.textChanged.connect(self._on_text_changed)
 
     # -- reading ---------------------------------------------------------------------------
-    def texts(self) -> tuple[str, str | None, str | None]:
+    def texts(self) -> InputTexts:
         """(source, target or None, pair or None); hidden editors contribute nothing."""
         target = self.target.text() if self.target.isEnabled() and self.target.text() else None
         pair = self.pair.text() if self.pair.isEnabled() and self.pair.text() else None
-        return self.source.toPlainText(), target, pair
+        return InputTexts(self.source.toPlainText(), target, pair)
+
+    def _on_text_changed(self, *_: object) -> None:
+        self.input_edited.emit(self.texts())
 
     # -- showing -----------------------------------------------------------------------------
     def set_availability(self, target: PanelAvailability, pair: PanelAvailability) -> None:
@@ -122,13 +124,9 @@ class InputPanel(QWidget):
             reason.setText(availability.reason)
             reason.setVisible(not availability.enabled)
 
-    def show_tokens(
-        self,
-        axes: list[tuple[str, str, TokenAxis]],
-        selected: tuple[str, int] | None,
-        notices: list[str],
-    ) -> None:
-        """Show token rows: (axis name, heading, tokens); ``selected`` = (axis, index)."""
+    def show(self, view: TokensView) -> None:
+        """Show the view's token rows (axis name, heading, tokens) and its selected token."""
+        axes, selected, notices = view.rows, view.selected, view.notices
         rows = []
         for axis_name, heading, axis in axes:
             chips = []
@@ -146,7 +144,6 @@ class InputPanel(QWidget):
             # Re-laying out the chips is most of this panel's cost; selection changes that
             # leave the tokens and the selected chip alone skip it.
             self._token_html = token_html
-            self.token_html_updates += 1
             self.tokens.setHtml(token_html)
         self.notice.setText(" ".join(notices))
         self.notice.setVisible(bool(notices))

@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from ..core.views import GridView
 from .heatmap import BACKGROUND, FOREGROUND, ClickableImage, lookup, outline_pen, stable_axes, style_plot
 
 MEAN_COLUMN_TITLE = "mean"
@@ -61,13 +62,12 @@ class OverviewGrid(QWidget):
         self._selected: tuple[int, int] | None = None
         self._colormap = "viridis"
         self._levels: tuple[float, float] | None = None
-        self.builds = 0  # how many times the items were (re)built; a regression guard reads it
+        self.shown: GridView | None = None
 
     def _build(self, n_layers: int, n_heads: int, mean_column: bool) -> None:
         for image in self.images.values():
             self.plot.removeItem(image)
         self.images.clear()
-        self.builds += 1
         heads = [*range(n_heads), *([-1] if mean_column else [])]
         self._columns = {head: column for column, head in enumerate(heads)}
         for layer in range(n_layers):
@@ -85,16 +85,10 @@ class OverviewGrid(QWidget):
         self._selected = None
         self._levels = None
 
-    def show_grid(
-        self,
-        grid: np.ndarray,
-        means: np.ndarray | None,
-        levels: tuple[float, float],
-        colormap: str,
-        selected: tuple[int, int],
-        title: str,
-    ) -> None:
-        """Paint ``grid`` (L, H, q, k) and optional ``means`` (L, q, k); outline ``selected``."""
+    def show(self, view: GridView) -> None:
+        """Paint the view's (L, H, q, k) thumbnails and optional means; outline its selection."""
+        self.shown = view
+        grid, means, levels, colormap, title = view.thumbnails, view.means, view.levels, view.colormap, view.title
         n_layers, n_heads = grid.shape[:2]
         shape = (n_layers, n_heads, means is not None)
         if shape != self._shape:
@@ -112,7 +106,7 @@ class OverviewGrid(QWidget):
         if self._levels != levels:
             self.colour_bar.setLevels(levels)
             self._levels = levels
-        self._outline(selected)
+        self._outline(view.selected)
 
     def _outline(self, selected: tuple[int, int]) -> None:
         layer, head = selected

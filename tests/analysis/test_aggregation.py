@@ -8,15 +8,8 @@ import pytest
 
 from explorer.analysis import aggregation
 from explorer.analysis.layer_chain import LayerChain
-from explorer.analysis.aggregation import (
-    drop_keys,
-    hidden_keys,
-    layer_max,
-    layer_mean,
-    renormalise_rows,
-    rollout,
-    widest_path_flow,
-)
+from explorer.analysis.aggregation import layer_max, layer_mean, rollout, widest_path_flow
+from explorer.core.special import drop_keys, hidden_keys, renormalise_rows
 
 # Layer 0 has two heads whose mean is [[1, 0], [0.5, 0.5]]; layer 1's heads both hold A1.
 HEAD_A = [[1.0, 0.0], [1.0, 0.0]]

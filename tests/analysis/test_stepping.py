@@ -73,7 +73,7 @@ def test_decoder_only_steps_start_after_the_prompt(make_trace) -> None:
 
 def test_bundled_model_steps_through_a_reversal() -> None:
     """Each produced word is the model's most probable token, and its row looks at the mirrored source word."""
-    from explorer.analysis.next_token import step_through
+    from explorer.next_token import step_through
     from model import load_checkpoint
 
     words = ["owl", "cat", "fig", "dog", "ant"]
@@ -92,7 +92,7 @@ def test_bundled_model_steps_through_a_reversal() -> None:
 
 
 def test_decoder_only_generation_trace_covers_prompt_and_continuation(make_checkpoint) -> None:
-    from explorer.analysis.next_token import step_through
+    from explorer.next_token import step_through
     from model import load_checkpoint
 
     model = load_checkpoint(make_checkpoint("decoder"))

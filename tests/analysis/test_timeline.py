@@ -8,20 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer.analysis import timeline
+from explorer.analysis import timeline, training_run
 from explorer.analysis.timeline import (
-    CheckpointCache,
     CurveKey,
     CurveSchedule,
-    LoadWait,
     StepStatistics,
     TracedStep,
     checkpoint_statistics,
     forced_target,
     left_out_note,
-    open_run,
     trace_statistics,
 )
+from explorer.analysis.training_run import open_run
+from explorer.checkpoint_cache import CheckpointCache
+from explorer.modes.load_wait import LoadWait
 
 
 def collected_curve(traces, kind: str, statistic: str):
@@ -96,7 +96,7 @@ def test_log_records_and_bad_lines(run_folder: Path) -> None:
 
 
 def test_oversized_log_is_not_read(run_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(timeline, "MAX_LOG_BYTES", 10)
+    monkeypatch.setattr(training_run, "MAX_LOG_BYTES", 10)
     run = open_run(run_folder)
     assert run.log == {}
     assert "log.jsonl is not a readable file" in run.log_problems[0]

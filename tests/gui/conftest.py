@@ -1,8 +1,8 @@
-"""Qt fixtures for the desktop app tests: offscreen, isolated settings, tiny checkpoints.
+"""Qt fixtures for the desktop app tests: offscreen, isolated settings, windows.
 
 Qt runs offscreen (set before anything imports Qt), QSettings write to a temporary INI
 file, windows are closed and their worker stopped in teardown, and a test that leaves a
-QThread running fails.
+QThread running fails. The tiny checkpoints (``checkpoints``) come from tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QSignalBlocker, QThread
 
-from model import save_checkpoint
-from tiny_models import task_tokenizer, tiny_config, tiny_network
 
 TRACE_TIMEOUT_MS = 30_000
 
@@ -49,26 +47,6 @@ def no_dangling_qthreads(monkeypatch):
         thread.quit()
         thread.wait(5000)
     assert not running, f"{len(running)} QThread(s) still running after the test"
-
-
-def _tiny_checkpoint(folder: Path, architecture: str, name: str, seed: int) -> Path:
-    config = tiny_config(architecture, n_heads=2, max_positions=32, lm_head=architecture != "encoder")
-    return save_checkpoint(folder, tiny_network(config, seed), task_tokenizer(config.max_positions), name=name)
-
-
-@pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    """Tiny native checkpoints of every architecture, plus a broken one."""
-    root = tmp_path_factory.mktemp("checkpoints")
-    found = {
-        architecture: _tiny_checkpoint(root / architecture, architecture, f"tiny {architecture}", seed)
-        for seed, architecture in enumerate(("encoder-decoder", "encoder", "decoder"))
-    }
-    broken = root / "broken"
-    broken.mkdir()
-    (broken / "config.json").write_text("{ this is not json", encoding="utf-8")
-    found["broken"] = broken
-    return found
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.state import ExplorerState, softmax_with_temperature
+from explorer.core.numeric import softmax_with_temperature
+from explorer.core.state import ExplorerState
+from explorer.core.views import distribution_view
 from model import load_checkpoint
 
 
@@ -63,7 +65,7 @@ def test_mean_grid_distribution_and_levels_follow_the_filter(trace):
     np.testing.assert_allclose(state.head_matrix(), per_head[1].mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(state.grid(), per_head, atol=1e-6)
     np.testing.assert_allclose(state.grid_means(), per_head.mean(axis=1), atol=1e-6)
-    distribution = state.distribution()
+    distribution = distribution_view(state)
     assert distribution.keys == [t for t, k in zip(trace.encoder.tokens, keep) if k]
     np.testing.assert_allclose(distribution.probabilities, per_head[1, :, 3].mean(axis=0), atol=1e-6)
     assert distribution.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
@@ -120,7 +122,7 @@ def test_the_checkbox_changes_what_the_head_detail_shows(drive, window, checkpoi
 def test_typing_with_the_filter_on_pools_no_thumbnails_on_the_gui_thread(drive, qtbot, window, checkpoints, monkeypatch):
     import threading
 
-    from explorer import state as state_module
+    from explorer.core import thumbnails as state_module
 
     drive.load(window, checkpoints["encoder-decoder"])
     window.selection_bar.hide_special.setChecked(True)

@@ -3,10 +3,23 @@ recreated, no chips re-laid out for the same tokens, no drawing of hidden panels
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+import pytest
+from gui.call_counts import calls, calls_by_first_argument
+
+from explorer.core.views import distribution_view
 
 
-def _tick_updates(window) -> dict[str, int]:
+@pytest.fixture
+def paints(window) -> Counter:
+    """How often each panel or mode of ``window`` was painted, from its creation on."""
+    return calls_by_first_argument(window, "_paint_panel")
+
+
+def _count_tick_updates(window):
+    """Start counting the ``setTicks`` calls that change an axis' ticks; returns a reader."""
     axes = {
         "head.bottom": window.head_detail.heatmap.plot.getAxis("bottom"),
         "head.left": window.head_detail.heatmap.plot.getAxis("left"),
@@ -15,11 +28,16 @@ def _tick_updates(window) -> dict[str, int]:
         "distribution.bottom": window.distribution.score_plot.getAxis("bottom"),
         "grid.top": window.grid.plot.getAxis("top"),
     }
-    return {name: axis.tick_updates for name, axis in axes.items()}
+    counted = {
+        name: calls(axis, "setTicks", when=lambda ticks, axis=axis: ticks != axis._tickLevels)
+        for name, axis in axes.items()
+    }
+    return lambda: {name: len(seen) for name, seen in counted.items()}
 
 
-def test_a_new_trace_with_the_same_tokens_sets_no_ticks_and_new_tokens_do(drive, qtbot, window, checkpoints):
+def test_a_new_trace_with_the_same_tokens_sets_no_ticks_and_new_tokens_do(drive, qtbot, window, paints, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
+    _tick_updates = _count_tick_updates(window)
 
     def same_text_again() -> None:
         # A new trace, new arrays, the same token axes.
@@ -28,17 +46,17 @@ def test_a_new_trace_with_the_same_tokens_sets_no_ticks_and_new_tokens_do(drive,
         qtbot.waitUntil(lambda: window.painted is not painted, timeout=drive.timeout)
 
     same_text_again()  # the first paint resizes the plots (their labels arrive); let that settle
-    before = _tick_updates(window)
-    paints = dict(window.panel_paints)
+    before = _tick_updates()
+    painted_before = Counter(paints)
     same_text_again()
     window.select(head=(window.state.selection.head or 0) + 1, layer=0)
-    assert all(window.panel_paints[name] >= paints[name] + 2 for name in ("head", "distribution", "cross", "grid"))
-    assert _tick_updates(window) == before
+    assert all(paints[name] >= painted_before[name] + 2 for name in ("head", "distribution", "cross", "grid"))
+    assert _tick_updates() == before
     # A text with other tokens changes the key axes' ticks.
     text = "date: 17 june 1999"
     window.input_panel.source.setPlainText(text)
     drive.wait_for_text(window, text)
-    after = _tick_updates(window)
+    after = _tick_updates()
     assert after["head.bottom"] > before["head.bottom"] and after["cross.bottom"] > before["cross.bottom"]
     assert after["grid.top"] == before["grid.top"]  # the same layers and heads: the same grid labels
 
@@ -47,13 +65,14 @@ def test_bars_are_updated_in_place_and_only_when_their_values_change(drive, wind
     drive.load(window, checkpoints["encoder-decoder"])
     panel = window.distribution
     probability_bars, score_bars = panel.probability_bars, panel.score_bars
-    updates = panel.bar_updates
+    bar_updates = calls(probability_bars, "setOpts")  # the bars given new values
+    updates = len(bar_updates)
     window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
-    assert panel.bar_updates == updates  # a new colour map leaves the bars alone
+    assert len(bar_updates) == updates  # a new colour map leaves the bars alone
     query = 1 if window.state.selection.query != 1 else 0
     window.select(query=query)
-    assert panel.bar_updates == updates + 1
-    expected = window.state.distribution()
+    assert len(bar_updates) == updates + 1
+    expected = distribution_view(window.state)
     assert panel.probability_bars is probability_bars and panel.score_bars is score_bars
     np.testing.assert_allclose(probability_bars.opts["height"], expected.probabilities)
     np.testing.assert_allclose(score_bars.opts["height"], np.nan_to_num(expected.scores, nan=0.0))
@@ -65,45 +84,46 @@ def test_bars_are_updated_in_place_and_only_when_their_values_change(drive, wind
 def test_token_chips_are_rebuilt_only_when_tokens_or_the_selected_chip_change(drive, window, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
     panel = window.input_panel
-    updates = panel.token_html_updates
+    token_html_updates = calls(panel.tokens, "setHtml")  # the chips laid out again
+    updates = len(token_html_updates)
     shown = panel.tokens.toHtml()
     window.select(layer=0, head=0)
     window.select(values="scores")
-    assert panel.token_html_updates == updates
+    assert len(token_html_updates) == updates
     assert panel.tokens.toHtml() == shown
     window.select(query=window.state.selection.query + 1)
-    assert panel.token_html_updates == updates + 1
+    assert len(token_html_updates) == updates + 1
 
 
-def test_a_closed_panel_is_not_repainted_and_catches_up_when_shown_again(drive, qtbot, window, checkpoints):
+def test_a_closed_panel_is_not_repainted_and_catches_up_when_shown_again(drive, qtbot, window, paints, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
     dock, panel = window.docks["distribution"], window.distribution
     dock.close()
     qtbot.waitUntil(lambda: not dock.isVisible())
-    paints = window.panel_paints["distribution"]
+    painted_before = paints["distribution"]
     shown = panel.shown
     window.select(query=window.state.selection.query + 1)
-    assert window.panel_paints["distribution"] == paints and panel.shown is shown
+    assert paints["distribution"] == painted_before and panel.shown is shown
     assert "distribution" in window.stale_panels
-    assert window.panel_paints["head"] > 0 and window.head_detail.heatmap.row_outline.rect().top() == window.state.selection.query
+    assert paints["head"] > 0 and window.head_detail.heatmap.row_outline.rect().top() == window.state.selection.query
     dock.show()
-    qtbot.waitUntil(lambda: window.panel_paints["distribution"] == paints + 1)
-    np.testing.assert_allclose(panel.shown.probabilities, window.state.distribution().probabilities)
+    qtbot.waitUntil(lambda: paints["distribution"] == painted_before + 1)
+    np.testing.assert_allclose(panel.shown.probabilities, distribution_view(window.state).probabilities)
     assert "distribution" not in window.stale_panels
 
 
-def test_a_panel_tabbed_away_is_not_repainted_and_catches_up_when_its_tab_is_raised(drive, qtbot, window, checkpoints):
+def test_a_panel_tabbed_away_is_not_repainted_and_catches_up_when_its_tab_is_raised(drive, qtbot, window, paints, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
     head_dock, cross_dock = window.docks["head"], window.docks["cross"]
     window.tabifyDockWidget(head_dock, cross_dock)
     cross_dock.raise_()
     # A tab behind another stays isVisible(); it is its empty visible region that hides it.
     qtbot.waitUntil(lambda: head_dock.visibleRegion().isEmpty() and not cross_dock.visibleRegion().isEmpty())
-    paints = dict(window.panel_paints)
+    painted_before = Counter(paints)
     window.select(layer=0, head=1)
-    assert window.panel_paints["head"] == paints["head"] and window.panel_paints["cross"] == paints["cross"] + 1
+    assert paints["head"] == painted_before["head"] and paints["cross"] == painted_before["cross"] + 1
     head_dock.raise_()
-    qtbot.waitUntil(lambda: window.panel_paints["head"] == paints["head"] + 1)
+    qtbot.waitUntil(lambda: paints["head"] == painted_before["head"] + 1)
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, window.state.head_matrix())
 
 
@@ -157,23 +177,23 @@ def test_the_grid_shows_the_thumbnails_the_forward_pooled_without_pooling_again(
         assert window.state.grid_means(kind, "weights") is maps.overview_means
 
 
-def test_a_new_trace_is_painted_one_panel_per_turn_of_the_event_loop(drive, qtbot, window, checkpoints):
+def test_a_new_trace_is_painted_one_panel_per_turn_of_the_event_loop(drive, qtbot, window, paints, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
     showing = [name for name in window.docks if window.panel_showing(name)]
     assert len(showing) >= 4
-    before = dict(window.panel_paints)
+    before = Counter(paints)
     seen_at_arrival: dict[str, int] = {}
 
     def on_arrival(_result) -> None:
         # Connected after the window's own slot: what it painted before returning.
-        seen_at_arrival.update({name: window.panel_paints[name] - before[name] for name in showing})
+        seen_at_arrival.update({name: paints[name] - before[name] for name in showing})
 
     window.controller.trace_ready.connect(on_arrival)
     painted = window.painted
     window.request_trace()
     qtbot.waitUntil(lambda: window.painted is not painted, timeout=drive.timeout)
     assert sum(seen_at_arrival.values()) == 1  # one panel before the event loop ran again
-    assert all(window.panel_paints[name] - before[name] == 1 for name in showing)  # then every other one, once
+    assert all(paints[name] - before[name] == 1 for name in showing)  # then every other one, once
 
 
 def test_only_a_newly_opened_models_first_trace_looks_for_the_sharpest_head(drive, qtbot, window, checkpoints):

@@ -1,5 +1,7 @@
-"""Next-token logits and generation traces for step-through generation — the one module
-of ``explorer.analysis`` that runs the model, so it alone imports torch.
+"""Next-token logits and generation traces for step-through generation: worker side.
+
+It runs the model, so it imports torch; the step-through's pure numbers (tables, rows)
+are ``explorer.analysis.stepping``.
 
 It uses only the model's public API (``AttentionModel.trace`` / ``generate`` and
 ``Transformer.encode`` / ``decode`` / ``logits``) and runs on the app's worker thread.
@@ -14,7 +16,7 @@ from model.inference import DEFAULT_MAX_NEW_TOKENS, AttentionModel
 from model.recorder import AttentionRecorder
 from model.trace import AttentionMaps, TokenAxis, Trace
 
-from .stepping import DEFAULT_TOP_K, StepThrough, next_token_table
+from .analysis.stepping import DEFAULT_TOP_K, StepThrough, next_token_table
 
 
 def _ids(model: AttentionModel, ids: np.ndarray) -> torch.Tensor:

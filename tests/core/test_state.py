@@ -1,4 +1,4 @@
-"""The pure state and request bookkeeping: no display, no Qt."""
+"""The core state and the request bookkeeping: no display, no Qt."""
 
 from __future__ import annotations
 
@@ -11,21 +11,15 @@ import pytest
 import torch
 
 from explorer.jobs import JobQueue, LoadRequest, TraceRequest
-from explorer.state import (
-    ExplorerState,
-    entropy_bits,
-    mean_over_heads,
-    panel_availability,
-    sharpest_head,
-    softmax_with_temperature,
-    thumbnail,
-    top_k,
-)
+from explorer.core.numeric import entropy_bits, sharpest_head, softmax_with_temperature, thumbnail, top_k
+from explorer.core.special import mean_over_heads
+from explorer.core.state import ExplorerState
+from explorer.core.views import distribution_view, panel_availability
 from model import AttentionMaps, load_checkpoint
 
 
 def test_pure_modules_do_not_import_qt():
-    code = "import sys, explorer.state, explorer.jobs; sys.exit('PySide6' in sys.modules)"
+    code = "import sys, explorer.core.state, explorer.core.views, explorer.jobs; sys.exit('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -60,7 +54,7 @@ def test_distribution_is_the_selected_heads_row(traces):
     state = ExplorerState()
     state.set_trace(trace)
     state.select(kind="cross", layer=1, head=1, query=3)
-    distribution = state.distribution()
+    distribution = distribution_view(state)
     weights = trace.attention["cross"].weights[1, 1, 3]
     np.testing.assert_allclose(distribution.probabilities, weights, atol=1e-5)
     np.testing.assert_allclose(distribution.probabilities, state.head_matrix()[3], atol=1e-5)
@@ -77,7 +71,7 @@ def test_mean_over_heads_distribution_and_matrix(traces):
     state.select(head=None, layer=0, query=2)
     weights = trace.attention["decoder_self"].weights[0]  # (H, Q, K)
     np.testing.assert_allclose(state.head_matrix(), weights.mean(axis=0), atol=1e-6)
-    np.testing.assert_allclose(state.distribution().probabilities, weights[:, 2].mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(distribution_view(state).probabilities, weights[:, 2].mean(axis=0), atol=1e-5)
     scores = trace.attention["decoder_self"].scores[0]
     mean_scores = state.head_matrix(values="scores")
     assert np.isneginf(mean_scores[0, 1])  # masked in every head stays masked
@@ -201,4 +195,4 @@ def test_float16_traces_are_shown_as_float32_without_changing_values(traces):
     low, high = state.levels()
     finite = trace.attention["decoder_self"].scores[np.isfinite(trace.attention["decoder_self"].scores)]
     assert low == pytest.approx(finite.min(), abs=1e-2) and high == pytest.approx(finite.max(), abs=1e-2)
-    np.testing.assert_allclose(state.distribution().probabilities.sum(), 1.0, atol=1e-6)
+    np.testing.assert_allclose(distribution_view(state).probabilities.sum(), 1.0, atol=1e-6)

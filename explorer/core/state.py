@@ -1,0 +1,214 @@
+"""The state every view is made from: the current trace and the selection, with no Qt.
+
+``ExplorerState`` holds the trace on show and the ``Selection``; it clamps a selection to
+what the trace holds, steps through heads and layers, and hands out the derived arrays
+that cost more than a selection change (thumbnails, colour ranges), cached per trace.
+The views (``core.views``) are made from it; the numbers a panel shows and an export
+writes are therefore computed here once and tested without a display.
+
+With ``hide_special`` every derived array (matrices, thumbnails, colour range, key axis)
+drops the key columns of special and padding tokens and renormalises the probability
+rows over the keys that remain; query rows are never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from model.trace import KIND_TITLES, TokenAxis, Trace
+
+from .numeric import colour_levels, sharpest_head
+from .selection import MAX_TEMPERATURE, MIN_TEMPERATURE, VALUES, Selection
+from .special import drop_keys, filtered_axis, kept_keys, mean_over_heads
+from . import thumbnails
+from .thumbnails import cache_key
+
+
+@dataclass
+class ExplorerState:
+    """The current trace and selection; every accessor returns plain numpy data."""
+
+    trace: Trace | None = None
+    selection: Selection = field(default_factory=Selection)
+    # Derived arrays of the current trace that cost more than a selection change.
+    _cache: dict[tuple, object] = field(default_factory=dict, repr=False)
+    # The latest view of each panel (``core.views.current``), so a panel and its export share it.
+    shown_views: dict[str, tuple] = field(default_factory=dict, repr=False)
+
+    # -- changing the state -------------------------------------------------------------
+    def set_trace(self, trace: Trace, prepared: dict[tuple, object] | None = None) -> Selection:
+        """Show ``trace``; the selection is kept where it still fits, clamped where not.
+
+        ``prepared`` holds derived arrays already computed off the GUI thread (see
+        ``prepare_thumbnails``).
+        """
+        self.trace = trace
+        self._cache.clear()
+        self.shown_views.clear()
+        self._cache.update(prepared or {})
+        return self.select()
+
+    @classmethod
+    def of(cls, trace: Trace, selection: Selection) -> "ExplorerState":
+        """A state showing ``trace`` at exactly ``selection`` (already checked, not clamped).
+
+        For exports from the command line, whose requests are validated with their own
+        sentences (and may use a temperature beyond the app's slider).
+        """
+        state = cls(trace=trace)
+        state.selection = selection
+        return state
+
+    def select(self, **changes: object) -> Selection:
+        """Apply ``changes`` to the selection, clamped to what the trace holds; returns it."""
+        selection = replace(self.selection, **changes)
+        if selection.values not in VALUES:
+            raise ValueError(f"values must be one of {', '.join(VALUES)}, not {selection.values!r}")
+        temperature = min(max(float(selection.temperature), MIN_TEMPERATURE), MAX_TEMPERATURE)
+        selection = replace(selection, temperature=temperature)
+        if self.trace is not None:
+            kinds = self.trace.kinds
+            kind = selection.kind if selection.kind in kinds else kinds[0]
+            maps = self.trace.attention[kind]
+            layer = min(max(selection.layer, 0), maps.n_layers - 1)
+            head = None if selection.head is None else min(max(selection.head, 0), maps.n_heads - 1)
+            n_queries = maps.weights.shape[2]
+            query = min(max(selection.query, 0), max(n_queries - 1, 0))
+            selection = replace(selection, kind=kind, layer=layer, head=head, query=query)
+        self.selection = selection
+        return selection
+
+    def step_head(self, delta: int) -> Selection:
+        """Move across heads (the mean sits after the last head); wraps around."""
+        positions = list(range(self.n_heads)) + [None]
+        index = positions.index(self.selection.head) if self.selection.head in positions else 0
+        return self.select(head=positions[(index + delta) % len(positions)])
+
+    def step_layer(self, delta: int) -> Selection:
+        return self.select(layer=(self.selection.layer + delta) % max(self.n_layers, 1))
+
+    def sharpest_head(self, kind: str) -> tuple[int, int]:
+        """(layer, head) of ``kind`` with the most focused attention (see ``sharpest_head``).
+
+        A newly opened model starts there, so the first view shows structure rather
+        than the usually diffuse first head.
+        """
+        assert self.trace is not None
+        key = ("sharpest", kind)
+        if key not in self._cache:
+            self._cache[key] = sharpest_head(self.trace.attention[kind].weights)
+        return self._cache[key]
+
+    # -- what the model and trace hold --------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.trace.kinds if self.trace is not None else ()
+
+    @property
+    def n_layers(self) -> int:
+        return self.trace.attention[self.selection.kind].n_layers if self._has_kind() else 0
+
+    @property
+    def n_heads(self) -> int:
+        return self.trace.attention[self.selection.kind].n_heads if self._has_kind() else 0
+
+    def _has_kind(self, kind: str | None = None) -> bool:
+        return self.trace is not None and (kind or self.selection.kind) in self.trace.attention
+
+    def axes(self, kind: str | None = None, filtered: bool = True) -> tuple[TokenAxis, TokenAxis]:
+        """(query axis, key axis) of ``kind`` (default: the selected kind).
+
+        With ``hide_special`` on, the key axis holds only the keys the views keep, so it
+        labels their columns; ``filtered=False`` gives the trace's own axes.
+        """
+        assert self.trace is not None
+        kind = kind or self.selection.kind
+        query_axis, key_axis = self.trace.axes(kind)
+        if not filtered:
+            return query_axis, key_axis
+        return query_axis, filtered_axis(key_axis, self.kept_keys(kind))
+
+    def kept_keys(self, kind: str | None = None) -> np.ndarray | None:
+        """(K,) bool of the key columns the views keep, or None when they keep every column.
+
+        None when the filter is off, when the key axis has nothing to hide, and when
+        every key would be hidden (the view is then shown unfiltered rather than empty).
+        """
+        if not self.selection.hide_special or self.trace is None:
+            return None
+        kind = kind or self.selection.kind
+        key = ("kept", kind)
+        if key not in self._cache:
+            self._cache[key] = kept_keys(self.trace.axes(kind)[1])
+        return self._cache[key]
+
+    def _view_key(self, name: str, kind: str, values: str) -> tuple:
+        """Cache key of a derived array; filtered arrays get their own (the prepared ones are unfiltered)."""
+        return cache_key(name, kind, values, self.kept_keys(kind) is not None)
+
+    def _raw(self, kind: str, values: str) -> np.ndarray:
+        assert self.trace is not None
+        maps = self.trace.attention[kind]
+        return maps.weights if values == "weights" else maps.scores  # (L, H, Q, K)
+
+    # -- derived arrays ------------------------------------------------------------------
+    def head_matrix(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected",
+                    values: str | None = None) -> np.ndarray:
+        """(Q, K) of one head, or the mean over heads when the head is None."""
+        kind = kind or self.selection.kind
+        values = values or self.selection.values
+        raw = self._raw(kind, values)
+        layer = self.selection.layer if layer is None else layer
+        layer = min(layer, raw.shape[0] - 1)
+        head = self.selection.head if head == "selected" else head
+        keep = self.kept_keys(kind)
+        if head is None:
+            return mean_over_heads(drop_keys(raw[layer], keep, values))
+        return drop_keys(raw[layer, min(int(head), raw.shape[1] - 1)], keep, values)
+
+    def grid(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
+        """(L, H, q, k) thumbnails of every head of a kind, with masked cells as nan.
+
+        Computed once per trace, kind and values: moving across heads and layers only
+        moves the outline.
+        """
+        kind, values = kind or self.selection.kind, values or self.selection.values
+        key = self._view_key("grid", kind, values)
+        if key not in self._cache:
+            self._cache[key] = thumbnails.layer_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
+        return self._cache[key]
+
+    def grid_means(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
+        """(L, q, k) thumbnails of the per-layer mean over heads (cached like ``grid``)."""
+        kind, values = kind or self.selection.kind, values or self.selection.values
+        key = self._view_key("means", kind, values)
+        if key not in self._cache:
+            self._cache[key] = thumbnails.layer_mean_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
+        return self._cache[key]
+
+    def levels(self, kind: str | None = None, values: str | None = None) -> tuple[float, float]:
+        """The colour range every heatmap of a kind shares.
+
+        Probabilities use [0, 1] so colours compare across inputs; raw scores have no
+        natural range, so they use the finite extent over every layer and head.
+        """
+        values = values or self.selection.values
+        if values == "weights":
+            return (0.0, 1.0)
+        kind = kind or self.selection.kind
+        key = self._view_key("levels", kind, values)
+        if key not in self._cache:
+            keep = self.kept_keys(kind)
+            raw = self._raw(kind, values)
+            # Hidden columns leave the range too, one layer at a time (no full-size copy).
+            self._cache[key] = colour_levels(values, raw if keep is None else (layer[..., keep] for layer in raw))
+        return self._cache[key]
+
+    def title(self) -> str:
+        """'cross-attention (decoder → encoder) · layer 2 · head 1' for panel headers."""
+        selection = self.selection
+        head = "mean over heads" if selection.head is None else f"head {selection.head}"
+        hidden = " · special tokens hidden" if self.kept_keys() is not None else ""
+        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}{hidden}"

@@ -1,0 +1,140 @@
+"""The window's model and device control: opening checkpoints and text, the Device menu, requests.
+
+A mixin of ``MainWindow`` (it uses the window's controller, settings, input panel and
+status bar): everything between a user's "open this" or keystroke and the worker's
+request, and the window's answers to the worker's load and device signals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import dialogs
+from .core.views import panel_availability
+from .devices import normalise_device
+from .jobs import InputTexts, ModelInfo
+from .text_files import TextFileError, read_text_file
+
+BUNDLED_EXAMPLE = "date: wednesday, 25 november 2026"
+GENERIC_EXAMPLE = "The quick brown fox jumps over the lazy dog."
+
+
+class ModelActions:
+    """Open, move and trace the model (mixed into ``MainWindow``)."""
+
+    def open_checkpoint(self, location: str | None, device: str | None = None) -> int:
+        """Load a checkpoint on the worker; the current model keeps working meanwhile.
+
+        ``device`` overrides the remembered device for this load only (``--device``).
+        """
+        self._loading_location = location
+        device = normalise_device(device or self.settings.value("model/device"))
+        if device not in self.device_actions:
+            device = "cpu"
+        return self.controller.load(location, device)
+
+    def open_checkpoint_dialog(self) -> None:
+        location = dialogs.choose_checkpoint_folder(self, self._dialog_start())
+        if location:
+            self.open_checkpoint(location)
+
+    def open_checkpoint_file_dialog(self) -> None:
+        location = dialogs.choose_checkpoint_file(self, self._dialog_start())
+        if location:
+            self.open_checkpoint(location)
+
+    def open_text_file_dialog(self) -> None:
+        path = dialogs.choose_text_file(self, str(Path.home()))
+        if path:
+            self.open_text_file(path)
+
+    def open_text_file(self, path: str) -> bool:
+        """Put a UTF-8 file's text in the source box; a file that can't be used explains itself."""
+        try:
+            text = read_text_file(path)
+        except TextFileError as error:
+            self.last_error_dialog = dialogs.show_message(self, "Open text file", str(error))
+            return False
+        self.input_panel.source.setPlainText(text)
+        return True
+
+    def _dialog_start(self) -> str:
+        return str(Path(self.model.source).parent) if self.model and self.model.source else str(Path.home())
+
+    def open_cached_model_dialog(self) -> None:
+        repo_id = dialogs.choose_cached_model(self)
+        if repo_id:
+            self.open_checkpoint(repo_id)
+
+    def set_device(self, device: str) -> None:
+        self.settings.set_value("model/device", device)
+        if self.model is not None:
+            self.controller.move_to(device)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent()
+        for location in recent:
+            self.recent_menu.addAction(location, lambda loc=location: self.open_checkpoint(loc))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _on_load_started(self, what: str) -> None:
+        self.progress.show()
+        self.statusBar().showMessage(f"Loading {what}…")
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.progress.setVisible(self.controller.loading)
+        self.model = info
+        if self._loading_location and not info.from_run:
+            self.settings.add_recent(self._loading_location)
+        self.statusBar().showMessage(f"Loaded {info.name}", 4000)
+        self._show_model(info)
+        availability = panel_availability(info.architecture)
+        self.input_panel.set_availability(availability["target"], availability["pair"])
+        # A step of a training run keeps the view, so scrubbing shows one head changing.
+        self._pick_view = not info.from_run
+        self.model_changed.emit(info)
+        if not self.input_panel.source.toPlainText():
+            # Setting the text requests the trace.
+            self.input_panel.source.setPlainText(self.example_text(info))
+        else:
+            self.request_trace()
+
+    def _on_load_failed(self, location: str, reason: str) -> None:
+        self.progress.setVisible(self.controller.loading)
+        self.statusBar().showMessage(f"Could not open {location}", 6000)
+        self.last_error_dialog = dialogs.show_message(self, "Could not open checkpoint", reason)
+        if self.model is None:
+            self._show_availability(None, "No model is loaded: " + reason)
+
+    def _on_device_changed(self, info: ModelInfo, notice: str) -> None:
+        self.model = info
+        self._show_model(info)
+        name = info.device if info.device in self.device_actions else "cpu"
+        self.device_actions[name].setChecked(True)
+        if notice:
+            self.statusBar().showMessage(notice, 10000)
+            self.last_notice = notice
+        self.request_trace()
+
+    def _show_model(self, info: ModelInfo) -> None:
+        self.setWindowTitle(f"Attention Explorer — {info.name}")
+        self.model_label.setText(f"{info.name} · {info.architecture}")
+        self.model_label.setToolTip(f"{info.description}\n{info.source}")
+        self.device_label.setText(f"device: {info.device}")
+        action = self.device_actions.get(info.device)
+        if action is not None:
+            action.setChecked(True)
+
+    @staticmethod
+    def example_text(info: ModelInfo) -> str:
+        return BUNDLED_EXAMPLE if info.bundled else GENERIC_EXAMPLE
+
+    # -- input ----------------------------------------------------------------------------
+    def request_trace(self, texts: InputTexts | None = None) -> int | None:
+        """Trace ``texts`` (a keystroke's), or the input panel's texts as they are now."""
+        if self.model is None and not self.controller.loading:
+            return None
+        texts = texts if texts is not None else self.input_panel.texts()
+        return self.controller.request_trace(texts, self.state.selection.hide_special, self._pick_view)

@@ -1,0 +1,162 @@
+"""The window's paint loop: a new trace is shown panel by panel, a selection change at once.
+
+A mixin of ``MainWindow``. Every panel and mode is painted from the state's views only
+while its dock shows; a hidden one is marked stale and catches up when it shows again.
+A new trace is painted one panel per turn of the event loop (``StagedPaint``), so the
+GUI thread's longest stall is one panel's conversion and drawing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+
+from .core import views
+from .core.views import panel_availability
+from .jobs import TraceResult
+
+PANEL_TITLES = {
+    "input": "Input",
+    "grid": "Overview: layers × heads",
+    "head": "Head detail",
+    "distribution": "Softmax distribution",
+    "cross": "Cross-attention",
+}
+
+
+@dataclass
+class StagedPaint:
+    """A new trace whose panels are being painted one per turn of the event loop."""
+
+    result: TraceResult
+    panels: list[str]  # still to paint, in order
+    paint_ms: float  # GUI-thread time spent on it so far
+
+
+class PaintLoop:
+    """Show traces and selections in the panels and modes (mixed into ``MainWindow``)."""
+
+    def _on_trace_ready(self, result: TraceResult) -> None:
+        trace = result.trace
+        if any(axis is not None and len(axis) == 0 for axis in (trace.encoder, trace.decoder)):
+            # A decoder-only model without a start token gives an empty text no tokens at all.
+            self.statusBar().showMessage("The input has no tokens to show; type some text.", 10000)
+            return
+        start = time.perf_counter()
+        self.state.set_trace(result.trace, result.prepared)
+        if self._pick_view:
+            # A newly opened model starts on its most telling view: cross-attention when it
+            # has one, at its most focused head.
+            self._pick_view = False
+            kind = "cross" if "cross" in result.trace.kinds else result.trace.kinds[0]
+            layer, head = self.state.sharpest_head(kind)
+            self.state.select(kind=kind, layer=layer, head=head, query=0)
+        self._show_availability(result.trace.architecture)
+        self._staged = StagedPaint(result, self._plan_paint(), (time.perf_counter() - start) * 1000)
+        self._paint_next_stage()
+
+    def _paint_next_stage(self) -> None:
+        """Paint one panel of the newest trace, then let the event loop draw it before the next.
+
+        One panel per turn of the event loop keeps the GUI thread's longest stall to one
+        panel's conversion and drawing instead of the whole window's, so typing and the
+        other panels stay responsive while a long trace is shown.
+        """
+        staged = self._staged
+        if staged is None:
+            return
+        if staged.panels:
+            start = time.perf_counter()
+            self._paint_panel(staged.panels.pop(0))
+            staged.paint_ms += (time.perf_counter() - start) * 1000
+            self._stage_timer.start()
+            return
+        self._staged = None
+        self._finish_trace(staged.result, staged.paint_ms)
+
+    def _finish_trace(self, result: TraceResult, paint_ms: float) -> None:
+        """Every showing panel shows ``result``: record it and say so."""
+        trace = result.trace
+        self.painted = result
+        self.last_timings = {"tokenise": result.tokenise_ms, "forward": result.forward_ms, "paint": paint_ms}
+        self.timings_label.setText(
+            f"tokenise {result.tokenise_ms:.1f} ms · forward {result.forward_ms:.1f} ms · paint {paint_ms:.1f} ms"
+        )
+        counts = []
+        if trace.encoder is not None:
+            counts.append(f"{len(trace.encoder)} source")
+        if trace.decoder is not None:
+            counts.append(f"{len(trace.decoder)} {'generated' if trace.generated else 'target'}")
+        self.tokens_label.setText(" · ".join(counts) + " tokens")
+        self.trace_painted.emit(result)
+
+    def _on_trace_failed(self, _request_id: int, reason: str) -> None:
+        self.statusBar().showMessage(f"Could not run the model: {reason}", 10000)
+
+    def paint(self) -> None:
+        """Repaint every showing panel from the state; hidden ones catch up when shown.
+
+        A panel whose dock is closed or tabbed away is not drawn (converting and drawing
+        it would only cost time on the GUI thread); it is marked stale and repainted from
+        the state when its dock becomes visible again. Before the window is first shown
+        every panel is painted, so a window built without being shown is complete.
+        """
+        if self.state.trace is None:
+            return
+        for name in self._plan_paint():
+            self._paint_panel(name)
+        staged, self._staged = self._staged, None
+        if staged is not None:
+            # A trace still being painted panel by panel is now shown everywhere.
+            self._finish_trace(staged.result, staged.paint_ms)
+
+    def _plan_paint(self) -> list[str]:
+        """Update the selection bar; the panels to paint now (the others are marked stale)."""
+        selection = self.state.selection
+        self.selection_bar.show_selection(selection, self.state.kinds, self.state.n_layers, self.state.n_heads)
+        showing = []
+        for name in self.docks:
+            if self.panel_showing(name):
+                showing.append(name)
+            else:
+                self.stale_panels.add(name)
+        return showing
+
+    def panel_showing(self, name: str) -> bool:
+        """Whether the dock of panel or mode ``name`` is on screen (always, before the window shows)."""
+        # A dock tabbed away stays isVisible(); only its visibilityChanged says it is not shown.
+        return not self.isVisible() or (self.docks[name].isVisible() and self._dock_shown[name])
+
+    def _on_dock_visibility_changed(self, name: str, visible: bool) -> None:
+        self._dock_shown[name] = visible
+        if visible and name in self.stale_panels and self.state.trace is not None:
+            self._paint_panel(name)
+
+    def _paint_panel(self, name: str) -> None:
+        self.stale_panels.discard(name)
+        if name in self.modes:
+            self.modes[name].paint()
+            return
+        view = views.current(self.state, name)
+        if view is not None:  # a model without cross-attention has no cross view
+            self.panels[name].show(view)
+
+    def _show_availability(self, architecture: str | None, reason: str | None = None) -> None:
+        availability = panel_availability(architecture)
+        for name in ("grid", "head", "distribution", "cross"):
+            entry = availability[name]
+            self.containers[name].set_available(entry.enabled, reason or entry.reason)
+            self.docks[name].setWindowTitle(PANEL_TITLES[name] + ("" if entry.enabled else " (not available)"))
+        if architecture is not None and availability["cross"].enabled != self._cross_has_room:
+            self._cross_has_room = availability["cross"].enabled
+            # A disabled cross-attention panel keeps its one-line reason in a narrow
+            # strip and gives its width to the head detail; it gets it back when it applies.
+            share = 0.53 if availability["cross"].enabled else 0.14
+            total = self.docks["head"].width() + self.docks["cross"].width()
+            self.resizeDocks(
+                [self.docks["head"], self.docks["cross"]],
+                [int(total * (1 - share)), int(total * share)],
+                Qt.Orientation.Horizontal,
+            )

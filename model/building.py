@@ -10,18 +10,16 @@ computed afterwards.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from .config import ModelConfig
 from .positions import InputEmbedding
-from .transformer import Transformer
+from .transformer import Transformer, meta_network
 
 
 def network_from_state(config: ModelConfig, state: dict[str, Tensor]) -> Transformer:
     """The network of ``config`` whose parameters are ``state``'s tensors (checked: strict)."""
-    with torch.device("meta"):
-        network = Transformer(config)
+    network = meta_network(config)
     network.load_state_dict(state, strict=True, assign=True)
     for module in network.modules():
         if isinstance(module, InputEmbedding):

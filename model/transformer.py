@@ -217,20 +217,24 @@ class Transformer(nn.Module):
 _INITIALISED_MODULES = (nn.Linear, nn.Embedding, nn.LayerNorm, nn.RMSNorm)
 
 
-def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
-    """The shape of every state-dict tensor of ``Transformer(config)``, allocating nothing.
+def meta_network(config: ModelConfig) -> Transformer:
+    """``Transformer(config)`` on the ``meta`` device: shapes only, nothing allocated.
 
-    The network is built on the ``meta`` device with the modules' random initialisers
-    switched off: they would fill nothing there, and the first one alone costs about a
-    second of PyTorch's lazy imports — on the path to the app's first painted window.
+    The modules' random initialisers are switched off while it is built: they would fill
+    nothing there, and the first one alone costs about a second of PyTorch's lazy
+    imports — on the path to the app's first painted window.
     """
     originals = {module: module.reset_parameters for module in _INITIALISED_MODULES}
     try:
         for module in _INITIALISED_MODULES:
             module.reset_parameters = lambda self: None
         with torch.device("meta"):
-            network = Transformer(config)
+            return Transformer(config)
     finally:
         for module, reset in originals.items():
             module.reset_parameters = reset
-    return {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}
+
+
+def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The shape of every state-dict tensor of ``Transformer(config)``, allocating nothing."""
+    return {name: tuple(tensor.shape) for name, tensor in meta_network(config).state_dict().items()}

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 # bytes per element of each safetensors dtype, and the torch dtype it becomes
 SAFETENSORS_DTYPES: dict[str, tuple[int, torch.dtype]] = {
@@ -176,6 +175,14 @@ def read_safetensors_header(path: Path) -> dict[str, TensorEntry]:
         if tensor_name == "__metadata__":
             continue
         entries[tensor_name] = _entry(name, tensor_name, info, data_size)
+    # Each tensor owns its bytes: two entries over the same bytes are a forged header.
+    filled = sorted((entry.start, entry.end, tensor_name) for tensor_name, entry in entries.items() if entry.end > entry.start)
+    for (_, previous_end, previous), (start, _, current) in zip(filled, filled[1:]):
+        if start < previous_end:
+            raise CheckpointError(
+                f"{name} is corrupt: tensors {printable_line(previous, 60)!r} and {printable_line(current, 60)!r} "
+                "claim the same bytes"
+            )
     return entries
 
 
@@ -208,23 +215,37 @@ def load_safetensors(path: Path, names: dict[str, str] | None = None) -> dict[st
     """Read tensors as float32 (integers as they are), optionally renaming.
 
     ``names`` maps file tensor names to the names wanted; tensors not in it are skipped.
-    The header has been validated before any data is read.
+    The header has been validated before any data is read. Each tensor's bytes are read
+    straight into a tensor of its own (no memory map), so loading holds the weights once:
+    a mapped file would add its touched pages to the resident memory until it is closed.
     """
     entries = read_safetensors_header(path)
     wanted = names if names is not None else {name: name for name in entries}
     tensors: dict[str, torch.Tensor] = {}
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with open(path, "rb") as handle:
+            data_start = 8 + int.from_bytes(handle.read(8), "little")
             for file_name, our_name in wanted.items():
-                if file_name not in entries:
+                entry = entries.get(file_name)
+                if entry is None:
                     continue
-                tensor = handle.get_tensor(file_name)
-                tensors[our_name] = _as_compute_dtype(path.name, file_name, tensor, entries[file_name].dtype)
-    except CheckpointError:
-        raise
-    except Exception as error:  # safetensors raises its own error types for corrupt data
-        raise CheckpointError(f"{path.name} is corrupt: {str(error).splitlines()[0] if str(error) else error}") from None
+                tensor = _read_tensor(handle, data_start, entry, path.name, file_name)
+                tensors[our_name] = _as_compute_dtype(path.name, file_name, tensor, entry.dtype)
+    except OSError as error:
+        raise CheckpointError(f"cannot read {path.name}: {error.strerror or error}") from None
     return tensors
+
+
+def _read_tensor(handle, data_start: int, entry: TensorEntry, file_name: str, tensor_name: str) -> torch.Tensor:
+    """One tensor's little-endian bytes, read into a tensor of its dtype and shape."""
+    tensor = torch.empty(entry.shape, dtype=SAFETENSORS_DTYPES[entry.dtype][1])
+    size = entry.end - entry.start
+    if size:
+        handle.seek(data_start + entry.start)
+        target = tensor.reshape(-1).view(torch.uint8).numpy()  # the tensor's own bytes, (size,)
+        if handle.readinto(memoryview(target)) != size:
+            raise CheckpointError(f"{file_name} is truncated: tensor {tensor_name!r} ends past the end of the file")
+    return tensor
 
 
 def require_float(file_name: str, tensor_name: str, dtype: str) -> None:
@@ -239,9 +260,13 @@ def _as_compute_dtype(file_name: str, tensor_name: str, tensor: torch.Tensor, dt
     if dtype not in FLOAT_DTYPES:
         return tensor
     tensor = tensor.float()
-    if not torch.isfinite(tensor).all():
+    if not tensor.numel():
+        return tensor
+    # aminmax makes no tensor-sized temporary (abs() and isfinite() would) and passes NaN on.
+    low, high = (float(value) for value in torch.aminmax(tensor))
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise CheckpointError(f"{file_name}: tensor {tensor_name!r} holds NaN or infinite values")
-    largest = float(tensor.abs().max()) if tensor.numel() else 0.0
+    largest = max(-low, high)
     if largest > MAX_WEIGHT_MAGNITUDE:
         raise CheckpointError(
             f"{file_name}: tensor {tensor_name!r} holds a value of {largest:.3g}, far beyond any trained "

@@ -9,8 +9,11 @@ from __future__ import annotations
 from .bart import BART, MARIAN
 from .bert import BERT, DISTILBERT, ROBERTA
 from .gpt2 import GPT2
+from .llama import LLAMA, MISTRAL
 from .mapping import Family
 from .t5 import T5
 
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN)}
+FAMILIES: dict[str, Family] = {family.model_type: family for family in (
+    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL
+)}
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from modern_specs import modern_specs
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 WEIGHTS_TOLERANCE = 1e-5
@@ -169,6 +170,7 @@ def _specs() -> dict[str, Spec]:
         ),
         "marian": Spec(lambda: (T.MarianMTModel, T.MarianConfig(**small, **marian)), "unigram"),
         "marian-bin": Spec(lambda: (T.MarianMTModel, T.MarianConfig(**small, **marian)), "unigram", "bin"),
+        **modern_specs(Spec, VOCAB),
     }
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 from hf_reference import OUTPUT_TOLERANCE, SPEC_NAMES, TEXTS, WEIGHTS_TOLERANCE, layers, max_difference
+from modern_specs import MODERN_PADDED
 
 from model import AttentionRecorder, load_checkpoint
 
 ENCODER_DECODER = [name for name in SPEC_NAMES if name.split("-")[0] in ("t5", "bart", "marian")]
-GENERATING = ENCODER_DECODER + ["gpt2", "gpt2-untied"]
+GENERATING = ENCODER_DECODER + ["gpt2", "gpt2-untied", *MODERN_PADDED]
 
 
 def _ids(values) -> torch.Tensor:
@@ -117,7 +118,7 @@ def _padded_batch(model, texts: list[str], pad_id: int) -> tuple[torch.Tensor, t
     return ids, ids != pad_id  # (B, T) each
 
 
-@pytest.mark.parametrize("name", ["bert", "roberta", "distilbert", "gpt2", "t5", "bart", "marian"])
+@pytest.mark.parametrize("name", ["bert", "roberta", "distilbert", "gpt2", "t5", "bart", "marian", *MODERN_PADDED])
 @torch.inference_mode()
 def test_padded_batches_match_transformers(loaded, name):
     model, hf_model = loaded(name)

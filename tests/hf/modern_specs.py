@@ -1,0 +1,86 @@
+"""Reference checkpoints of the Llama-era decoders, sized to catch a careless mapping.
+
+Each spec is tiny (2–3 layers, d_model 32–64) and awkward on purpose: head_dim not
+d_model / heads, grouped-query ratios of 1, 2 and n_heads, windows shorter than the
+texts, rope scalings whose original length the long text exceeds, biases and norms
+randomised by ``build_reference``. ``old_layout`` rewrites a saved ``config.json`` the
+way older ``transformers`` versions wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def modern_specs(Spec, vocab_size: int) -> dict:
+    import transformers as T
+
+    def llama(**overrides):
+        values = dict(
+            vocab_size=vocab_size, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=16, max_position_embeddings=64, initializer_range=0.2, bos_token_id=0,
+            eos_token_id=2, pad_token_id=1, tie_word_embeddings=False,
+        )
+        values.update(overrides)
+        return values
+
+    rope = {
+        "linear": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0},
+        "llama3": {"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                   "original_max_position_embeddings": 16, "rope_theta": 10000.0},
+        "yarn": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16, "rope_theta": 100.0},
+        "dynamic": {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 100.0},
+        "longrope": {"rope_type": "longrope", "original_max_position_embeddings": 16, "rope_theta": 100.0,
+                     "short_factor": [1.0, 1.5, 2.0, 3.0], "long_factor": [1.0, 2.0, 4.0, 8.0]},
+    }
+    causal = T.LlamaForCausalLM
+    return {
+        # GQA ratio 2, head_dim 16 ≠ 48 / 4, every bias on, untied head.
+        "llama": Spec(lambda: (causal, T.LlamaConfig(**llama(attention_bias=True, mlp_bias=True, rope_theta=500.0))), "bpe"),
+        # Multi-query (ratio n_heads), tied embeddings, linear scaling.
+        "llama-mqa-linear": Spec(
+            lambda: (causal, T.LlamaConfig(**llama(num_key_value_heads=1, tie_word_embeddings=True,
+                                                   rope_parameters=rope["linear"]))), "bpe"),
+        # Ratio 1 (plain multi-head), head_dim 8, llama3 scaling from 16 positions.
+        "llama-mha-llama3": Spec(
+            lambda: (causal, T.LlamaConfig(**llama(hidden_size=32, num_key_value_heads=4, head_dim=8,
+                                                   rope_parameters=rope["llama3"]))), "bpe"),
+        "llama-yarn": Spec(lambda: (causal, T.LlamaConfig(**llama(head_dim=8, rope_parameters=rope["yarn"]))), "bpe"),
+        "llama-dynamic": Spec(
+            lambda: (causal, T.LlamaConfig(**llama(head_dim=8, max_position_embeddings=24, rope_parameters=rope["dynamic"]))),
+            "bpe"),
+        "llama-longrope": Spec(lambda: (causal, T.LlamaConfig(**llama(head_dim=8, rope_parameters=rope["longrope"]))), "bpe"),
+        # A window of 4 tokens, far shorter than the texts.
+        "mistral": Spec(
+            lambda: (T.MistralForCausalLM, T.MistralConfig(**llama(num_hidden_layers=3, sliding_window=4, rope_theta=300.0))),
+            "bpe"),
+    }
+
+
+MODERN_PADDED = ("llama", "mistral")
+
+
+def old_layout(folder: Path) -> None:
+    """Rewrite ``folder/config.json`` in the older layout: top-level ``rope_theta`` and
+    ``rope_scaling`` (with ``type``), no ``layer_types`` (the pattern fields instead)."""
+    path = folder / "config.json"
+    values = json.loads(path.read_text())
+    parameters = values.pop("rope_parameters", None) or {}
+    if "full_attention" in parameters or "sliding_attention" in parameters:
+        local = parameters.get("sliding_attention") or {}
+        parameters = dict(parameters.get("full_attention") or {})
+        if "rope_theta" in local:
+            values["rope_local_base_freq"] = local["rope_theta"]
+    parameters = dict(parameters)
+    values["rope_theta"] = parameters.pop("rope_theta", 10000.0)
+    if "partial_rotary_factor" in parameters:
+        values["partial_rotary_factor"] = parameters.pop("partial_rotary_factor")
+    kind = parameters.pop("rope_type", "default")
+    values["rope_scaling"] = None if kind == "default" else {"type": kind, **parameters}
+    types = values.pop("layer_types", None)
+    if types is not None and values.get("model_type") in ("gemma3_text",):
+        values["sliding_window_pattern"] = next(
+            (i + 1 for i, kind in enumerate(types) if kind == "full_attention"), len(types) + 1
+        )
+    path.write_text(json.dumps(values))

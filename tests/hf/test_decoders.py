@@ -1,0 +1,166 @@
+"""The Llama-era decoders: both config.json layouts, long inputs, structure, hostile values.
+
+``test_fidelity`` compares every family's attention with ``transformers`` on the texts;
+this file adds what only these families have: the older on-disk layout of config.json
+opens the same model, dynamic rope scaling past the position limit, the structure a
+viewer draws (key/value head of each query head, each layer's window), and refusals of
+impossible windows, head groupings, rope factors and soft-caps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from hf_reference import SPEC_NAMES, TEXTS, WEIGHTS_TOLERANCE, OUTPUT_TOLERANCE, layers, max_difference
+from modern_specs import old_layout
+
+from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
+from model.rotary import Rotary
+
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral")]
+
+
+def _ids(values) -> torch.Tensor:
+    return torch.as_tensor(values, dtype=torch.long)[None]  # (1, T)
+
+
+def _compare(model, hf_model, ids: torch.Tensor) -> tuple[float, float]:
+    ours = model.network.decode(ids, recorder=AttentionRecorder())
+    theirs = hf_model(input_ids=ids, output_attentions=True)
+    weights = max_difference(ours.self_attention.weights[0], layers(theirs.attentions))
+    return weights, max_difference(model.network.logits(ours.hidden), theirs.logits)
+
+
+@pytest.mark.parametrize("name", MODERN)
+@torch.inference_mode()
+def test_the_older_config_layout_opens_the_same_model(reference, tmp_path, name):
+    import transformers
+
+    folder, hf_model = reference(name)
+    old = Path(shutil.copytree(folder, tmp_path / name))
+    old_layout(old)
+    values = json.loads((old / "config.json").read_text())
+    assert "rope_parameters" not in values and "layer_types" not in values and "rope_theta" in values
+    model = load_checkpoint(old)
+    assert model.config == load_checkpoint(folder).config
+    # transformers reads the rewritten file as the same model, and so do we.
+    hf_old = type(hf_model).from_pretrained(old, attn_implementation="eager", dtype=torch.float32).eval()
+    ids = _ids(model.tokenizer.encode(TEXTS["long"]).ids)
+    assert isinstance(hf_old, transformers.PreTrainedModel)
+    for reference_model in (hf_model, hf_old):
+        weights, logits = _compare(model, reference_model, ids)
+        assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE
+
+
+@torch.inference_mode()
+def test_dynamic_rope_scaling_past_the_position_limit_matches(reference):
+    folder, hf_model = reference("llama-dynamic")
+    model = load_checkpoint(folder)
+    assert model.config.rotary.kind == "dynamic" and model.config.max_positions == 24
+    ids = torch.randint(3, 300, (1, 40), generator=torch.Generator().manual_seed(0))
+    weights, logits = _compare(model, hf_model, ids)
+    assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["llama-longrope", "llama-yarn", "llama-mha-llama3"])
+@torch.inference_mode()
+def test_scaled_rope_matches_below_and_beyond_the_original_length(reference, name):
+    folder, hf_model = reference(name)
+    model = load_checkpoint(folder)
+    original = model.config.rotary.original_max_positions
+    assert original == 16
+    for length in (original - 4, original + 30):
+        ids = torch.randint(3, 300, (1, length), generator=torch.Generator().manual_seed(length))
+        weights, logits = _compare(model, hf_model, ids)
+        assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE, length
+
+
+def test_the_structure_a_viewer_draws_is_on_the_config(reference):
+    llama = load_checkpoint(reference("llama")[0]).config
+    assert (llama.n_heads, llama.kv_heads, llama.head_dim, llama.d_model) == (4, 2, 16, 48)
+    assert [llama.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
+    assert list(llama.query_heads_of(1)) == [2, 3]
+    assert llama.layer_window(0) is None and not llama.layer_is_local(1)
+    mqa = load_checkpoint(reference("llama-mqa-linear")[0]).config
+    assert [mqa.kv_head_of(h) for h in range(4)] == [0, 0, 0, 0] and mqa.tie_embeddings
+    mistral = load_checkpoint(reference("mistral")[0])
+    assert [mistral.config.layer_window(i) for i in range(3)] == [4, 4, 4]
+    assert all(mistral.config.layer_is_local(i) for i in range(3))
+    # Keys outside the window: -inf scores and zero weights in the trace.
+    maps = mistral.trace(TEXTS["long"]).attention["decoder_self"]
+    query = 20
+    assert (maps.scores[:, :, query, : query - 3] == float("-inf")).all()
+    assert (maps.weights[:, :, query, : query - 3] == 0).all()
+    assert (maps.weights[:, :, query, query - 3 : query + 1] > 0).all()
+    with pytest.raises(ValueError, match="out of range"):
+        llama.kv_head_of(4)
+
+
+def _decoder(**fields) -> ModelConfig:
+    values = dict(architecture="decoder", d_model=32, n_heads=4, n_decoder_layers=2, positions="rotary", rotary=Rotary())
+    values.update(fields)
+    return ModelConfig(**values)
+
+
+@pytest.mark.parametrize(
+    "fields, phrase",
+    [
+        (dict(layer_windows=(4, -2)), "an attention window must be a whole number of tokens from 1"),
+        (dict(layer_windows=(4, 10**12)), "an attention window must be a whole number of tokens from 1"),
+        (dict(layer_windows=(4,)), "layer_windows must give one entry for each of the 2 layers"),
+        (dict(n_kv_heads=3), "n_heads (4) is not divisible by n_kv_heads (3)"),
+        (dict(n_kv_heads=0), "n_kv_heads must be a positive integer"),
+        (dict(rotary=Rotary(kind="linear", factor=1e9)), "rotary factor must be a number from 1 to 1024"),
+        (dict(rotary=Rotary(kind="linear", factor=0.0)), "rotary factor must be a number from 1 to 1024"),
+        (dict(rotary=Rotary(theta=-1.0)), "rotary theta must be a number"),
+        (dict(rotary=Rotary(kind="yarn", factor=2.0)), "yarn scaling needs original_max_positions"),
+        (dict(rotary=Rotary(kind="warp")), "rotary kind must be one of"),
+        (dict(rotary=Rotary(fraction=0.1)), "it needs an even number"),
+        (dict(rotary=None), "rotary settings go with positions = 'rotary'"),
+        (dict(attention_softcap=0.0), "attention_softcap must be a positive number"),
+        (dict(logit_softcap=-30.0), "logit_softcap must be a positive number"),
+        (dict(qk_norm="layer"), "qk_norm must be one of"),
+        (dict(rope_layers=(True, 1)), "rope_layers must hold true or false"),
+    ],
+)
+def test_impossible_modern_settings_are_refused_in_one_phrase(fields, phrase):
+    with pytest.raises(ValueError) as raised:
+        _decoder(**fields)
+    assert phrase in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "edit, phrase",
+    [
+        ({"num_key_value_heads": 3}, "num_attention_heads (4) is not divisible by num_key_value_heads (3)"),
+        ({"sliding_window": -4}, "an attention window must be a whole number of tokens"),
+        ({"rope_parameters": {"rope_type": "linear", "factor": 1e9, "rope_theta": 10.0}}, "rotary factor must be"),
+        ({"rope_parameters": {"rope_type": "linear", "factor": "big", "rope_theta": 10.0}}, "factor must be a number"),
+        ({"layer_types": ["sliding_attention"]}, "layer_types must list 3"),
+    ],
+)
+def test_hostile_decoder_configs_are_refused_before_allocating(reference, tmp_path, edit, phrase):
+    folder = Path(shutil.copytree(reference("mistral")[0], tmp_path / "mistral"))
+    values = json.loads((folder / "config.json").read_text())
+    values.update(edit)
+    (folder / "config.json").write_text(json.dumps(values))
+    with pytest.raises(CheckpointError, match="config.json") as raised:
+        load_checkpoint(folder)
+    assert phrase in str(raised.value)
+
+
+def test_modern_configs_survive_the_native_checkpoint_round_trip(reference, tmp_path):
+    from model import save_checkpoint
+
+    model = load_checkpoint(reference("llama-longrope")[0])
+    save_checkpoint(tmp_path / "native", model.network, model.tokenizer, "longrope")
+    again = load_checkpoint(tmp_path / "native")
+    assert again.config == model.config
+    text = TEXTS["medium"]
+    assert (again.trace(text).attention["decoder_self"].weights == model.trace(text).attention["decoder_self"].weights).all()

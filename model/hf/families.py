@@ -11,9 +11,10 @@ from .bert import BERT, DISTILBERT, ROBERTA
 from .gpt2 import GPT2
 from .llama import LLAMA, MISTRAL
 from .mapping import Family
+from .qwen import QWEN2, QWEN3
 from .t5 import T5
 
 FAMILIES: dict[str, Family] = {family.model_type: family for family in (
-    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL
+    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL, QWEN2, QWEN3
 )}
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)

@@ -55,10 +55,18 @@ def modern_specs(Spec, vocab_size: int) -> dict:
         "mistral": Spec(
             lambda: (T.MistralForCausalLM, T.MistralConfig(**llama(num_hidden_layers=3, sliding_window=4, rope_theta=300.0))),
             "bpe"),
+        # Sliding windows of 5 from layer 1 on; biased q, k, v and an unbiased output.
+        "qwen2": Spec(
+            lambda: (T.Qwen2ForCausalLM, T.Qwen2Config(**llama(num_hidden_layers=3, use_sliding_window=True, sliding_window=5,
+                                                                max_window_layers=1, rope_theta=300.0))), "bpe"),
+        # Per-head QK-norm, head_dim 16 ≠ 48 / 4, multi-query, biases on.
+        "qwen3": Spec(
+            lambda: (T.Qwen3ForCausalLM, T.Qwen3Config(**llama(num_key_value_heads=1, attention_bias=True, rope_theta=300.0))),
+            "bpe"),
     }
 
 
-MODERN_PADDED = ("llama", "mistral")
+MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3")
 
 
 def old_layout(folder: Path) -> None:

@@ -22,7 +22,7 @@ from modern_specs import old_layout
 from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
 from model.rotary import Rotary
 
-MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral")]
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3")]
 
 
 def _ids(values) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .bart import BART, MARIAN
 from .bert import BERT, DISTILBERT, ROBERTA
+from .gemma import GEMMA, GEMMA2, GEMMA3_TEXT
 from .gpt2 import GPT2
 from .llama import LLAMA, MISTRAL
 from .mapping import Family
@@ -15,6 +16,6 @@ from .qwen import QWEN2, QWEN3
 from .t5 import T5
 
 FAMILIES: dict[str, Family] = {family.model_type: family for family in (
-    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL, QWEN2, QWEN3
+    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL, QWEN2, QWEN3, GEMMA, GEMMA2, GEMMA3_TEXT
 )}
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)

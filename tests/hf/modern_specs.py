@@ -63,10 +63,26 @@ def modern_specs(Spec, vocab_size: int) -> dict:
         "qwen3": Spec(
             lambda: (T.Qwen3ForCausalLM, T.Qwen3Config(**llama(num_key_value_heads=1, attention_bias=True, rope_theta=300.0))),
             "bpe"),
+        # Multi-query, head_dim 24 ≠ 48 / 4, embeddings scaled by √48, (1 + w) norms.
+        "gemma": Spec(lambda: (T.GemmaForCausalLM, T.GemmaConfig(**llama(num_key_value_heads=1, head_dim=24,
+                                                                          rope_theta=300.0))), "bpe"),
+        # Soft-caps low enough to bite, a window of 3 on alternate layers, query_pre_attn_scalar 10.
+        "gemma2": Spec(
+            lambda: (T.Gemma2ForCausalLM, T.Gemma2Config(**llama(num_hidden_layers=3, sliding_window=3, query_pre_attn_scalar=10,
+                                                                  attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+                                                                  rope_theta=300.0))), "bpe"),
+        # Local layers (window 4, base 50) and a global one (base 5000, linear scaling), QK-norm.
+        "gemma3": Spec(
+            lambda: (T.Gemma3ForCausalLM, T.Gemma3TextConfig(**llama(
+                num_hidden_layers=3, sliding_window=4, query_pre_attn_scalar=16, layer_types=[
+                    "sliding_attention", "sliding_attention", "full_attention"],
+                rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 50.0},
+                                 "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 5000.0}},
+                final_logit_softcapping=5.0))), "bpe"),
     }
 
 
-MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3")
+MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
 
 
 def old_layout(folder: Path) -> None:
@@ -85,7 +101,9 @@ def old_layout(folder: Path) -> None:
     if "partial_rotary_factor" in parameters:
         values["partial_rotary_factor"] = parameters.pop("partial_rotary_factor")
     kind = parameters.pop("rope_type", "default")
-    values["rope_scaling"] = None if kind == "default" else {"type": kind, **parameters}
+    # The oldest files say "type"; Gemma 3's (which transformers reads only that way) "rope_type".
+    key = "rope_type" if values.get("model_type") == "gemma3_text" else "type"
+    values["rope_scaling"] = None if kind == "default" else {key: kind, **parameters}
     types = values.pop("layer_types", None)
     if types is not None and values.get("model_type") in ("gemma3_text",):
         values["sliding_window_pattern"] = next(

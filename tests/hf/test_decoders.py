@@ -22,7 +22,7 @@ from modern_specs import old_layout
 from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
 from model.rotary import Rotary
 
-MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3")]
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")]
 
 
 def _ids(values) -> torch.Tensor:
@@ -99,6 +99,27 @@ def test_the_structure_a_viewer_draws_is_on_the_config(reference):
     assert (maps.weights[:, :, query, query - 3 : query + 1] > 0).all()
     with pytest.raises(ValueError, match="out of range"):
         llama.kv_head_of(4)
+
+
+@torch.inference_mode()
+def test_soft_capped_scores_are_traced_after_the_cap(reference):
+    model = load_checkpoint(reference("gemma2")[0])
+    config = model.config
+    assert (config.attention_softcap, config.logit_softcap, config.score_scale) == (2.0, 3.0, 10**-0.5)
+    maps = model.trace(TEXTS["long"]).attention["decoder_self"]
+    visible = maps.scores[maps.scores > float("-inf")]
+    assert float(abs(visible).max()) < 2.0  # within the cap
+    assert [config.layer_window(i) for i in range(3)] == [3, None, 3]
+    assert float(abs(model.network.logits(model.network.decode(_ids(maps.weights.shape[-1] * [5])).hidden)).max()) < 3.0
+
+
+def test_gemma3_local_and_global_layers_rotate_differently(reference):
+    config = load_checkpoint(reference("gemma3")[0]).config
+    assert [config.layer_is_local(i) for i in range(3)] == [True, True, False]
+    local, global_ = config.layer_rotary(0), config.layer_rotary(2)
+    assert (local.theta, local.kind) == (50.0, "default")
+    assert (global_.theta, global_.kind, global_.factor) == (5000.0, "linear", 2.0)
+    assert config.qk_norm == "head" and config.norm_offset == 1.0 and config.norm_placement == "sandwich"
 
 
 def _decoder(**fields) -> ModelConfig:

@@ -12,10 +12,15 @@ from .gemma import GEMMA, GEMMA2, GEMMA3_TEXT
 from .gpt2 import GPT2
 from .llama import LLAMA, MISTRAL
 from .mapping import Family
+from .phi3 import PHI3
 from .qwen import QWEN2, QWEN3
 from .t5 import T5
 
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (
-    BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN, LLAMA, MISTRAL, QWEN2, QWEN3, GEMMA, GEMMA2, GEMMA3_TEXT
-)}
+FAMILIES: dict[str, Family] = {
+    family.model_type: family
+    for family in (
+        BERT, ROBERTA, DISTILBERT, GPT2, T5, BART, MARIAN,
+        LLAMA, MISTRAL, QWEN2, QWEN3, GEMMA, GEMMA2, GEMMA3_TEXT, PHI3,
+    )
+}
 SUPPORTED_MODEL_TYPES = tuple(FAMILIES)

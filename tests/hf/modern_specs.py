@@ -23,6 +23,8 @@ def modern_specs(Spec, vocab_size: int) -> dict:
             eos_token_id=2, pad_token_id=1, tie_word_embeddings=False,
         )
         values.update(overrides)
+        if values["head_dim"] is None:  # families that derive it from hidden_size
+            del values["head_dim"]
         return values
 
     rope = {
@@ -79,10 +81,19 @@ def modern_specs(Spec, vocab_size: int) -> dict:
                 rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 50.0},
                                  "full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 5000.0}},
                 final_logit_softcapping=5.0))), "bpe"),
+        # Half of each head rotates; GQA 2; a window of 6 on every layer.
+        "phi3": Spec(lambda: (T.Phi3ForCausalLM, T.Phi3Config(**llama(
+            head_dim=None, hidden_size=64, sliding_window=6, original_max_position_embeddings=64,
+            rope_parameters={"rope_type": "default", "rope_theta": 300.0, "partial_rotary_factor": 0.5}))), "bpe"),
+        # LongRoPE on half of each 16-wide head, from 16 positions.
+        "phi3-longrope": Spec(lambda: (T.Phi3ForCausalLM, T.Phi3Config(**llama(
+            head_dim=None, hidden_size=64, original_max_position_embeddings=16,
+            rope_parameters={"rope_type": "longrope", "rope_theta": 300.0, "partial_rotary_factor": 0.5,
+                             "short_factor": [1.0, 1.5, 2.0, 4.0], "long_factor": [1.0, 3.0, 5.0, 9.0]}))), "bpe"),
     }
 
 
-MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
+MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")
 
 
 def old_layout(folder: Path) -> None:

@@ -22,7 +22,7 @@ from modern_specs import old_layout
 from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
 from model.rotary import Rotary
 
-MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")]
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")]
 
 
 def _ids(values) -> torch.Tensor:
@@ -67,7 +67,7 @@ def test_dynamic_rope_scaling_past_the_position_limit_matches(reference):
     assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE
 
 
-@pytest.mark.parametrize("name", ["llama-longrope", "llama-yarn", "llama-mha-llama3"])
+@pytest.mark.parametrize("name", ["llama-longrope", "llama-yarn", "llama-mha-llama3", "phi3-longrope"])
 @torch.inference_mode()
 def test_scaled_rope_matches_below_and_beyond_the_original_length(reference, name):
     folder, hf_model = reference(name)

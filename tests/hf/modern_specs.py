@@ -90,10 +90,16 @@ def modern_specs(Spec, vocab_size: int) -> dict:
             head_dim=None, hidden_size=64, original_max_position_embeddings=16,
             rope_parameters={"rope_type": "longrope", "rope_theta": 300.0, "partial_rotary_factor": 0.5,
                              "short_factor": [1.0, 1.5, 2.0, 4.0], "long_factor": [1.0, 3.0, 5.0, 9.0]}))), "bpe"),
+        # QK-norm over the whole projections, norms after the sub-layers, biases on.
+        "olmo2": Spec(lambda: (T.Olmo2ForCausalLM, T.Olmo2Config(**llama(attention_bias=True, rope_theta=300.0))), "bpe"),
+        # Layer 1 of 3 without positions (and with a window of 5: SmolLM3 slides only NoPE layers).
+        "smollm3": Spec(lambda: (T.SmolLM3ForCausalLM, T.SmolLM3Config(**llama(
+            num_hidden_layers=3, no_rope_layers=[1, 0, 1], use_sliding_window=True, sliding_window=5,
+            rope_theta=300.0))), "bpe"),
     }
 
 
-MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")
+MODERN_PADDED = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "smollm3")
 
 
 def old_layout(folder: Path) -> None:

@@ -22,7 +22,7 @@ from modern_specs import old_layout
 from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
 from model.rotary import Rotary
 
-MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")]
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "smollm3")]
 
 
 def _ids(values) -> torch.Tensor:
@@ -120,6 +120,15 @@ def test_gemma3_local_and_global_layers_rotate_differently(reference):
     assert (local.theta, local.kind) == (50.0, "default")
     assert (global_.theta, global_.kind, global_.factor) == (5000.0, "linear", 2.0)
     assert config.qk_norm == "head" and config.norm_offset == 1.0 and config.norm_placement == "sandwich"
+
+
+def test_nope_layers_and_whole_projection_qk_norm_are_read(reference):
+    smollm3 = load_checkpoint(reference("smollm3")[0]).config
+    assert [smollm3.layer_rotary(i) is None for i in range(3)] == [False, True, False]
+    assert [smollm3.layer_window(i) for i in range(3)] == [None, 5, None]
+    olmo2 = load_checkpoint(reference("olmo2")[0])
+    assert (olmo2.config.qk_norm, olmo2.config.norm_placement) == ("projection", "after")
+    assert olmo2.network.decoder.layers[0].self_attn.q_norm.weight.shape == (4 * 16,)
 
 
 def _decoder(**fields) -> ModelConfig:

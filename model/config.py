@@ -42,7 +42,7 @@ MAX_SINUSOID_ENTRIES = 1 << 23
 
 # Fields that to_dict writes only when they differ from their defaults.
 _LATER_FIELDS = frozenset({
-    "n_kv_heads", "norm_offset", "qkv_bias", "out_bias", "ffn_bias", "score_scale", "scale_by_inverse_layer",
+    "n_kv_heads", "norm_offset", "norm_bias", "first_attention_norm", "qkv_bias", "out_bias", "ffn_bias", "score_scale", "scale_by_inverse_layer",
     "attention_softcap", "logit_softcap", "qk_norm", "rotary", "local_rotary", "layer_windows", "rope_layers",
 })
 
@@ -74,6 +74,11 @@ class ModelConfig:
     # RMS norms multiply by (norm_offset + weight): Gemma stores weight − 1, so 1.0.
     norm_offset: float = 0.0
     norm_placement: str = "pre"
+    # LayerNorms with a bias (ModernBERT's have none).
+    norm_bias: bool = True
+    # A pre-norm before the first layer's attention; ModernBERT has none there (the
+    # embedding norm precedes it).
+    first_attention_norm: bool = True
     # A norm right after the embeddings (BERT, BART's layernorm_embedding).
     embedding_norm: bool = False
     # A norm after the last layer of each stack; pre-norm models need it.
@@ -294,9 +299,10 @@ class ModelConfig:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e6)
             ):
                 found.append(f"{name} must be a positive number below 10⁶, got {value!r}")
-        for name in ("qkv_bias", "out_bias", "ffn_bias", "scale_by_inverse_layer"):
-            if getattr(self, name) not in (None, True, False) or (name == "scale_by_inverse_layer" and getattr(self, name) is None):
-                found.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("qkv_bias", "out_bias", "ffn_bias", "scale_by_inverse_layer", "norm_bias", "first_attention_norm"):
+            value = getattr(self, name)
+            if value not in (None, True, False) or (value is None and name not in ("qkv_bias", "out_bias", "ffn_bias")):
+                found.append(f"{name} must be true or false, got {value!r}")
         rotaries = [("rotary", self.rotary), ("local_rotary", self.local_rotary)]
         for where, rotary in rotaries:
             if rotary is not None and not isinstance(rotary, Rotary):

@@ -49,10 +49,11 @@ class Residual(nn.Module):
     """x + f(x) with the norm before f (pre), after the sum (post), on both sides of f
     (sandwich: Gemma 2/3) or on f's output only (after: OLMo 2)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, with_norm: bool = True) -> None:
         super().__init__()
         self.placement = config.norm_placement
-        self.norm = make_norm(config)
+        # Without a norm (ModernBERT's first attention) the step is x + f(x).
+        self.norm = make_norm(config) if with_norm else nn.Identity()
         self.post_norm = make_norm(config) if self.placement == "sandwich" else None
         self.dropout = nn.Dropout(config.dropout)
 
@@ -83,7 +84,7 @@ class EncoderLayer(nn.Module):
     def __init__(self, config: ModelConfig, index: int = 0) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(config, index)
-        self.self_attn_residual = Residual(config)
+        self.self_attn_residual = Residual(config, with_norm=index > 0 or config.first_attention_norm)
         self.ffn = FeedForward(config)
         self.ffn_residual = Residual(config)
 

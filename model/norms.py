@@ -32,4 +32,4 @@ def make_norm(config: ModelConfig, width: int | None = None) -> nn.Module:
         if config.norm_offset:
             return OffsetRMSNorm(width, config.norm_eps, float(config.norm_offset))
         return nn.RMSNorm(width, eps=config.norm_eps)
-    return nn.LayerNorm(width, eps=config.norm_eps)
+    return nn.LayerNorm(width, eps=config.norm_eps, bias=config.norm_bias)

@@ -40,6 +40,7 @@ def read_rotary(
     layer_type: str | None = None,
     default_theta: float = 10000.0,
     theta_key: str = "rope_theta",
+    old_scaling_for_local: bool = False,
 ) -> Rotary:
     """The rotary settings of ``config.json`` (of one layer type when they are per type).
 
@@ -50,8 +51,9 @@ def read_rotary(
     parameters = values.get("rope_parameters")
     if isinstance(parameters, dict) and layer_type is not None and set(parameters) & set(LAYER_TYPES):
         parameters = parameters.get(layer_type)
-    elif parameters is None:  # the older layout
-        parameters = values.get("rope_scaling") if layer_type in (None, "full_attention") else None
+    elif parameters is None:  # the older layout: one rope_scaling, for global layers (or all)
+        global_layer = layer_type in (None, "full_attention") or old_scaling_for_local
+        parameters = values.get("rope_scaling") if global_layer else None
     parameters = dict(parameters or {})
     if not all(isinstance(key, str) for key in parameters):
         raise reader.fail("rope_parameters must be an object")

@@ -96,6 +96,13 @@ def modern_specs(Spec, vocab_size: int) -> dict:
         "smollm3": Spec(lambda: (T.SmolLM3ForCausalLM, T.SmolLM3Config(**llama(
             num_hidden_layers=3, no_rope_layers=[1, 0, 1], use_sliding_window=True, sliding_window=5,
             rope_theta=300.0))), "bpe"),
+        # Global layers 0 and 2 (base 500), a local one between (window 6: |i − j| ≤ 3, base 20).
+        "modernbert": Spec(lambda: (T.ModernBertForMaskedLM, T.ModernBertConfig(
+            vocab_size=vocab_size, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+            local_attention=6, global_attn_every_n_layers=2, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            cls_token_id=0, sep_token_id=2, initializer_range=0.2, max_position_embeddings=64, norm_bias=True,
+            rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 20.0},
+                             "full_attention": {"rope_type": "default", "rope_theta": 500.0}})), "bpe_roberta"),
     }
 
 
@@ -121,6 +128,9 @@ def old_layout(folder: Path) -> None:
     # The oldest files say "type"; Gemma 3's (which transformers reads only that way) "rope_type".
     key = "rope_type" if values.get("model_type") == "gemma3_text" else "type"
     values["rope_scaling"] = None if kind == "default" else {key: kind, **parameters}
+    if values.get("model_type") == "modernbert":
+        values["global_rope_theta"] = values.pop("rope_theta")
+        values["local_rope_theta"] = values.pop("rope_local_base_freq")
     types = values.pop("layer_types", None)
     if types is not None and values.get("model_type") in ("gemma3_text",):
         values["sliding_window_pattern"] = next(

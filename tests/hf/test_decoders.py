@@ -23,6 +23,7 @@ from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoi
 from model.rotary import Rotary
 
 MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "smollm3")]
+ENCODERS = ["modernbert"]
 
 
 def _ids(values) -> torch.Tensor:
@@ -55,6 +56,31 @@ def test_the_older_config_layout_opens_the_same_model(reference, tmp_path, name)
     for reference_model in (hf_model, hf_old):
         weights, logits = _compare(model, reference_model, ids)
         assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE
+
+
+@torch.inference_mode()
+def test_modernbert_in_either_layout_matches_with_its_local_band(reference, tmp_path):
+    folder, hf_model = reference("modernbert")
+    old = Path(shutil.copytree(folder, tmp_path / "modernbert"))
+    old_layout(old)
+    values = json.loads((old / "config.json").read_text())
+    assert "layer_types" not in values and values["local_rope_theta"] == 20.0
+    model = load_checkpoint(old)
+    config = model.config
+    assert config == load_checkpoint(folder).config
+    assert [config.layer_window(i) for i in range(3)] == [None, 6, None]
+    assert (config.layer_rotary(0).theta, config.layer_rotary(1).theta) == (500.0, 20.0)
+    hf_old = type(hf_model).from_pretrained(old, attn_implementation="eager", dtype=torch.float32).eval()
+    ids = _ids(model.tokenizer.encode(TEXTS["long"]).ids)
+    ours = model.network.encode(ids, recorder=AttentionRecorder())
+    for reference_model in (hf_model, hf_old):
+        theirs = reference_model(input_ids=ids, output_attentions=True, output_hidden_states=True)
+        assert max_difference(ours.self_attention.weights[0], layers(theirs.attentions)) <= WEIGHTS_TOLERANCE
+        assert max_difference(ours.hidden, theirs.hidden_states[-1]) <= OUTPUT_TOLERANCE
+    # The local layer sees |i − j| ≤ 3 both ways; the global ones see everything.
+    scores = ours.self_attention.scores[0]
+    assert torch.isinf(scores[1, :, 10, :7]).all() and torch.isinf(scores[1, :, 10, 14:]).all()
+    assert torch.isfinite(scores[1, :, 10, 7:14]).all() and torch.isfinite(scores[0]).all()
 
 
 @torch.inference_mode()

@@ -42,7 +42,7 @@ MAX_SINUSOID_ENTRIES = 1 << 23
 
 # Fields that to_dict writes only when they differ from their defaults.
 _LATER_FIELDS = frozenset({
-    "n_kv_heads", "norm_offset", "norm_bias", "first_attention_norm", "qkv_bias", "out_bias", "ffn_bias", "score_scale", "scale_by_inverse_layer",
+    "n_kv_heads", "n_decoder_heads", "d_decoder_ff", "norm_offset", "norm_bias", "first_attention_norm", "qkv_bias", "out_bias", "ffn_bias", "score_scale", "scale_by_inverse_layer",
     "attention_softcap", "logit_softcap", "qk_norm", "rotary", "local_rotary", "layer_windows", "rope_layers",
 })
 
@@ -67,6 +67,11 @@ class ModelConfig:
     d_ff: int = 512
     n_encoder_layers: int = 2
     n_decoder_layers: int = 2
+    # An encoder–decoder's decoder may have its own head count and feed-forward width
+    # (BART's and Marian's decoder_attention_heads, decoder_ffn_dim); None: the encoder's.
+    # Its cross-attention has the decoder's heads.
+    n_decoder_heads: int | None = None
+    d_decoder_ff: int | None = None
     max_positions: int = 128
 
     norm: str = "layernorm"
@@ -153,6 +158,23 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_head if self.d_head is not None else self.d_model // self.n_heads
 
+    def stack_config(self, stack: str) -> "ModelConfig":
+        """The configuration the ``"encoder"`` or ``"decoder"`` stack is built from: the
+        decoder of an encoder–decoder with its own heads or width sees them as n_heads, d_ff."""
+        if stack != "decoder" or (self.n_decoder_heads is None and self.d_decoder_ff is None):
+            return self
+        return dataclasses.replace(
+            self,
+            n_heads=self.n_decoder_heads if self.n_decoder_heads is not None else self.n_heads,
+            d_ff=self.d_decoder_ff if self.d_decoder_ff is not None else self.d_ff,
+            n_decoder_heads=None,
+            d_decoder_ff=None,
+        )
+
+    def heads_of(self, kind: str) -> int:
+        """Query heads of one attention kind (``encoder_self``, ``decoder_self``, ``cross``)."""
+        return self.stack_config("encoder" if kind == "encoder_self" else "decoder").n_heads
+
     @property
     def kv_heads(self) -> int:
         """Key/value heads of every attention (n_heads unless grouped or multi-query)."""
@@ -238,6 +260,11 @@ class ModelConfig:
             positive("d_head", 1 << 16)
         if self.n_kv_heads is not None:
             positive("n_kv_heads", 1 << 16)
+        for name in ("n_decoder_heads", "d_decoder_ff"):
+            if getattr(self, name) is not None:
+                positive(name, 1 << 24)
+                if self.architecture != "encoder-decoder":
+                    found.append(f"{name} is only for encoder–decoder models")
         for name, needed in (("n_encoder_layers", self.has_encoder), ("n_decoder_layers", self.has_decoder)):
             if needed:
                 positive(name, MAX_LAYERS)
@@ -245,6 +272,8 @@ class ModelConfig:
             return found
         if self.d_head is None and self.d_model % self.n_heads:
             found.append(f"d_model ({self.d_model}) is not divisible by n_heads ({self.n_heads})")
+        if self.d_head is None and self.n_decoder_heads is not None and self.d_model % self.n_decoder_heads:
+            found.append(f"d_model ({self.d_model}) is not divisible by n_decoder_heads ({self.n_decoder_heads})")
         if self.n_heads % self.kv_heads:
             found.append(f"n_heads ({self.n_heads}) is not divisible by n_kv_heads ({self.kv_heads})")
         found.extend(self._attention_problems())
@@ -331,16 +360,22 @@ class ModelConfig:
 
     def parameter_count(self) -> int:
         """Approximate number of weights, computed without allocating any."""
-        d, inner, ff = self.d_model, self.n_heads * self.head_dim, self.d_ff
-        attention = 2 * d * inner + 2 * d * self.kv_heads * self.head_dim
-        ffn = (3 if self.gated_ffn else 2) * d * ff
+        d = self.d_model
+
+        def layer(config: "ModelConfig") -> tuple[int, int]:
+            inner, kv_inner = config.n_heads * config.head_dim, config.kv_heads * config.head_dim
+            attention = 2 * d * inner + 2 * d * kv_inner
+            return attention, (3 if config.gated_ffn else 2) * d * config.d_ff
+
         count = self.vocab_size * d
         if self.positions == "learned":
             count += (self.max_positions + self.position_offset) * d * (int(self.has_encoder) + int(self.has_decoder))
         count += self.type_vocab_size * d
         if self.has_encoder:
+            attention, ffn = layer(self)
             count += self.n_encoder_layers * (attention + ffn)
         if self.has_decoder:
+            attention, ffn = layer(self.stack_config("decoder"))
             cross = attention if self.architecture == "encoder-decoder" else 0
             count += self.n_decoder_layers * (attention + cross + ffn)
         if self.lm_head and not self.tie_embeddings:

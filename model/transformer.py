@@ -119,6 +119,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        config = config.stack_config("decoder")  # its own heads and width, if it has them
         with_cross = config.architecture == "encoder-decoder"
         self.embed = InputEmbedding(config)
         self.relative_bias = RelativePositionBias(config, bidirectional=False) if config.positions == "relative" else None

@@ -182,6 +182,9 @@ def _decoder(**fields) -> ModelConfig:
         (dict(logit_softcap=-30.0), "logit_softcap must be a positive number"),
         (dict(qk_norm="layer"), "qk_norm must be one of"),
         (dict(rope_layers=(True, 1)), "rope_layers must hold true or false"),
+        (dict(n_decoder_heads=2), "n_decoder_heads is only for encoder–decoder models"),
+        (dict(architecture="encoder-decoder", positions="none", rotary=None, n_decoder_heads=3),
+         "d_model (32) is not divisible by n_decoder_heads (3)"),
     ],
 )
 def test_impossible_modern_settings_are_refused_in_one_phrase(fields, phrase):

@@ -118,7 +118,7 @@ def _padded_batch(model, texts: list[str], pad_id: int) -> tuple[torch.Tensor, t
     return ids, ids != pad_id  # (B, T) each
 
 
-@pytest.mark.parametrize("name", ["bert", "roberta", "distilbert", "gpt2", "t5", "bart", "marian", *MODERN_PADDED, "modernbert"])
+@pytest.mark.parametrize("name", ["bert", "roberta", "distilbert", "gpt2", "t5", "bart", "bart-uneven", "marian", *MODERN_PADDED, "modernbert"])
 @torch.inference_mode()
 def test_padded_batches_match_transformers(loaded, name):
     model, hf_model = loaded(name)
@@ -217,6 +217,14 @@ def test_family_details_are_read_from_the_config(loaded):
     assert gpt2.network.lm_head is None and gpt2_untied.network.lm_head is not None
     bart, _ = loaded("bart-bf16")
     assert (bart.config.position_offset, bart.config.scale_embedding, bart.config.final_logits_bias) == (2, True, True)
+    uneven, _ = loaded("bart-uneven")
+    assert (uneven.config.n_heads, uneven.config.n_decoder_heads, uneven.config.d_decoder_ff) == (4, 2, 96)
+    assert [uneven.config.heads_of(kind) for kind in uneven.config.attention_kinds] == [4, 2, 2]
+    maps = uneven.trace(TEXTS["short"], target=TEXTS["medium"]).attention
+    assert [maps[kind].weights.shape[1] for kind in ("encoder_self", "decoder_self", "cross")] == [4, 2, 2]
+    assert "4 encoder / 2 decoder heads" in uneven.describe()
+    inverse, _ = loaded("gpt2-inverse-layer")
+    assert inverse.config.scale_by_inverse_layer and inverse.config.n_decoder_layers == 3
     marian, _ = loaded("marian")
     assert (marian.config.positions, marian.config.activation, marian.config.embedding_norm) == ("sinusoidal", "silu", False)
     assert marian.describe().startswith("marian encoder-decoder")

@@ -13,6 +13,7 @@ from .config import ModelConfig
 from .inference import AttentionModel
 from .native import save_checkpoint
 from .recorder import AttentionRecorder
+from .rotary import Rotary
 from .trace import KINDS, AttentionMaps, TokenAxis, Trace
 from .transformer import Transformer
 from .weights import CheckpointError
@@ -24,6 +25,7 @@ __all__ = [
     "AttentionRecorder",
     "CheckpointError",
     "ModelConfig",
+    "Rotary",
     "TokenAxis",
     "Trace",
     "Transformer",

@@ -81,8 +81,8 @@ class ModelConfig:
     norm_placement: str = "pre"
     # LayerNorms with a bias (ModernBERT's have none).
     norm_bias: bool = True
-    # A pre-norm before the first layer's attention; ModernBERT has none there (the
-    # embedding norm precedes it).
+    # A pre-norm before the first encoder layer's attention; ModernBERT has none there
+    # (the embedding norm precedes it).
     first_attention_norm: bool = True
     # A norm right after the embeddings (BERT, BART's layernorm_embedding).
     embedding_norm: bool = False
@@ -120,6 +120,7 @@ class ModelConfig:
     # trace keeps the capped scores, which are what enter the softmax), and of the logits.
     attention_softcap: float | None = None
     logit_softcap: float | None = None
+    # RMS norm of queries and keys before the rotary positions: see QK_NORMS.
     qk_norm: str = "none"
 
     # Rotary positions (positions = "rotary"), and those of local (windowed) layers when

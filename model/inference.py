@@ -127,7 +127,7 @@ class AttentionModel:
             layers.append(f"{config.n_encoder_layers} encoder")
         if config.has_decoder:
             layers.append(f"{config.n_decoder_layers} decoder")
-        heads = f"{config.n_heads}"
+        heads = f"{config.n_heads}" if config.kv_heads == config.n_heads else f"{config.n_heads} ({config.kv_heads} key/value)"
         if config.has_decoder and config.heads_of("decoder_self") != config.n_heads:
             heads = f"{config.n_heads} encoder / {config.heads_of('decoder_self')} decoder"
         return f"{config.family} {config.architecture}, {' + '.join(layers)} layers × {heads} heads, d_model {config.d_model}"

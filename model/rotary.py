@@ -80,20 +80,25 @@ class Rotary:
         if self.kind == "llama3" and self.high_freq_factor <= self.low_freq_factor:
             found.append(f"{where} high_freq_factor must be above low_freq_factor")
         original = self.original_max_positions
-        if self.kind in ("dynamic", "llama3", "yarn", "longrope") and (
+        needed = self.kind in ("dynamic", "llama3", "yarn", "longrope")
+        if (original is not None or needed) and (
             isinstance(original, bool) or not isinstance(original, int) or not 0 < original <= MAX_POSITIONS
         ):
             found.append(f"{where} {self.kind} scaling needs original_max_positions from 1 to {MAX_POSITIONS}, got {original!r}")
+        if not isinstance(self.truncate, bool):
+            found.append(f"{where} truncate must be true or false, got {self.truncate!r}")
         dims = self.dims(head_dim)
         if dims < 2 or dims % 2:
             found.append(f"{where} rotates {dims} of {head_dim} head dimensions; it needs an even number, at least 2")
-        elif self.kind == "longrope":
-            for name in ("short_factor", "long_factor"):
-                factors = getattr(self, name)
-                if not isinstance(factors, tuple) or len(factors) != dims // 2 or not all(
-                    isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= MAX_ROPE_FACTOR for f in factors
-                ):
-                    found.append(f"{where} longrope {name} must be {dims // 2} positive numbers")
+            return found
+        for name in ("short_factor", "long_factor"):
+            factors = getattr(self, name)
+            if factors is None and self.kind != "longrope":
+                continue
+            if not isinstance(factors, tuple) or len(factors) != dims // 2 or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= MAX_ROPE_FACTOR for f in factors
+            ):
+                found.append(f"{where} longrope {name} must be {dims // 2} positive numbers")
         return found
 
 

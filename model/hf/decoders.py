@@ -69,6 +69,8 @@ def read_rotary(
         raise reader.fail(f"the rope type must be a string, got {kind!r}")
     # Phi-3 keeps its pretraining length beside rope_parameters, and it takes priority there.
     original = values.get("original_max_position_embeddings", parameters.get("original_max_position_embeddings"))
+    if original is not None and (isinstance(original, bool) or not isinstance(original, int)):
+        raise reader.fail(f"original_max_position_embeddings must be an integer, got {original!r}")
     if kind == "dynamic" or original is None:
         original = max_positions  # Hugging Face's dynamic scaling counts from max_position_embeddings
     factor = parameters.get("factor")
@@ -80,16 +82,23 @@ def read_rotary(
         name: float(parameters[name]) for name in _ROPE_NUMBERS[1:] if parameters.get(name) is not None
     }
     for name in ("short_factor", "long_factor"):
-        if isinstance(parameters.get(name), list):
-            fields[name] = tuple(parameters[name])
+        factors = parameters.get(name)
+        if factors is not None:
+            if not isinstance(factors, list) or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors
+            ):
+                raise reader.fail(f"the rotary {name} must be a list of numbers")
+            fields[name] = tuple(float(f) for f in factors)
     truncate = parameters.get("truncate", True)
+    if not isinstance(truncate, bool):
+        raise reader.fail(f"the rotary truncate must be true or false, got {truncate!r}")
     return Rotary(
         theta=float(theta),
         kind=kind,
         factor=float(factor),
         original_max_positions=original,
         fraction=float(fraction),
-        truncate=bool(truncate),
+        truncate=truncate,
         **fields,
     )
 

@@ -176,6 +176,8 @@ def _decoder(**fields) -> ModelConfig:
         (dict(rotary=Rotary(theta=-1.0)), "rotary theta must be a number"),
         (dict(rotary=Rotary(kind="yarn", factor=2.0)), "yarn scaling needs original_max_positions"),
         (dict(rotary=Rotary(kind="warp")), "rotary kind must be one of"),
+        (dict(rotary=Rotary(original_max_positions=[16])), "original_max_positions from 1"),
+        (dict(rotary=Rotary(short_factor=([1.0],))), "longrope short_factor must be"),
         (dict(rotary=Rotary(fraction=0.1)), "it needs an even number"),
         (dict(rotary=None), "rotary settings go with positions = 'rotary'"),
         (dict(attention_softcap=0.0), "attention_softcap must be a positive number"),
@@ -202,6 +204,10 @@ def test_impossible_modern_settings_are_refused_in_one_phrase(fields, phrase):
         ({"rope_parameters": {"rope_type": "linear", "factor": 1e9, "rope_theta": 10.0}}, "rotary factor must be"),
         ({"rope_parameters": {"rope_type": "linear", "factor": "big", "rope_theta": 10.0}}, "factor must be a number"),
         ({"layer_types": ["sliding_attention"]}, "layer_types must list 3"),
+        ({"rope_parameters": {"rope_type": "yarn", "factor": 2.0, "rope_theta": 10.0,
+                              "original_max_position_embeddings": "long"}}, "original_max_position_embeddings must be an integer"),
+        ({"rope_parameters": {"rope_type": "longrope", "rope_theta": 10.0, "short_factor": [[1]], "long_factor": [1]}},
+         "short_factor must be a list of numbers"),
     ],
 )
 def test_hostile_decoder_configs_are_refused_before_allocating(reference, tmp_path, edit, phrase):

@@ -41,11 +41,13 @@ def read_rotary(
     default_theta: float = 10000.0,
     theta_key: str = "rope_theta",
     old_scaling_for_local: bool = False,
+    aliases: dict[str, str] | None = None,
 ) -> Rotary:
     """The rotary settings of ``config.json`` (of one layer type when they are per type).
 
     ``theta_key`` is where the older layout keeps this layer type's base
-    (``rope_local_base_freq`` for Gemma 3's local layers).
+    (``rope_local_base_freq`` for Gemma 3's local layers); ``aliases`` renames a family's
+    historical rope types (Phi-3's ``su``).
     """
     values = reader.values
     parameters = values.get("rope_parameters")
@@ -67,6 +69,7 @@ def read_rotary(
             raise reader.fail(f"the rotary {name} must be a number, got {value!r}")
     if not isinstance(kind, str):
         raise reader.fail(f"the rope type must be a string, got {kind!r}")
+    kind = (aliases or {}).get(kind, kind)
     # Phi-3 keeps its pretraining length beside rope_parameters, and it takes priority there.
     original = values.get("original_max_position_embeddings", parameters.get("original_max_position_embeddings"))
     if original is not None and (isinstance(original, bool) or not isinstance(original, int)):

@@ -21,7 +21,8 @@ from .mapping import ConfigReader, Family, Source, linear, norm, source
 
 def _config(reader: ConfigReader, keys: frozenset[str], prefix: str) -> ModelConfig:
     fields = base_fields(reader, keys, tied_default=False)
-    fields["rotary"] = read_rotary(reader, fields["max_positions"])
+    # Early Phi-3 configs call LongRoPE "su" (or "yarn"); transformers reads both as longrope.
+    fields["rotary"] = read_rotary(reader, fields["max_positions"], aliases={"su": "longrope", "yarn": "longrope"})
     fields["layer_windows"] = read_layer_windows(reader, fields["n_decoder_layers"], lambda layer: True)
     return reader.model_config(NAMES, **fields)
 

@@ -83,6 +83,15 @@ def test_modernbert_in_either_layout_matches_with_its_local_band(reference, tmp_
     assert torch.isfinite(scores[1, :, 10, 7:14]).all() and torch.isfinite(scores[0]).all()
 
 
+def test_phi3_longrope_under_its_early_name_su_is_longrope(reference, tmp_path):
+    folder = Path(shutil.copytree(reference("phi3-longrope")[0], tmp_path / "phi3"))
+    old_layout(folder)
+    values = json.loads((folder / "config.json").read_text())
+    values["rope_scaling"]["type"] = "su"
+    (folder / "config.json").write_text(json.dumps(values))
+    assert load_checkpoint(folder).config == load_checkpoint(reference("phi3-longrope")[0]).config
+
+
 @torch.inference_mode()
 def test_dynamic_rope_scaling_past_the_position_limit_matches(reference):
     folder, hf_model = reference("llama-dynamic")

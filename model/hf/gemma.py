@@ -1,6 +1,9 @@
 """Gemma, Gemma 2 and Gemma 3 (text): Llama-like decoders with Gemma's own details.
 
-All three scale the token embeddings by √d_model, store their RMS norm weights as
+All three scale the token embeddings by √d_model (transformers casts the factor to the
+hidden dtype; the project computes in float32, where it is the float32 value, as in a
+float32 reference — a bf16 checkpoint run in bf16 by transformers would scale by a
+rounder number), store their RMS norm weights as
 w − 1 (the norm multiplies by 1 + w), use a tanh-GELU gated feed-forward (GeGLU) and set
 ``head_dim`` independently of ``hidden_size``; the small models use multi-query attention.
 Gemma 2 adds soft-capping of the attention logits (before the softmax; the trace shows

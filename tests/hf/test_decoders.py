@@ -238,3 +238,20 @@ def test_modern_configs_survive_the_native_checkpoint_round_trip(reference, tmp_
     assert again.config == model.config
     text = TEXTS["medium"]
     assert (again.trace(text).attention["decoder_self"].weights == model.trace(text).attention["decoder_self"].weights).all()
+
+
+@torch.inference_mode()
+def test_dump_writes_one_map_per_query_head_and_the_capped_scores(reference, tmp_path, capsys):
+    import numpy as np
+
+    from explorer.cli import main
+
+    folder, hf_model = reference("gemma2")
+    out = tmp_path / "gemma2.npz"
+    assert main(["dump", "--checkpoint", str(folder), "--text", TEXTS["medium"], "--out", str(out)]) == 0
+    with np.load(out) as arrays:
+        weights, scores, ids = arrays["decoder_self"], arrays["decoder_self_scores"], arrays["decoder_ids"]
+    assert weights.shape == (3, 4, len(ids), len(ids)) and weights.dtype == np.float32
+    theirs = hf_model(input_ids=_ids(ids.tolist()), output_attentions=True)
+    assert max_difference(weights, layers(theirs.attentions)) <= WEIGHTS_TOLERANCE
+    assert float(np.abs(scores[np.isfinite(scores)]).max()) < 2.0  # after the cap of 2

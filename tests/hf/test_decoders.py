@@ -1,4 +1,4 @@
-"""The Llama-era decoders: both config.json layouts, long inputs, structure, hostile values.
+"""The Llama-era decoders and ModernBERT: both config.json layouts, long inputs, structure, hostile values.
 
 ``test_fidelity`` compares every family's attention with ``transformers`` on the texts;
 this file adds what only these families have: the older on-disk layout of config.json
@@ -9,7 +9,6 @@ impossible windows, head groupings, rope factors and soft-caps.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -22,8 +21,8 @@ from modern_specs import old_layout
 from model import AttentionRecorder, CheckpointError, ModelConfig, load_checkpoint
 from model.rotary import Rotary
 
-MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "smollm3")]
-ENCODERS = ["modernbert"]
+DECODER_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "smollm3")
+MODERN = [name for name in SPEC_NAMES if name.split("-")[0] in DECODER_FAMILIES]
 
 
 def _ids(values) -> torch.Tensor:
@@ -40,8 +39,6 @@ def _compare(model, hf_model, ids: torch.Tensor) -> tuple[float, float]:
 @pytest.mark.parametrize("name", MODERN)
 @torch.inference_mode()
 def test_the_older_config_layout_opens_the_same_model(reference, tmp_path, name):
-    import transformers
-
     folder, hf_model = reference(name)
     old = Path(shutil.copytree(folder, tmp_path / name))
     old_layout(old)
@@ -52,7 +49,6 @@ def test_the_older_config_layout_opens_the_same_model(reference, tmp_path, name)
     # transformers reads the rewritten file as the same model, and so do we.
     hf_old = type(hf_model).from_pretrained(old, attn_implementation="eager", dtype=torch.float32).eval()
     ids = _ids(model.tokenizer.encode(TEXTS["long"]).ids)
-    assert isinstance(hf_old, transformers.PreTrainedModel)
     for reference_model in (hf_model, hf_old):
         weights, logits = _compare(model, reference_model, ids)
         assert weights <= WEIGHTS_TOLERANCE and logits <= OUTPUT_TOLERANCE

@@ -153,7 +153,9 @@ def base_fields(reader: ConfigReader, keys: frozenset[str], tied_default: bool) 
         tie_embeddings=tied,
         # These decoders have no pad token more often than not; it only fills finished rows.
         pad_token_id=pad if pad is not None else (in_vocabulary(eos, vocab_size) or 0),
-        bos_token_id=bos if bos is not None else in_vocabulary(eos, vocab_size),
+        # A decoder-only trace starts from the text's own ids; BOS is only a fallback start
+        # (Qwen's configs may name neither BOS nor EOS).
+        bos_token_id=next((t for t in (bos, in_vocabulary(eos, vocab_size), pad) if t is not None), 0),
         eos_token_id=in_vocabulary(eos, vocab_size),
         decoder_start_token_id=None,
         family=reader.str("model_type"),

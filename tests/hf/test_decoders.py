@@ -225,6 +225,16 @@ def test_hostile_decoder_configs_are_refused_before_allocating(reference, tmp_pa
     assert phrase in str(raised.value)
 
 
+def test_a_config_naming_no_bos_or_eos_still_opens(reference, tmp_path):
+    folder = Path(shutil.copytree(reference("qwen2")[0], tmp_path / "qwen2"))
+    values = json.loads((folder / "config.json").read_text())
+    values.update(bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    (folder / "config.json").write_text(json.dumps(values))
+    model = load_checkpoint(folder)
+    assert model.config.eos_token_id is None
+    assert model.trace(TEXTS["medium"]).attention["decoder_self"].weights.shape[0] == 3
+
+
 def test_modern_configs_survive_the_native_checkpoint_round_trip(reference, tmp_path):
     from model import save_checkpoint
 

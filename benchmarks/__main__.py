@@ -164,6 +164,10 @@ def run_forward(quick: bool) -> dict:
         del model
         log("forward: against transformers, GPT-2-small at 1,024 tokens …")
         results["reference"].append({"model": "GPT-2-small (random)", **forward.reference(gpt2, 1024, 3)})
+        llama = forward.llama_reference_folder()
+        for n, rounds in ((128, 7), (512, 3), (2048, 1)):
+            log(f"forward: against transformers, SmolLM2-135M-shaped Llama at {n:,} tokens …")
+            results["reference"].append({"model": "SmolLM2-135M-shape Llama (random)", **forward.reference(llama, n, rounds)})
     return results
 
 

@@ -10,8 +10,9 @@ ratios.
   trace's numpy arrays) over the same forward without weights (PyTorch's fused kernel).
 - Reference: the project's forward with the full trace over ``transformers``' eager
   forward with ``output_attentions=True`` (weights only), on the real all-MiniLM-L6-v2
-  checkpoint and on a random GPT-2-small saved by ``transformers`` and opened by the
-  project's importer.
+  checkpoint, on a random GPT-2-small saved by ``transformers`` and opened by the
+  project's importer, and on a random SmolLM2-135M-shaped Llama (30 layers, d_model 576,
+  9 query heads sharing 3 key/value heads, rotary positions) at 128, 512 and 2,048 tokens.
 """
 
 from __future__ import annotations
@@ -139,6 +140,30 @@ def gpt2_reference_folder() -> Path:
     torch.manual_seed(0)
     network = GPT2LMHeadModel(GPT2Config(n_positions=1024, bos_token_id=101, eos_token_id=102))
     network.save_pretrained(folder)
+    shutil.copy(tokenizer_file(), folder / "tokenizer.json")
+    return folder
+
+
+def llama_reference_folder() -> Path:
+    """A random Llama of SmolLM2-135M's shape saved by ``transformers``, with a tokenizer.json.
+
+    SmolLM2-135M: 30 layers, d_model 576, 9 heads of 64 sharing 3 key/value heads
+    (grouped-query attention), a 1,536-wide SwiGLU, rope_theta 100,000, tied embeddings.
+    The MiniLM tokenizer's 30,522 ids fit its 49,152-row table.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = CACHE / "hf-smollm2-135m-shape-random-v1"
+    if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+        num_key_value_heads=3, head_dim=64, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5,
+        tie_word_embeddings=True, bos_token_id=101, eos_token_id=102,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
     shutil.copy(tokenizer_file(), folder / "tokenizer.json")
     return folder
 

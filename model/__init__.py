@@ -24,6 +24,7 @@ _SOURCES = {
     "AttentionRecorder": "recorder",
     "CheckpointError": "weights",
     "ModelConfig": "config",
+    "Rotary": "rotary",
     "TokenAxis": "trace",
     "Trace": "trace",
     "Transformer": "transformer",
@@ -39,6 +40,7 @@ __all__ = [
     "AttentionRecorder",
     "CheckpointError",
     "ModelConfig",
+    "Rotary",
     "TokenAxis",
     "Trace",
     "Transformer",
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from .inference import AttentionModel
     from .native import save_checkpoint
     from .recorder import AttentionRecorder
+    from .rotary import Rotary
     from .trace import KINDS, AttentionMaps, TokenAxis, Trace
     from .transformer import Transformer
     from .weights import CheckpointError

@@ -1,8 +1,11 @@
 """Scaled dot-product attention that hands back what it computed, and the multi-head module.
 
-The explorer shows both the raw scores x_i = q·k_i/√d (plus any position bias) and the
-probabilities softmax(x), so the attention function returns them as values next to its
-output. Nothing is stored on modules: a caller that wants a trace collects the returns.
+The explorer shows both the raw scores x_i = q·k_i/√d (plus any position bias, after any
+soft-cap: exactly what enters the softmax) and the probabilities softmax(x), so the
+attention function returns them as values next to its output. Queries and keys are
+rotated (rotary positions) and normalised (QK-norm) before the product; with grouped-query
+attention each key/value head is repeated for the query heads that share it, so the
+scores and weights always have one map per query head. Nothing is stored on modules: a caller that wants a trace collects the returns.
 A caller that keeps every layer's matrices may hand in ``TraceSlots``, the places they
 will be kept: the scores are then written there once instead of being computed
 elsewhere and copied, and so are the weights when the slot holds the compute dtype.
@@ -18,6 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
+from .norms import make_norm
+from .rotary import apply_rotary
 
 
 class TraceSlots(NamedTuple):
@@ -48,15 +53,19 @@ def scaled_dot_product_attention(
     scale: float | None = None,
     need_weights: bool = True,
     slots: TraceSlots | None = None,
+    softcap: float | None = None,
 ) -> AttentionResult:
-    """softmax(q·kᵀ · scale + bias, masked) · v.
+    """softmax(cap(q·kᵀ · scale) + bias, masked) · v.
 
     Args:
         q: ``(B, H, Tq, dh)``; k, v: ``(B, H, Tk, dh)``.
         mask: boolean, broadcastable to ``(B, H, Tq, Tk)``; True where a query may attend.
         bias: additive, broadcastable to ``(B, H, Tq, Tk)`` (e.g. T5's relative bias).
         scale: multiplier of q·k; None means 1/√dh.
-        need_weights: False takes PyTorch's fused kernel, which returns no weights.
+        need_weights: False takes PyTorch's fused kernel, which returns no weights
+            (unless ``softcap`` is set, which that kernel cannot apply).
+        softcap: cap · tanh(x / cap) of the scaled scores (Gemma 2); the returned scores
+            are the capped ones.
         slots: with ``need_weights``, where the caller keeps the matrices. The scores are
             always written there (rounded if the slot's dtype is smaller). The weights
             are computed in the slot when it holds q's dtype; otherwise they are computed
@@ -68,7 +77,7 @@ def scaled_dot_product_attention(
     """
     if scale is None:
         scale = 1.0 / math.sqrt(q.size(-1))
-    if not need_weights:
+    if not need_weights and softcap is None:
         return AttentionResult(_fused_attention(q, k, v, mask, bias, scale), None, None)
 
     # Every (Tq, Tk) pass costs as much as a matmul for long inputs, so the scale, bias
@@ -78,6 +87,8 @@ def scaled_dot_product_attention(
     scores = torch.matmul(q, k.transpose(-2, -1), out=slots.scores if in_place else None)  # (B, H, Tq, Tk)
     if scale != 1.0:
         scores.mul_(scale)
+    if softcap is not None:
+        scores.div_(softcap).tanh_().mul_(softcap)
     if bias is not None:
         scores.add_(bias)
     if mask is not None:
@@ -94,6 +105,8 @@ def scaled_dot_product_attention(
         unattended = ~mask.any(dim=-1, keepdim=True)
         if bool(unattended.any()):
             weights = weights.masked_fill_(unattended, 0.0) if slots is not None else weights.masked_fill(unattended, 0.0)
+    if not need_weights:
+        return AttentionResult(torch.matmul(weights, v), None, None)
     return AttentionResult(torch.matmul(weights, v), weights, scores)
 
 
@@ -115,22 +128,43 @@ def _fused_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, bias:
 
 
 class MultiHeadAttention(nn.Module):
-    """Project to heads, attend, merge heads, project back."""
+    """Project to heads, (normalise, rotate,) attend, merge heads, project back.
 
-    def __init__(self, config: ModelConfig) -> None:
+    ``layer`` is the layer's index in its stack (GPT-2 may divide its scores by layer + 1).
+    Keys and values have ``config.kv_heads`` heads; query head h reads key/value head
+    ``config.kv_head_of(h)``.
+    """
+
+    def __init__(self, config: ModelConfig, layer: int = 0) -> None:
         super().__init__()
-        inner = config.n_heads * config.head_dim
         self.n_heads = config.n_heads
+        self.n_kv_heads = config.kv_heads
         self.head_dim = config.head_dim
-        self.scale = 1.0 / math.sqrt(config.head_dim) if config.scale_scores else 1.0
-        self.q = nn.Linear(config.d_model, inner, bias=config.bias)
-        self.k = nn.Linear(config.d_model, inner, bias=config.bias)
-        self.v = nn.Linear(config.d_model, inner, bias=config.bias)
-        self.o = nn.Linear(inner, config.d_model, bias=config.bias)
+        inner, kv_inner = config.n_heads * config.head_dim, config.kv_heads * config.head_dim
+        if config.score_scale is not None:
+            self.scale = config.score_scale
+        else:
+            self.scale = 1.0 / math.sqrt(config.head_dim) if config.scale_scores else 1.0
+        if config.scale_by_inverse_layer:
+            self.scale /= layer + 1
+        self.softcap = config.attention_softcap
+        qkv_bias = config.bias if config.qkv_bias is None else config.qkv_bias
+        out_bias = config.bias if config.out_bias is None else config.out_bias
+        self.q = nn.Linear(config.d_model, inner, bias=qkv_bias)
+        self.k = nn.Linear(config.d_model, kv_inner, bias=qkv_bias)
+        self.v = nn.Linear(config.d_model, kv_inner, bias=qkv_bias)
+        self.o = nn.Linear(inner, config.d_model, bias=out_bias)
+        self.qk_norm = config.qk_norm
+        if config.qk_norm == "none":
+            self.q_norm = self.k_norm = None
+        else:
+            per_head = config.qk_norm == "head"
+            self.q_norm = make_norm(config, config.head_dim if per_head else inner)
+            self.k_norm = make_norm(config, config.head_dim if per_head else kv_inner)
 
-    def _split_heads(self, x: Tensor) -> Tensor:
+    def _split_heads(self, x: Tensor, n_heads: int) -> Tensor:
         B, T, _ = x.shape
-        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, dh)
+        return x.view(B, T, n_heads, self.head_dim).transpose(1, 2)  # (B, heads, T, dh)
 
     def forward(
         self,
@@ -140,17 +174,32 @@ class MultiHeadAttention(nn.Module):
         bias: Tensor | None = None,
         need_weights: bool = True,
         slots: TraceSlots | None = None,
+        rotary: tuple[Tensor, Tensor] | None = None,
     ) -> AttentionResult:
         """Self-attention over ``x``, or cross-attention from ``x`` to ``memory``.
 
         x: ``(B, Tq, d_model)``; memory: ``(B, Tk, d_model)``; slots: see
-        ``scaled_dot_product_attention``.
+        ``scaled_dot_product_attention``; rotary: the ``(T, dims)`` cos and sin tables
+        of this forward's positions (``model.rotary``), None for no rotation.
         """
         source = x if memory is None else memory
-        q = self._split_heads(self.q(x))
-        k = self._split_heads(self.k(source))
-        v = self._split_heads(self.v(source))
-        result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights, slots)
+        q, k, v = self.q(x), self.k(source), self.v(source)  # (B, T, heads · dh)
+        if self.qk_norm == "projection":
+            assert self.q_norm is not None and self.k_norm is not None
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = self._split_heads(q, self.n_heads)  # (B, H, Tq, dh)
+        k = self._split_heads(k, self.n_kv_heads)  # (B, KV, Tk, dh)
+        v = self._split_heads(v, self.n_kv_heads)  # (B, KV, Tk, dh)
+        if self.qk_norm == "head":
+            assert self.q_norm is not None and self.k_norm is not None
+            q, k = self.q_norm(q), self.k_norm(k)
+        if rotary is not None:
+            q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
+        if self.n_kv_heads != self.n_heads:
+            group = self.n_heads // self.n_kv_heads  # query heads per key/value head, in order
+            k = k.repeat_interleave(group, dim=1)  # (B, H, Tk, dh)
+            v = v.repeat_interleave(group, dim=1)  # (B, H, Tk, dh)
+        result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights, slots, self.softcap)
         B, H, T, dh = result.output.shape
         merged = result.output.transpose(1, 2).reshape(B, T, H * dh)  # (B, Tq, H·dh)
         return AttentionResult(self.o(merged), result.weights, result.scores)

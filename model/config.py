@@ -1,8 +1,13 @@
 """The one configuration dataclass that describes every network this project runs.
 
-Encoder-only (BERT-like), decoder-only (GPT-2-like) and encoder–decoder (T5-, BART-,
-Marian-like) models all map onto these fields; the Hugging Face importer only
+Encoder-only (BERT-like), decoder-only (GPT-2-, Llama-like) and encoder–decoder (T5-,
+BART-, Marian-like) models all map onto these fields; the Hugging Face importer only
 translates names, it never needs a second model class.
+
+It also answers the structural questions a viewer asks without building the network:
+which key/value head a query head reads (``kv_head_of``, ``query_heads_of``), and each
+layer's attention window and rotary settings (``layer_window``, ``layer_is_local``,
+``layer_rotary``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .rotary import Rotary
+
 ARCHITECTURES = ("encoder", "decoder", "encoder-decoder")
 NORMS = ("layernorm", "rmsnorm")
-NORM_PLACEMENTS = ("pre", "post")
+# pre: x + f(norm(x)); post: norm(x + f(x)); sandwich: x + norm'(f(norm(x))) (Gemma 2/3);
+# after: x + norm(f(x)) (OLMo 2).
+NORM_PLACEMENTS = ("pre", "post", "sandwich", "after")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu")
-POSITIONS = ("learned", "sinusoidal", "relative", "none")
+POSITIONS = ("learned", "sinusoidal", "relative", "rotary", "none")
+# none; head: an RMS norm over each head's query and key (Qwen 3, Gemma 3); projection:
+# an RMS norm over the whole query and key projections before the heads are split (OLMo 2).
+QK_NORMS = ("none", "head", "projection")
+
 
 # Refuse configurations whose weights alone would exceed this many parameters before
 # anything is allocated: a hostile config.json must not be able to exhaust memory.
@@ -25,6 +38,13 @@ MAX_POSITIONS = 1 << 20
 # A sinusoidal position table is computed, not read from the weight file, so its size
 # is not vouched for by the file: cap it (Marian's is 512 × 512; this allows 8192 × 1024).
 MAX_SINUSOID_ENTRIES = 1 << 23
+
+
+# Fields that to_dict writes only when they differ from their defaults.
+_LATER_FIELDS = frozenset({
+    "n_kv_heads", "n_decoder_heads", "d_decoder_ff", "norm_offset", "norm_bias", "first_attention_norm", "qkv_bias", "out_bias", "ffn_bias", "score_scale", "scale_by_inverse_layer",
+    "attention_softcap", "logit_softcap", "qk_norm", "rotary", "local_rotary", "layer_windows", "rope_layers",
+})
 
 
 @dataclass(frozen=True)
@@ -39,16 +59,31 @@ class ModelConfig:
     vocab_size: int = 128
     d_model: int = 128
     n_heads: int = 4
-    # Per-head width; None means d_model // n_heads. T5 sets it independently.
+    # Per-head width; None means d_model // n_heads. T5, Gemma and some Llamas set it independently.
     d_head: int | None = None
+    # Key/value heads (grouped-query attention: each serves n_heads // n_kv_heads query
+    # heads, in order); None means n_heads, 1 is multi-query attention.
+    n_kv_heads: int | None = None
     d_ff: int = 512
     n_encoder_layers: int = 2
     n_decoder_layers: int = 2
+    # An encoder–decoder's decoder may have its own head count and feed-forward width
+    # (BART's and Marian's decoder_attention_heads, decoder_ffn_dim); None: the encoder's.
+    # Its cross-attention has the decoder's heads.
+    n_decoder_heads: int | None = None
+    d_decoder_ff: int | None = None
     max_positions: int = 128
 
     norm: str = "layernorm"
     norm_eps: float = 1e-5
+    # RMS norms multiply by (norm_offset + weight): Gemma stores weight − 1, so 1.0.
+    norm_offset: float = 0.0
     norm_placement: str = "pre"
+    # LayerNorms with a bias (ModernBERT's have none).
+    norm_bias: bool = True
+    # A pre-norm before the first encoder layer's attention; ModernBERT has none there
+    # (the embedding norm precedes it).
+    first_attention_norm: bool = True
     # A norm right after the embeddings (BERT, BART's layernorm_embedding).
     embedding_norm: bool = False
     # A norm after the last layer of each stack; pre-norm models need it.
@@ -58,6 +93,10 @@ class ModelConfig:
     # Gated feed-forward, act(x W_gate) * (x W_up) (T5 v1.1).
     gated_ffn: bool = False
     bias: bool = True
+    # Finer bias switches (None: as ``bias``): Qwen 2 biases q, k, v but not the output.
+    qkv_bias: bool | None = None
+    out_bias: bool | None = None
+    ffn_bias: bool | None = None
 
     positions: str = "sinusoidal"
     # Learned position tables that start at an offset (BART: 2, RoBERTa: pad + 1).
@@ -73,6 +112,27 @@ class ModelConfig:
     scale_embedding: bool = False
     # Divide q·k by sqrt(d_head). T5 folds the scale into its initialisation instead.
     scale_scores: bool = True
+    # Multiply q·k by this instead (Gemma 2/3: query_pre_attn_scalar ** -0.5); None: as above.
+    score_scale: float | None = None
+    # GPT-2's scale_attn_by_inverse_layer_idx: layer i's scores are also divided by i + 1.
+    scale_by_inverse_layer: bool = False
+    # Soft-capping, cap · tanh(x / cap): of the scores before the mask and softmax (the
+    # trace keeps the capped scores, which are what enter the softmax), and of the logits.
+    attention_softcap: float | None = None
+    logit_softcap: float | None = None
+    # RMS norm of queries and keys before the rotary positions: see QK_NORMS.
+    qk_norm: str = "none"
+
+    # Rotary positions (positions = "rotary"), and those of local (windowed) layers when
+    # they differ (Gemma 3, ModernBERT); None: the same as ``rotary``.
+    rotary: Rotary | None = None
+    local_rotary: Rotary | None = None
+    # Per layer of the self-attention stack (the encoder of an encoder, the decoder of a
+    # decoder): its window, None for global attention. A causal query i sees keys j with
+    # i − window < j ≤ i; a bidirectional one keys with |i − j| ≤ window // 2. () = all global.
+    layer_windows: tuple[int | None, ...] = ()
+    # Per layer: whether it applies rotary positions (SmolLM3's no_rope_layers). () = all.
+    rope_layers: tuple[bool, ...] = ()
 
     # The LM head; encoder-only models used for inspection need none.
     lm_head: bool = True
@@ -98,6 +158,61 @@ class ModelConfig:
     @property
     def head_dim(self) -> int:
         return self.d_head if self.d_head is not None else self.d_model // self.n_heads
+
+    def stack_config(self, stack: str) -> "ModelConfig":
+        """The configuration the ``"encoder"`` or ``"decoder"`` stack is built from: the
+        decoder of an encoder–decoder with its own heads or width sees them as n_heads, d_ff."""
+        if stack != "decoder" or (self.n_decoder_heads is None and self.d_decoder_ff is None):
+            return self
+        return dataclasses.replace(
+            self,
+            n_heads=self.n_decoder_heads if self.n_decoder_heads is not None else self.n_heads,
+            d_ff=self.d_decoder_ff if self.d_decoder_ff is not None else self.d_ff,
+            n_decoder_heads=None,
+            d_decoder_ff=None,
+        )
+
+    def heads_of(self, kind: str) -> int:
+        """Query heads of one attention kind (``encoder_self``, ``decoder_self``, ``cross``)."""
+        return self.stack_config("encoder" if kind == "encoder_self" else "decoder").n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads of every attention (n_heads unless grouped or multi-query)."""
+        return self.n_kv_heads if self.n_kv_heads is not None else self.n_heads
+
+    def kv_head_of(self, head: int) -> int:
+        """The key/value head query head ``head`` reads (Hugging Face's repeat_kv order)."""
+        if not 0 <= head < self.n_heads:
+            raise ValueError(f"head {head} is out of range: this model has heads 0–{self.n_heads - 1}")
+        return head // (self.n_heads // self.kv_heads)
+
+    def query_heads_of(self, kv_head: int) -> range:
+        """The query heads that share key/value head ``kv_head``."""
+        if not 0 <= kv_head < self.kv_heads:
+            raise ValueError(f"key/value head {kv_head} is out of range: this model has {self.kv_heads}")
+        group = self.n_heads // self.kv_heads
+        return range(kv_head * group, (kv_head + 1) * group)
+
+    @property
+    def self_attention_layers(self) -> int:
+        """Layers of the stack ``layer_windows`` and ``rope_layers`` describe."""
+        return self.n_decoder_layers if self.architecture == "decoder" else self.n_encoder_layers
+
+    def layer_window(self, layer: int) -> int | None:
+        """Layer ``layer``'s attention window in tokens, or None when it attends globally."""
+        return self.layer_windows[layer] if self.layer_windows else None
+
+    def layer_is_local(self, layer: int) -> bool:
+        return self.layer_window(layer) is not None
+
+    def layer_rotary(self, layer: int) -> Rotary | None:
+        """The rotary settings layer ``layer`` applies, or None when it adds no positions."""
+        if self.rotary is None or (self.rope_layers and not self.rope_layers[layer]):
+            return None
+        if self.local_rotary is not None and self.layer_is_local(layer):
+            return self.local_rotary
+        return self.rotary
 
     @property
     def has_encoder(self) -> bool:
@@ -135,6 +250,7 @@ class ModelConfig:
             ("norm_placement", NORM_PLACEMENTS),
             ("activation", ACTIVATIONS),
             ("positions", POSITIONS),
+            ("qk_norm", QK_NORMS),
         ):
             if getattr(self, name) not in allowed:
                 found.append(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -143,6 +259,13 @@ class ModelConfig:
         positive("max_positions", MAX_POSITIONS)
         if self.d_head is not None:
             positive("d_head", 1 << 16)
+        if self.n_kv_heads is not None:
+            positive("n_kv_heads", 1 << 16)
+        for name in ("n_decoder_heads", "d_decoder_ff"):
+            if getattr(self, name) is not None:
+                positive(name, 1 << 24)
+                if self.architecture != "encoder-decoder":
+                    found.append(f"{name} is only for encoder–decoder models")
         for name, needed in (("n_encoder_layers", self.has_encoder), ("n_decoder_layers", self.has_decoder)):
             if needed:
                 positive(name, MAX_LAYERS)
@@ -150,6 +273,11 @@ class ModelConfig:
             return found
         if self.d_head is None and self.d_model % self.n_heads:
             found.append(f"d_model ({self.d_model}) is not divisible by n_heads ({self.n_heads})")
+        if self.d_head is None and self.n_decoder_heads is not None and self.d_model % self.n_decoder_heads:
+            found.append(f"d_model ({self.d_model}) is not divisible by n_decoder_heads ({self.n_decoder_heads})")
+        if self.n_heads % self.kv_heads:
+            found.append(f"n_heads ({self.n_heads}) is not divisible by n_kv_heads ({self.kv_heads})")
+        found.extend(self._attention_problems())
         if not (isinstance(self.norm_eps, (int, float)) and 0 < self.norm_eps < 1):
             found.append(f"norm_eps must be between 0 and 1, got {self.norm_eps!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
@@ -189,18 +317,66 @@ class ModelConfig:
             )
         return found
 
+    def _attention_problems(self) -> list[str]:
+        """The problems of the fields that modern decoders brought (windows, rotary, caps)."""
+        found: list[str] = []
+        if not (isinstance(self.norm_offset, (int, float)) and not isinstance(self.norm_offset, bool)
+                and self.norm_offset in (0, 1)):
+            found.append(f"norm_offset must be 0 or 1, got {self.norm_offset!r}")
+        for name in ("score_scale", "attention_softcap", "logit_softcap"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < 1e6)
+            ):
+                found.append(f"{name} must be a positive number below 10⁶, got {value!r}")
+        for name in ("qkv_bias", "out_bias", "ffn_bias", "scale_by_inverse_layer", "norm_bias", "first_attention_norm"):
+            value = getattr(self, name)
+            if value not in (None, True, False) or (value is None and name not in ("qkv_bias", "out_bias", "ffn_bias")):
+                found.append(f"{name} must be true or false, got {value!r}")
+        rotaries = [("rotary", self.rotary), ("local_rotary", self.local_rotary)]
+        for where, rotary in rotaries:
+            if rotary is not None and not isinstance(rotary, Rotary):
+                found.append(f"{where} must be rotary settings, got {type(rotary).__name__}")
+            elif rotary is not None:
+                found.extend(rotary.problems(self.head_dim, where))
+        if (self.positions == "rotary") != (self.rotary is not None):
+            found.append("rotary settings go with positions = 'rotary' and only with it")
+        n_layers = self.self_attention_layers
+        stacks_of_one_kind = self.architecture != "encoder-decoder"
+        for name in ("layer_windows", "rope_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                found.append(f"{name} must be a list, got {type(value).__name__}")
+            elif value and (not stacks_of_one_kind or len(value) != n_layers):
+                found.append(f"{name} must give one entry for each of the {n_layers} layers, got {len(value)}")
+        if found:
+            return found
+        for window in self.layer_windows:
+            if window is not None and (isinstance(window, bool) or not isinstance(window, int) or not 0 < window <= MAX_POSITIONS):
+                found.append(f"an attention window must be a whole number of tokens from 1 to {MAX_POSITIONS}, got {window!r}")
+                break
+        if any(not isinstance(used, bool) for used in self.rope_layers):
+            found.append("rope_layers must hold true or false for each layer")
+        return found
+
     def parameter_count(self) -> int:
         """Approximate number of weights, computed without allocating any."""
-        d, inner, ff = self.d_model, self.n_heads * self.head_dim, self.d_ff
-        attention = 4 * d * inner
-        ffn = (3 if self.gated_ffn else 2) * d * ff
+        d = self.d_model
+
+        def layer(config: "ModelConfig") -> tuple[int, int]:
+            inner, kv_inner = config.n_heads * config.head_dim, config.kv_heads * config.head_dim
+            attention = 2 * d * inner + 2 * d * kv_inner
+            return attention, (3 if config.gated_ffn else 2) * d * config.d_ff
+
         count = self.vocab_size * d
         if self.positions == "learned":
             count += (self.max_positions + self.position_offset) * d * (int(self.has_encoder) + int(self.has_decoder))
         count += self.type_vocab_size * d
         if self.has_encoder:
+            attention, ffn = layer(self)
             count += self.n_encoder_layers * (attention + ffn)
         if self.has_decoder:
+            attention, ffn = layer(self.stack_config("decoder"))
             cross = attention if self.architecture == "encoder-decoder" else 0
             count += self.n_decoder_layers * (attention + cross + ffn)
         if self.lm_head and not self.tie_embeddings:
@@ -215,7 +391,14 @@ class ModelConfig:
         return token
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON-ready values. Fields added for the Llama-era families are
+        left out while they hold their defaults, so a classic model's config.json stays
+        what earlier versions wrote and read."""
+        values = dataclasses.asdict(self)
+        for field in dataclasses.fields(self):
+            if field.name in _LATER_FIELDS and getattr(self, field.name) == field.default:
+                del values[field.name]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
@@ -227,7 +410,18 @@ class ModelConfig:
         if unknown:
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
             raise ValueError(f"unknown configuration field(s): {', '.join(unknown[:5])}{more}")
+        values = dict(values)
         try:
+            for name in ("rotary", "local_rotary"):  # JSON objects back into settings
+                if isinstance(values.get(name), dict):
+                    rotary = dict(values[name])
+                    for factors in ("short_factor", "long_factor"):
+                        if isinstance(rotary.get(factors), list):
+                            rotary[factors] = tuple(rotary[factors])
+                    values[name] = Rotary(**rotary)
+            for name in ("layer_windows", "rope_layers"):  # JSON lists back into tuples
+                if isinstance(values.get(name), list):
+                    values[name] = tuple(values[name])
             return cls(**values)
         except TypeError as error:  # a field of the wrong JSON type
             raise ValueError(f"invalid model configuration: {error}") from None

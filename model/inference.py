@@ -60,13 +60,12 @@ def trace_nbytes(config: ModelConfig, n_source: int, n_target: int, itemsize: in
     ``n_source`` is the encoder length, ``n_target`` the decoder length (either 0 when
     the model has no such stack).
     """
-    H = config.n_heads
     values = 0
     if config.has_encoder:
-        values += config.n_encoder_layers * H * n_source * n_source
+        values += config.n_encoder_layers * config.heads_of("encoder_self") * n_source * n_source
     if config.has_decoder:
         cross = n_source if config.architecture == "encoder-decoder" else 0
-        values += config.n_decoder_layers * H * n_target * (n_target + cross)
+        values += config.n_decoder_layers * config.heads_of("decoder_self") * n_target * (n_target + cross)
     return 2 * values * itemsize  # weights and scores
 
 
@@ -131,10 +130,10 @@ class AttentionModel:
             layers.append(f"{config.n_encoder_layers} encoder")
         if config.has_decoder:
             layers.append(f"{config.n_decoder_layers} decoder")
-        return (
-            f"{config.family} {config.architecture}, {' + '.join(layers)} layers × {config.n_heads} heads, "
-            f"d_model {config.d_model}"
-        )
+        heads = f"{config.n_heads}" if config.kv_heads == config.n_heads else f"{config.n_heads} ({config.kv_heads} key/value)"
+        if config.has_decoder and config.heads_of("decoder_self") != config.n_heads:
+            heads = f"{config.n_heads} encoder / {config.heads_of('decoder_self')} decoder"
+        return f"{config.family} {config.architecture}, {' + '.join(layers)} layers × {heads} heads, d_model {config.d_model}"
 
     def _axis(self, ids: list[int], tokens: list[str] | None = None, special: list[bool] | None = None,
               template: list[bool] | None = None) -> TokenAxis:

@@ -8,6 +8,12 @@ with one each stack also returns every layer's attention weights and scores as
 (dtype, in-place slots, pooled overviews). The stacks pass the recorder's slots to their
 layers and hand each layer's returned attention back to it; no option of how attention
 is kept reaches the layers.
+
+Each stack also makes, once per forward, what its layers share: the mask of every
+distinct attention window (a windowed layer's keys outside the window get -inf scores
+and zero weights, in the trace too) and the cos/sin tables of every distinct rotary
+setting (``model.rotary``); a layer is handed the ones ``ModelConfig.layer_window`` and
+``layer_rotary`` name for it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from .config import ModelConfig
 from .layers import DecoderLayer, EncoderLayer, make_norm
 from .positions import InputEmbedding, RelativePositionBias
 from .recorder import AttentionRecorder, AttentionStack, StackRecording
+from .rotary import Rotary, rotary_tables
 
 __all__ = ["AttentionStack", "DecoderOutput", "EncoderOutput", "Transformer", "causal_mask", "parameter_shapes"]
 
@@ -42,12 +49,46 @@ def causal_mask(n: int, device: torch.device) -> Tensor:
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
+def window_mask(n: int, window: int, causal: bool, device: torch.device) -> Tensor:
+    """``(n, n)``, True where query i may see key j within ``window``: i − window < j (causal;
+    the caller adds j ≤ i), or |i − j| ≤ window // 2 (bidirectional)."""
+    offset = torch.arange(n, device=device)[:, None] - torch.arange(n, device=device)[None, :]  # (Tq, Tk): i − j
+    return offset < window if causal else offset.abs() <= window // 2
+
+
+class LayerInputs:
+    """What a stack's layers share in one forward: window masks and rotary tables, each
+    made once, on first use, and handed to every layer that needs it."""
+
+    def __init__(self, config: ModelConfig, base_mask: Tensor | None, n: int, causal: bool, device: torch.device) -> None:
+        self.config, self.base_mask, self.n, self.causal, self.device = config, base_mask, n, causal, device
+        self._masks: dict[int | None, Tensor | None] = {None: base_mask}
+        self._tables: dict[Rotary, tuple[Tensor, Tensor]] = {}
+
+    def mask(self, layer: int) -> Tensor | None:
+        """The layer's mask, broadcastable to ``(B, H, Tq, Tk)``; None when every key is visible."""
+        window = self.config.layer_window(layer)
+        if window not in self._masks:
+            band = window_mask(self.n, window, self.causal, self.device)[None, None]  # (1, 1, Tq, Tk)
+            self._masks[window] = band if self.base_mask is None else band & self.base_mask
+        return self._masks[window]
+
+    def rotary(self, layer: int) -> tuple[Tensor, Tensor] | None:
+        settings = self.config.layer_rotary(layer)
+        if settings is None:
+            return None
+        if settings not in self._tables:
+            self._tables[settings] = rotary_tables(settings, self.config.head_dim, self.n, self.device)
+        return self._tables[settings]
+
+
 class Encoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.embed = InputEmbedding(config)
         self.relative_bias = RelativePositionBias(config, bidirectional=True) if config.positions == "relative" else None
-        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
+        self.layers = nn.ModuleList(EncoderLayer(config, i) for i in range(config.n_encoder_layers))
+        self.config = config
         self.n_heads = config.n_heads
         self.final_norm = make_norm(config) if config.final_norm else None
 
@@ -63,10 +104,11 @@ class Encoder(nn.Module):
         # Without padding every key is visible: no mask means no (Tq, Tk) masking pass.
         mask = None if bool(padding_mask.all()) else padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
+        shared = LayerInputs(self.config, mask, T, causal=False, device=x.device)
         recording = StackRecording(recorder, len(self.layers))
         for index, layer in enumerate(self.layers):
             slots = recording.slots(index, (B, self.n_heads, T, T), x.device)
-            x, attention = layer(x, mask, bias, slots)
+            x, attention = layer(x, shared.mask(index), bias, slots, shared.rotary(index))
             recording.keep(index, attention)
             del attention  # kept: free this layer's matrices before the next
         if self.final_norm is not None:
@@ -77,10 +119,12 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        config = config.stack_config("decoder")  # its own heads and width, if it has them
         with_cross = config.architecture == "encoder-decoder"
         self.embed = InputEmbedding(config)
         self.relative_bias = RelativePositionBias(config, bidirectional=False) if config.positions == "relative" else None
-        self.layers = nn.ModuleList(DecoderLayer(config, with_cross) for _ in range(config.n_decoder_layers))
+        self.layers = nn.ModuleList(DecoderLayer(config, with_cross, i) for i in range(config.n_decoder_layers))
+        self.config = config
         self.n_heads = config.n_heads
         self.cross_attention = with_cross
         self.final_norm = make_norm(config) if config.final_norm else None
@@ -102,12 +146,15 @@ class Decoder(nn.Module):
         bias = self.relative_bias(T, T) if self.relative_bias is not None else None
         attends_memory = memory is not None and self.cross_attention
         Tk = memory.size(1) if memory is not None else 0
+        shared = LayerInputs(self.config, self_mask, T, causal=True, device=x.device)
         self_recording = StackRecording(recorder, len(self.layers))
         cross_recording = StackRecording(recorder if attends_memory else None, len(self.layers))
         for index, layer in enumerate(self.layers):
             self_slots = self_recording.slots(index, (B, self.n_heads, T, T), x.device)
             cross_slots = cross_recording.slots(index, (B, self.n_heads, T, Tk), x.device)
-            x, self_attention, cross_attention = layer(x, self_mask, bias, memory, cross_mask, self_slots, cross_slots)
+            x, self_attention, cross_attention = layer(
+                x, shared.mask(index), bias, memory, cross_mask, self_slots, cross_slots, shared.rotary(index)
+            )
             self_recording.keep(index, self_attention)
             cross_recording.keep(index, cross_attention)
             del self_attention, cross_attention  # kept: free them before the next layer runs
@@ -188,6 +235,9 @@ class Transformer(nn.Module):
             logits = F.linear(hidden, self.embed_tokens.weight)
         if self.final_logits_bias is not None:
             logits = logits + self.final_logits_bias
+        if self.config.logit_softcap is not None:
+            cap = self.config.logit_softcap
+            logits = torch.tanh(logits / cap) * cap
         return logits
 
     def forward(

@@ -4,7 +4,8 @@ BART learns a position table per stack whose first two rows are never used (posi
 start at 2), normalises the embeddings and may scale them by √d_model. Marian adds
 fixed sinusoids (sines in the first half of the columns, cosines in the second) with
 no embedding norm and usually scales its embeddings. Both add ``final_logits_bias``
-to the logits, stored as ``(1, vocab)``.
+to the logits, stored as ``(1, vocab)``. The decoder may have its own head count and
+feed-forward width (``decoder_attention_heads``, ``decoder_ffn_dim``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ BART_POSITION_OFFSET = 2
 NAMES = {
     "n_heads": "encoder_attention_heads",
     "d_ff": "encoder_ffn_dim",
+    "n_decoder_heads": "decoder_attention_heads",
+    "d_decoder_ff": "decoder_ffn_dim",
     "n_encoder_layers": "encoder_layers",
     "n_decoder_layers": "decoder_layers",
     "max_positions": "max_position_embeddings",
@@ -30,13 +33,8 @@ def _config(reader: ConfigReader, keys: frozenset[str], prefix: str, marian: boo
     vocab_size = reader.int("vocab_size", 58101 if marian else 50265)
     n_heads = reader.int("encoder_attention_heads", 8 if marian else 12)
     d_ff = reader.int("encoder_ffn_dim", 2048 if marian else 3072)
-    reader.refuse_if(
-        reader.int("decoder_attention_heads", n_heads) != n_heads,
-        "encoder and decoder with different numbers of heads are not supported",
-    )
-    reader.refuse_if(
-        reader.int("decoder_ffn_dim", d_ff) != d_ff, "encoder and decoder with different feed-forward widths are not supported"
-    )
+    decoder_heads = reader.int("decoder_attention_heads", n_heads)
+    decoder_ff = reader.int("decoder_ffn_dim", d_ff)
     if marian:
         reader.refuse_if(
             not reader.bool("share_encoder_decoder_embeddings", True)
@@ -52,6 +50,9 @@ def _config(reader: ConfigReader, keys: frozenset[str], prefix: str, marian: boo
         d_model=reader.int("d_model", 512 if marian else 768),
         n_heads=n_heads,
         d_ff=d_ff,
+        # The decoder's own heads (its cross-attention's too) and width, where they differ.
+        n_decoder_heads=decoder_heads if decoder_heads != n_heads else None,
+        d_decoder_ff=decoder_ff if decoder_ff != d_ff else None,
         n_encoder_layers=reader.int("encoder_layers", 6 if marian else 12),
         n_decoder_layers=reader.int("decoder_layers", 6 if marian else 12),
         max_positions=reader.int("max_position_embeddings", 512 if marian else 1024),

@@ -1,5 +1,9 @@
 """GPT-2: a pre-norm decoder with learned positions and a tied LM head.
 
+Options: ``scale_attn_weights`` (divide the scores by √d_head), ``scale_attn_by_inverse_layer_idx``
+(also by layer + 1) and ``reorder_and_upcast_attn`` (fp32 arithmetic, which this
+project always uses).
+
 GPT-2 stores its projections as ``Conv1D`` modules whose weight is ``(d_in, d_out)``,
 the transpose of ``nn.Linear``'s, and fuses the query, key and value projections into
 one ``c_attn`` matrix of ``(d_model, 3 · d_model)``; the map slices and transposes.
@@ -22,10 +26,9 @@ NAMES = {
 
 def _config(reader: ConfigReader, keys: frozenset[str], prefix: str) -> ModelConfig:
     reader.refuse_if(reader.bool("add_cross_attention", False), "GPT-2 with cross-attention is not supported")
-    reader.refuse_if(
-        reader.bool("scale_attn_by_inverse_layer_idx", False), "scale_attn_by_inverse_layer_idx is not supported"
-    )
-    reader.refuse_if(not reader.bool("scale_attn_weights", True), "GPT-2 without score scaling is not supported")
+    # reorder_and_upcast_attn only changes the order of the fp16 arithmetic; in fp32 it is
+    # the same attention, so it is accepted as is.
+    reader.bool("reorder_and_upcast_attn", False)
     vocab_size = reader.int("vocab_size", 50257)
     d_model = reader.int("n_embd", 768)
     inner = reader.optional_int("n_inner")
@@ -46,6 +49,9 @@ def _config(reader: ConfigReader, keys: frozenset[str], prefix: str) -> ModelCon
         norm_placement="pre",
         final_norm=True,
         activation=reader.activation("activation_function", "gelu_new"),
+        scale_scores=reader.bool("scale_attn_weights", True),
+        # Layer i's scores are also divided by i + 1.
+        scale_by_inverse_layer=reader.bool("scale_attn_by_inverse_layer_idx", False),
         positions="learned",
         tie_embeddings=tied,
         # GPT-2 has no pad token; the pad id only fills rows that finished generating.

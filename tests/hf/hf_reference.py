@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from modern_specs import modern_specs
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 WEIGHTS_TOLERANCE = 1e-5
@@ -151,6 +152,15 @@ def _specs() -> dict[str, Spec]:
             ),
             "bpe",
         ),
+        # Layer i divides its scores by i + 1 as well; the reordered fp32 path is taken.
+        "gpt2-inverse-layer": Spec(
+            lambda: (
+                T.GPT2LMHeadModel,
+                T.GPT2Config(**small, n_embd=32, n_layer=3, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=2,
+                             initializer_range=0.2, scale_attn_by_inverse_layer_idx=True, reorder_and_upcast_attn=True),
+            ),
+            "bpe",
+        ),
         "gpt2-sharded": Spec(
             lambda: (
                 T.GPT2Model,
@@ -168,7 +178,13 @@ def _specs() -> dict[str, Spec]:
             lambda: (T.BartForConditionalGeneration, T.BartConfig(**small, **bart, scale_embedding=True)), "bpe_roberta", "bf16"
         ),
         "marian": Spec(lambda: (T.MarianMTModel, T.MarianConfig(**small, **marian)), "unigram"),
+        # A decoder with 2 heads of 16 and a 96-wide feed-forward beside a 4-head, 64-wide encoder.
+        "bart-uneven": Spec(
+            lambda: (T.BartForConditionalGeneration,
+                     T.BartConfig(**small, **dict(bart, decoder_attention_heads=2, decoder_ffn_dim=96))), "bpe_roberta"
+        ),
         "marian-bin": Spec(lambda: (T.MarianMTModel, T.MarianConfig(**small, **marian)), "unigram", "bin"),
+        **modern_specs(Spec, VOCAB),
     }
 
 

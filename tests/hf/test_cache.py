@@ -44,10 +44,10 @@ def hub_cache(tmp_path, monkeypatch, reference):
     # An older snapshot beside the one refs/main names must not be chosen.
     stale = _cache_entry(cache, "org/tiny-bert", t5_folder, commit=OLD_COMMIT, ref=False)
     os.utime(stale, (2e9, 2e9))
-    llama = _cache_entry(cache, "org/llama", bert_folder)
-    values = json.loads((llama / "config.json").read_text())
-    values["model_type"] = "llama"
-    (llama / "config.json").write_text(json.dumps(values))
+    mamba = _cache_entry(cache, "org/mamba", bert_folder)
+    values = json.loads((mamba / "config.json").read_text())
+    values["model_type"] = "mamba"
+    (mamba / "config.json").write_text(json.dumps(values))
     (_cache_entry(cache, "org/no-tokenizer", bert_folder) / "tokenizer.json").unlink()
     return cache, snapshots
 

@@ -64,10 +64,10 @@ def test_missing_tokenizer(reference, tmp_path, capsys, name, remedy):
 def test_unknown_model_type(reference, tmp_path, capsys):
     folder = _copy(reference, "bert", tmp_path)
     values = json.loads((folder / "config.json").read_text())
-    values["model_type"] = "llama"
+    values["model_type"] = "mamba"
     (folder / "config.json").write_text(json.dumps(values))
     message = _refused(folder, capsys, tmp_path)
-    assert "'llama'" in message
+    assert "'mamba'" in message
     for supported in ("bert", "roberta", "distilbert", "gpt2", "t5", "bart", "marian"):
         assert supported in message
 

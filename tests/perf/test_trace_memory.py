@@ -229,3 +229,24 @@ def test_forward_runs_on_the_chosen_thread_count():
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_modern_decoder_trace_is_written_in_place_too():
+    """Grouped-query heads, rotary positions, a window and a soft-cap add no (B, H, T, T)
+    tensor to a float32 trace: the cap is applied in the scores slot, the masks are boolean."""
+    from model import Rotary
+
+    config = tiny_config(
+        "decoder", positions="rotary", rotary=Rotary(theta=100.0), n_kv_heads=2, layer_windows=(3, None),
+        attention_softcap=5.0, norm="rmsnorm", gated_ffn=True, activation="silu", bias=False,
+    )
+    network = tiny_network(config)
+    T = 7
+    ids = torch.arange(3, 3 + T)[None]  # (1, T)
+    counter = FreshSquareTensors(config.n_heads * T * T)
+    with torch.inference_mode(), counter:
+        stack = network.decode(ids, recorder=AttentionRecorder(torch.float32)).self_attention
+    assert counter.ops == []
+    visible = stack.scores[torch.isfinite(stack.scores)]
+    assert float(visible.abs().max()) <= 5.0
+    assert torch.isneginf(stack.scores[0, 0, :, 6, :4]).all() and (stack.weights[0, 0, :, 6, :4] == 0).all()

@@ -450,7 +450,7 @@ SPECS: list[Spec] = [
         config_edit(positions="relative", relative_buckets=1)),
     Spec("NaN norm epsilon", NATIVE, "norm_eps must be between 0 and 1, got nan",
         replace_text("config.json", '"norm_eps": 1e-05', '"norm_eps": NaN')),
-    Spec("unknown model_type", NATIVE, "model_type 'llama' in", config_edit(model_type="llama")),
+    Spec("unknown model_type", NATIVE, "model_type 'mamba' in", config_edit(model_type="mamba")),
     Spec("model_type not a string", NATIVE, "is not supported", config_edit(model_type=["attention-explorer"])),
 
     # -- model.safetensors

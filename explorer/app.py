@@ -149,7 +149,7 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
         request = painted["request"]
         if request is None or window.modes_busy() or window.controller.loading:
             return
-        if (request.text, request.target, request.pair) == window.input_panel.texts():
+        if (request.text, request.target, request.pair, request.chat) == window.input_panel.texts():
             painted["request"] = None
             QTimer.singleShot(0, save)
 

@@ -21,6 +21,8 @@ class InputTexts(NamedTuple):
     source: str
     target: str | None = None
     pair: str | None = None
+    # Wrap the source as one user turn of the model's chat template.
+    chat: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class TraceRequest:
     text: str
     target: str | None = None
     pair: str | None = None
+    chat: bool = False
     # The view hides special-token keys: the worker prepares those thumbnails too.
     hide_special: bool = False
     # A newly opened model: the worker also finds the sharpest head to start the view on.
@@ -89,11 +92,13 @@ class ModelInfo:
     max_length: int
     kinds: tuple[str, ...]
     layers: dict[str, int]  # kind -> number of layers
-    n_heads: int
+    heads: dict[str, int]  # kind -> number of query heads (a decoder may have its own count)
     # The bundled task model (or a training run of it): the example text fits its tasks.
     bundled: bool = False
     # A checkpoint the training-run timeline opened: the window keeps the user's view.
     from_run: bool = False
+    # The checkpoint carries a chat template ("format as chat" applies).
+    chat_template: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,11 @@ class JobQueue:
         pair: str | None = None,
         hide_special: bool = False,
         pick_view: bool = False,
+        chat: bool = False,
     ) -> TraceRequest:
-        request = TraceRequest(self.next_id(), text, target or None, pair or None, hide_special, pick_view)
+        request = TraceRequest(
+            self.next_id(), text, target or None, pair or None, chat=chat, hide_special=hide_special, pick_view=pick_view
+        )
         self.latest_trace_id = request.request_id
         self.pending_trace = request
         return request

@@ -92,6 +92,7 @@ class ModelActions:
         self._show_model(info)
         availability = panel_availability(info.architecture)
         self.input_panel.set_availability(availability["target"], availability["pair"])
+        self.input_panel.set_chat_available(info.chat_template)
         # A step of a training run keeps the view, so scrubbing shows one head changing.
         self._pick_view = not info.from_run
         self.model_changed.emit(info)

@@ -47,9 +47,10 @@ def model_info(model, from_run: bool = False) -> ModelInfo:  # model: AttentionM
         max_length=model.tokenizer.max_length,
         kinds=config.attention_kinds,
         layers=layers,
-        n_heads=config.n_heads,
+        heads={kind: config.heads_of(kind) for kind in config.attention_kinds},
         bundled=_is_bundled(model),
         from_run=from_run,
+        chat_template=model.chat_template is not None,
     )
 
 
@@ -132,7 +133,9 @@ class InferenceWorker(QObject):
     def _timed_trace(self, request: TraceRequest) -> TraceResult:
         model = self._model
         start = time.perf_counter()
-        trace = model.trace(request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE)
+        trace = model.trace(
+            request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE, chat=request.chat
+        )
         done = time.perf_counter()
         prepared = prepare_thumbnails(trace, request.hide_special, request.pick_view)
         tokenise_ms = trace.tokenise_ms
@@ -252,7 +255,7 @@ class InferenceController(QObject):
     # -- requests from the window ----------------------------------------------------------
     def request_trace(self, texts: InputTexts, hide_special: bool = False, pick_view: bool = False) -> int:
         """Queue a trace of ``texts``; the newest request wins. Returns its id."""
-        request = self.queue.trace(texts.source, texts.target, texts.pair, hide_special, pick_view)
+        request = self.queue.trace(texts.source, texts.target, texts.pair, hide_special, pick_view, texts.chat)
         self._pump()
         return request.request_id
 

@@ -252,7 +252,7 @@ class AttentionModel:
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
             decoder=None,
-            attention={"encoder_self": _maps(output.self_attention)},
+            attention={"encoder_self": _maps(output.self_attention, self.config, "encoder_self")},
             notices=notices,
         )
 
@@ -264,7 +264,7 @@ class AttentionModel:
             architecture=self.config.architecture,
             encoder=None,
             decoder=self._input_axis(encoded),
-            attention={"decoder_self": _maps(output.self_attention)},
+            attention={"decoder_self": _maps(output.self_attention, self.config, "decoder_self")},
             notices=notices,
         )
 
@@ -293,9 +293,9 @@ class AttentionModel:
             encoder=self._input_axis(encoded),
             decoder=self._axis(decoder_ids),
             attention={
-                "encoder_self": _maps(encoder_output.self_attention),
-                "decoder_self": _maps(decoder_output.self_attention),
-                "cross": _maps(decoder_output.cross_attention),
+                "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
+                "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
+                "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
             },
             generated=generated,
             notices=notices,
@@ -306,9 +306,9 @@ class AttentionModel:
         return greedy_generate(self.network, prefix, max_new_tokens, source)[0].tolist()
 
 
-def _maps(stack: AttentionStack | None) -> AttentionMaps:
-    """The batch's only row as numpy, at the dtype the stack holds: on the CPU the
-    arrays are views of the stack's buffers, so nothing is copied."""
+def _maps(stack: AttentionStack | None, config: ModelConfig, kind: str) -> AttentionMaps:
+    """The batch's only row as numpy, at the dtype the stack holds (on the CPU the arrays
+    are views of the stack's buffers, so nothing is copied), with the kind's structure."""
     assert stack is not None  # a forward given a recorder always returns a stack
     with_overview = stack.overview is not None and stack.overview_means is not None
     return AttentionMaps(
@@ -316,4 +316,23 @@ def _maps(stack: AttentionStack | None) -> AttentionMaps:
         scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)
         overview=stack.overview[0].cpu().numpy() if with_overview else None,  # (L, H, q, k)
         overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
+        **attention_structure(config, kind),
     )
+
+
+def attention_structure(config: ModelConfig, kind: str) -> dict:
+    """``AttentionMaps``' ``kv_heads`` and ``windows`` of one kind of a model.
+
+    Grouped-query sharing applies to the self-attention of each stack and to
+    cross-attention alike; sliding windows only to the self-attention of the stack they
+    were configured for (the encoder of encoder-only and encoder–decoder models).
+    """
+    stack = config.stack_config("encoder" if kind == "encoder_self" else "decoder")
+    kv_heads = None
+    if stack.kv_heads != stack.n_heads:
+        kv_heads = np.asarray([stack.kv_head_of(head) for head in range(stack.n_heads)], dtype=np.int64)
+    windowed_kind = "decoder_self" if config.architecture == "decoder" else "encoder_self"
+    windows = None
+    if kind == windowed_kind and config.layer_windows and any(window is not None for window in config.layer_windows):
+        windows = tuple(config.layer_windows)
+    return {"kv_heads": kv_heads, "windows": windows}

@@ -53,6 +53,11 @@ class AttentionMaps:
     # to at most that many cells a side, per head and for each layer's mean over heads.
     overview: np.ndarray | None = None  # (L, H, q, k) float32
     overview_means: np.ndarray | None = None  # (L, q, k) float32
+    # The attention's structure, for showing it: ``kv_heads`` (H,) int is the key/value
+    # head each query head reads (grouped-query attention shares one among several);
+    # ``windows`` holds each layer's sliding window in tokens, None where it is global.
+    kv_heads: np.ndarray | None = None
+    windows: tuple[int | None, ...] | None = None
 
     @property
     def n_layers(self) -> int:
@@ -61,6 +66,20 @@ class AttentionMaps:
     @property
     def n_heads(self) -> int:
         return self.weights.shape[1]
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head query head ``head`` reads (its own when nothing is shared)."""
+        return int(self.kv_heads[head]) if self.kv_heads is not None else head
+
+    def kv_group(self, head: int) -> list[int]:
+        """Every query head that reads the same keys and values as ``head`` (itself included)."""
+        if self.kv_heads is None:
+            return [head]
+        return [int(other) for other in np.flatnonzero(self.kv_heads == self.kv_heads[head])]
+
+    def window(self, layer: int) -> int | None:
+        """Layer ``layer``'s sliding window in tokens, or None when it attends to every key."""
+        return self.windows[layer] if self.windows is not None else None
 
 
 @dataclass

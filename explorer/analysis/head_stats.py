@@ -56,7 +56,7 @@ STATISTIC_TITLES = {
 }
 # Statistics that compare query and key positions: undefined for cross-attention.
 POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share"})
-CSV_COLUMNS = ("kind", "layer", "head", *STATISTICS)
+CSV_COLUMNS = ("kind", "layer", "head", "kv_head", *STATISTICS)
 # At most this many weights (heads × queries × keys) per step of the table on the worker:
 # four heads of 1,024 × 1,024, about 30 ms on two CPU cores (a whole layer of GPT-2 small ~90 ms).
 STEP_CELLS = 4 * 1024 * 1024
@@ -102,6 +102,7 @@ class HeadRow:
     layer: int
     head: int
     values: dict[str, float]  # statistic name → value; NaN where it does not apply
+    kv_head: int = 0  # the key/value head it reads (its own index unless heads share one)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class HeadStats:
     kind: str
     values: dict[str, np.ndarray]  # statistic name → (L, H) float64
     counted_queries: int  # non-padding query rows; a head's fully masked rows also drop out of its means
+    kv_heads: np.ndarray | None = None  # (H,) the key/value head of each query head; None: its own
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -120,7 +122,13 @@ class HeadStats:
         """One row per head, layer by layer, head by head."""
         n_layers, n_heads = self.shape
         return [
-            HeadRow(self.kind, layer, head, {name: float(self.values[name][layer, head]) for name in STATISTICS})
+            HeadRow(
+                self.kind,
+                layer,
+                head,
+                {name: float(self.values[name][layer, head]) for name in STATISTICS},
+                int(self.kv_heads[head]) if self.kv_heads is not None else head,
+            )
             for layer in range(n_layers)
             for head in range(n_heads)
         ]
@@ -191,10 +199,12 @@ def layer_statistics(
     return results
 
 
-def stack_layers(kind: str, layers: list[dict[str, np.ndarray]], counted_queries: int) -> HeadStats:
+def stack_layers(
+    kind: str, layers: list[dict[str, np.ndarray]], counted_queries: int, kv_heads: np.ndarray | None = None
+) -> HeadStats:
     """The ``HeadStats`` of a kind from ``layer_statistics`` of each of its layers, in order."""
     values = {name: np.stack([layer[name] for layer in layers]) for name in STATISTICS}  # (L, H) each
-    return HeadStats(kind, values, counted_queries)
+    return HeadStats(kind, values, counted_queries, kv_heads)
 
 
 def head_statistics(
@@ -243,7 +253,9 @@ def _masks(trace: Trace, kind: str) -> dict[str, object]:
 
 def trace_head_statistics(trace: Trace, kind: str) -> HeadStats:
     """``head_statistics`` of one kind of a trace, with the masks from its token axes."""
-    return head_statistics(trace.attention[kind].weights, kind=kind, **_masks(trace, kind))
+    maps = trace.attention[kind]
+    stats = head_statistics(maps.weights, kind=kind, **_masks(trace, kind))
+    return HeadStats(stats.kind, stats.values, stats.counted_queries, maps.kv_heads)
 
 
 def table_steps(trace: Trace) -> list[tuple[str, int, slice]]:
@@ -278,7 +290,7 @@ def table_from_steps(trace: Trace, results: list[dict[str, np.ndarray]]) -> dict
             for layer in sorted(groups)
         ]
         counted = int((~np.asarray(trace.axes(kind)[0].padding, dtype=bool)).sum())
-        table[kind] = stack_layers(kind, whole_layers, counted)
+        table[kind] = stack_layers(kind, whole_layers, counted, trace.attention[kind].kv_heads)
     return table
 
 
@@ -297,5 +309,5 @@ def table_csv(stats: list[HeadStats]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in table_rows(stats):
-        writer.writerow([row.kind, row.layer, row.head, *(_cell(row.values[name]) for name in STATISTICS)])
+        writer.writerow([row.kind, row.layer, row.head, row.kv_head, *(_cell(row.values[name]) for name in STATISTICS)])
     return buffer.getvalue()

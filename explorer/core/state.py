@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from model.trace import KIND_TITLES, TokenAxis, Trace
+from model.trace import KIND_TITLES, AttentionMaps, TokenAxis, Trace
 
 from .numeric import colour_levels, sharpest_head
 from .selection import MAX_TEMPERATURE, MIN_TEMPERATURE, VALUES, Selection
@@ -207,8 +207,33 @@ class ExplorerState:
         return self._cache[key]
 
     def title(self) -> str:
-        """'cross-attention (decoder → encoder) · layer 2 · head 1' for panel headers."""
+        """'decoder self-attention · layer 2 (window 4) · head 5 · shares keys with heads 4–5 (KV 2)'."""
         selection = self.selection
+        maps = self.trace.attention.get(selection.kind) if self.trace is not None else None
+        layer = f"layer {selection.layer}"
         head = "mean over heads" if selection.head is None else f"head {selection.head}"
+        if maps is not None:
+            layer += layer_structure(maps, selection.layer)
+            if selection.head is not None:
+                head += head_structure(maps, selection.head)
         hidden = " · special tokens hidden" if self.kept_keys() is not None else ""
-        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · layer {selection.layer} · {head}{hidden}"
+        return f"{KIND_TITLES.get(selection.kind, selection.kind)} · {layer} · {head}{hidden}"
+
+
+def layer_structure(maps: AttentionMaps, layer: int) -> str:
+    """' (window 4)' or ' (global)' where a model mixes windowed and global layers; '' otherwise."""
+    if maps.windows is None:
+        return ""
+    window = maps.window(layer)
+    return " (global)" if window is None else f" (window {window:,})"
+
+
+def head_structure(maps: AttentionMaps, head: int) -> str:
+    """' · shares keys with heads 3–5 (KV 1)' under grouped-query attention; '' when each head has its own."""
+    group = maps.kv_group(head)
+    if len(group) <= 1:
+        return ""
+    if len(group) == maps.n_heads:
+        return " · keys shared by every head (multi-query)"
+    others = f"{group[0]}–{group[-1]}" if group == list(range(group[0], group[-1] + 1)) else ", ".join(map(str, group))
+    return f" · shares keys with heads {others} (KV {maps.kv_head(head)})"

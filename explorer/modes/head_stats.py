@@ -35,12 +35,13 @@ from ..panels.heatmap import MUTED, plain_label
 from ..core.selection import kind_labels
 from .base import AnalysisMode
 
-COLUMNS = ("kind", "layer", "head", *STATISTICS)
+COLUMNS = ("kind", "layer", "head", "kv_head", *STATISTICS)
 # Short headers keep the table narrow enough for a side dock; the tooltips say it in full.
 COLUMN_TITLES = {
     "kind": "kind",
     "layer": "layer",
     "head": "head",
+    "kv_head": "KV",
     "entropy_bits": "entropy",
     "mean_distance": "distance",
     "special_share": "special",
@@ -59,6 +60,7 @@ _DEFINITIONS = {
     "max_weight": "each row's largest weight",
 }
 COLUMN_TIPS = {name: f"{STATISTIC_TITLES[name]}: {tip}; mean over queries" for name, tip in _DEFINITIONS.items()}
+COLUMN_TIPS["kv_head"] = "the key/value head the head reads; heads with the same number share keys and values"
 SORT_ROLE = Qt.ItemDataRole.UserRole
 SELECTED_BACKGROUND = QColor("#fde3df")
 ALL_HEADS = "all heads"
@@ -101,7 +103,7 @@ class HeadTableModel(QAbstractTableModel):
         name = COLUMNS[column]
         if name == "kind":
             return head_row.kind
-        if name in ("layer", "head"):
+        if name in ("layer", "head", "kv_head"):
             return getattr(head_row, name)
         return head_row.values[name]
 
@@ -217,7 +219,7 @@ class HeadStatsMode(AnalysisMode):
         metrics = header.fontMetrics()
         for column, name in enumerate(COLUMNS):
             fits = metrics.horizontalAdvance(COLUMN_TITLES[name]) + 16
-            header.resizeSection(column, 92 if name == "kind" else max(fits, 42 if name in ("layer", "head") else 54))
+            header.resizeSection(column, 92 if name == "kind" else max(fits, 42 if name in ("layer", "head", "kv_head") else 54))
         header.setStretchLastSection(True)
         self.table.setAlternatingRowColors(True)
         self.table.clicked.connect(self._on_row_clicked)

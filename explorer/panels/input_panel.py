@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QSignalBlocker, QUrl, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -77,6 +78,10 @@ class InputPanel(QWidget):
         pair_layout.addWidget(self.pair)
         pair_layout.addWidget(self._pair_reason)
         form.addRow("Pair", self._pair_row)
+        self.chat = QCheckBox("Format as chat: the source is one user turn of the model's chat template")
+        self.chat.setToolTip("The template's own tokens are greyed like special tokens")
+        self.chat.hide()
+        form.addRow(self.chat)
 
         self.tokens = QTextBrowser()
         self.tokens.setOpenLinks(False)
@@ -102,13 +107,15 @@ class InputPanel(QWidget):
 
         for editor in (self.source, self.target, self.pair):
             editor.textChanged.connect(self._on_text_changed)
+        self.chat.toggled.connect(self._on_text_changed)
 
     # -- reading ---------------------------------------------------------------------------
     def texts(self) -> InputTexts:
         """(source, target or None, pair or None); hidden editors contribute nothing."""
         target = self.target.text() if self.target.isEnabled() and self.target.text() else None
         pair = self.pair.text() if self.pair.isEnabled() and self.pair.text() else None
-        return InputTexts(self.source.toPlainText(), target, pair)
+        chat = self.chat.isVisibleTo(self) and self.chat.isChecked()
+        return InputTexts(self.source.toPlainText(), target, pair, chat)
 
     def _on_text_changed(self, *_: object) -> None:
         self.input_edited.emit(self.texts())
@@ -124,6 +131,13 @@ class InputPanel(QWidget):
             reason.setText(availability.reason)
             reason.setVisible(not availability.enabled)
 
+    def set_chat_available(self, available: bool) -> None:
+        """Offer "format as chat" only for a model with a chat template."""
+        with QSignalBlocker(self.chat):
+            self.chat.setVisible(available)
+            if not available:
+                self.chat.setChecked(False)
+
     def show(self, view: TokensView) -> None:
         """Show the view's token rows (axis name, heading, tokens) and its selected token."""
         axes, selected, notices = view.rows, view.selected, view.notices
@@ -135,7 +149,7 @@ class InputPanel(QWidget):
                 style = TOKEN_STYLE
                 if selected == (axis_name, index):
                     style = SELECTED_STYLE
-                elif bool(axis.special[index]):
+                elif bool(axis.special[index]) or (axis.template is not None and bool(axis.template[index])):
                     style = TOKEN_STYLE + SPECIAL_STYLE
                 chips.append(f'<a href="token:{axis_name}:{index}" style="{style}">&nbsp;{label}&nbsp;</a>')
             rows.append(f'<p style="margin:2px 0;"><b style="color:#555;">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')

@@ -6,60 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from chat_models import TEXTS, write_chat_gpt2, write_chat_tokenizer
 from model import CheckpointError
 from model.chat import ChatTemplate
 from model.tokenization import TextTokenizer
 
 transformers = pytest.importorskip("transformers")
 
-CHATML = (
-    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-# Llama 3's layout, written for this test: a BOS from the tokenizer's variables, headers,
-# the message trimmed, and a date line from strftime_now-free text.
-LLAMA3_STYLE = (
-    "{{- bos_token }}\n"
-    "{%- for message in messages %}\n"
-    "    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}\n"
-    "{%- endfor %}\n"
-    "{%- if add_generation_prompt %}\n"
-    "    {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}\n"
-    "{%- endif %}\n"
-)
-SPECIALS = {
-    "chatml": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-    "llama3": ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
-}
-CORPUS = ["the quick brown fox jumps over the lazy dog", "system user assistant helpful", "café 東京 😀"] * 10
-TEXTS = ["Hello there", "  two  spaces and a newline\nin the middle  ", "café 東京 😀", ""]
-
-
-def _write_folder(folder: Path, style: str) -> Path:
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIALS[style], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer)
-    wrapped = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token=SPECIALS[style][0],
-        eos_token=SPECIALS[style][1] if style == "llama3" else "<|im_end|>",
-        chat_template=CHATML if style == "chatml" else LLAMA3_STYLE,
-    )
-    wrapped.save_pretrained(folder)
-    return folder
-
 
 @pytest.mark.parametrize("style", ["chatml", "llama3"])
 def test_chat_formatting_matches_apply_chat_template(tmp_path: Path, style: str) -> None:
-    folder = _write_folder(tmp_path / style, style)
+    folder = write_chat_tokenizer(tmp_path / style, style)
     reference = transformers.AutoTokenizer.from_pretrained(folder)
     template = ChatTemplate.from_folder(folder)
     assert template is not None
@@ -80,13 +38,7 @@ def test_chat_formatting_matches_apply_chat_template(tmp_path: Path, style: str)
 
 @pytest.fixture(scope="module")
 def chat_gpt2(tmp_path_factory) -> Path:
-    """A tiny random GPT-2 whose tokenizer carries the ChatML template."""
-    folder = _write_folder(tmp_path_factory.mktemp("chat-gpt2"), "chatml")
-    config = transformers.GPT2Config(
-        vocab_size=400, n_positions=128, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0
-    )
-    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    return write_chat_gpt2(tmp_path_factory.mktemp("chat-gpt2"))
 
 
 def test_a_chat_trace_is_the_templates_tokens_with_the_templates_own_marked(chat_gpt2: Path) -> None:

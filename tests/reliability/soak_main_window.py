@@ -103,7 +103,7 @@ class Soak:
         window = self.window
         if window.controller.loading or window.painted is None:
             return False
-        text, target, pair = window.input_panel.texts()
+        text, target, pair, _chat = window.input_panel.texts()
         request = window.painted.request
         return (
             window.painted.request_id == window.controller.queue.latest_trace_id

@@ -43,6 +43,21 @@ def next_token_logits(model: AttentionModel, trace: Trace) -> np.ndarray:
 
 
 @torch.inference_mode()
+def next_token_top(model: AttentionModel, trace: Trace, position: int, k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` likeliest next tokens after decoder position ``position``, with their probabilities.
+
+    Computed from the hidden state the trace's own forward left there (one row of the
+    language-model head, no second forward); ``trace`` must come from ``model``.
+    """
+    if trace.decoder_hidden is None or not model.config.lm_head:
+        raise ValueError("next-token predictions need a decoder with a language-model head")
+    hidden = torch.as_tensor(trace.decoder_hidden[position], device=model.device)[None, None]  # (1, 1, d_model)
+    probabilities = torch.softmax(model.network.logits(hidden)[0, 0].float(), dim=-1)  # (V,)
+    top = torch.topk(probabilities, min(k, probabilities.numel()))
+    return [(model.tokenizer.token(int(index)), float(value)) for value, index in zip(top.values, top.indices)]
+
+
+@torch.inference_mode()
 def generation_trace(model: AttentionModel, text: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> tuple[Trace, int]:
     """Generate greedily from ``text`` and trace the result; returns (trace, first generated position).
 

@@ -266,6 +266,7 @@ class AttentionModel:
             decoder=self._input_axis(encoded),
             attention={"decoder_self": _maps(output.self_attention, self.config, "decoder_self")},
             notices=notices,
+            decoder_hidden=_hidden(output.hidden),
         )
 
     def _trace_encoder_decoder(
@@ -299,6 +300,7 @@ class AttentionModel:
             },
             generated=generated,
             notices=notices,
+            decoder_hidden=_hidden(decoder_output.hidden),
         )
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
@@ -318,6 +320,10 @@ def _maps(stack: AttentionStack | None, config: ModelConfig, kind: str) -> Atten
         overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
         **attention_structure(config, kind),
     )
+
+
+def _hidden(hidden: torch.Tensor) -> np.ndarray:
+    return hidden[0].float().cpu().numpy()  # (T, d_model)
 
 
 def attention_structure(config: ModelConfig, kind: str) -> dict:

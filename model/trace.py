@@ -97,6 +97,10 @@ class Trace:
     notices: list[str] = field(default_factory=list)
     # Milliseconds the tokenizer took on this input (the rest of trace() is the model).
     tokenise_ms: float = 0.0
+    # (T, d_model) float32: the decoder's last hidden states, from which its next-token
+    # predictions are computed on demand (``explorer.next_token.next_token_top``); None
+    # for models without a decoder.
+    decoder_hidden: np.ndarray | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -47,6 +47,9 @@ def window_rows(quick: bool) -> list[tuple[str, str | None, int]]:
     rows += [(BERT_BASE.name + " (random)", bert, n) for n in (32, 128, 512)]
     gpt2 = str(random_checkpoint(GPT2_SMALL))
     rows += [(GPT2_SMALL.name + " (random)", gpt2, n) for n in (1024, 2048)]
+    from .forward import llama_reference_folder
+
+    rows.append(("SmolLM2-135M-shape Llama (random)", str(llama_reference_folder()), 128))
     return rows
 
 

@@ -308,9 +308,10 @@ class AttentionModel:
         return greedy_generate(self.network, prefix, max_new_tokens, source)[0].tolist()
 
 
-def _maps(stack: AttentionStack | None, config: ModelConfig, kind: str) -> AttentionMaps:
+def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind: str = "") -> AttentionMaps:
     """The batch's only row as numpy, at the dtype the stack holds (on the CPU the arrays
-    are views of the stack's buffers, so nothing is copied), with the kind's structure."""
+    are views of the stack's buffers, so nothing is copied), with the kind's structure
+    when the model's ``config`` is given."""
     assert stack is not None  # a forward given a recorder always returns a stack
     with_overview = stack.overview is not None and stack.overview_means is not None
     return AttentionMaps(
@@ -318,7 +319,7 @@ def _maps(stack: AttentionStack | None, config: ModelConfig, kind: str) -> Atten
         scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)
         overview=stack.overview[0].cpu().numpy() if with_overview else None,  # (L, H, q, k)
         overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
-        **attention_structure(config, kind),
+        **(attention_structure(config, kind) if config is not None else {}),
     )
 
 

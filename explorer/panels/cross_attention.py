@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from ..core.labels import alignment_priorities, labels_by_priority
 from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
 from .token_heatmap import TokenHeatmap
@@ -42,6 +43,7 @@ class AlignmentView(QWidget):
         self.target_special: np.ndarray = np.zeros(0, dtype=bool)
         self.weights = np.zeros((0, 0), dtype=np.float32)  # (target, source)
         self.query: int | None = None
+        self.drawn_labels: dict[bool, list[int]] = {False: [], True: []}  # target side? -> indices labelled
         self.updates = 0  # how often the drawing was asked to repaint; a regression test reads it
 
     def set_alignment(
@@ -93,7 +95,8 @@ class AlignmentView(QWidget):
         font = QFont(self.font())
         rows = max(len(self.source), len(self.target))
         row_pixels = min(ROW_PIXELS * 1.6, max((self.height() - 24) / rows, 3.0))
-        font.setPointSizeF(max(min(row_pixels * 0.55, 10.0), 5.0))
+        # Labels stay readable: a crowded column drops labels (by priority) rather than shrink them.
+        font.setPointSizeF(max(min(row_pixels * 0.55, 10.0), 7.5))
         painter.setFont(font)
         metrics = QFontMetricsF(font)
         label_width = min(max((metrics.horizontalAdvance(t) for t in self.source + self.target), default=10) + 8, self.width() / 3)
@@ -119,18 +122,22 @@ class AlignmentView(QWidget):
                 QPointF(left_x + 4, y_of(source_index, len(self.source))),
                 QPointF(right_x - 4, y_of(target_index, len(self.target))),
             )
-        for labels, special, x, alignment, count in (
-            (self.source, self.source_special, 0.0, Qt.AlignmentFlag.AlignRight, len(self.source)),
-            (self.target, self.target_special, right_x + 8, Qt.AlignmentFlag.AlignLeft, len(self.target)),
+        source_priority, target_priority = alignment_priorities(self.weights, self.query)
+        line = metrics.height()
+        for labels, special, x, alignment, count, priority in (
+            (self.source, self.source_special, 0.0, Qt.AlignmentFlag.AlignRight, len(self.source), source_priority),
+            (self.target, self.target_special, right_x + 8, Qt.AlignmentFlag.AlignLeft, len(self.target), target_priority),
         ):
-            for index, label in enumerate(labels):
-                if row_pixels < metrics.height() * 0.8 and index % max(int(metrics.height() / row_pixels), 1):
-                    continue  # too many tokens for every label; the lines still show
+            # Too many tokens for every label: the selected token's and the strongest
+            # links' labels are kept; the lines still show the rest.
+            self.drawn_labels[x > 0] = shown = labels_by_priority(priority, row_pixels, line)
+            for index in shown:
+                label = labels[index]
                 is_query = x > 0 and index == self.query
                 painter.setPen(QColor(SELECTION_COLOUR) if is_query else QColor("#8a8a8a" if special[index] else "#1b1b1b"))
                 y = y_of(index, count)
                 painter.drawText(
-                    QRectF(x, y - row_pixels / 2, label_width - 8, row_pixels),
+                    QRectF(x, y - line / 2, label_width - 8, line),
                     alignment | Qt.AlignmentFlag.AlignVCenter,
                     label,
                 )

@@ -25,7 +25,7 @@ from .heatmap import (
     plain_label,
     stable_axes,
     style_plot,
-    thinned_ticks,
+    key_ticks,
     token_label,
 )
 
@@ -177,9 +177,9 @@ class DistributionPanel(QWidget):
         if not self._labels or width <= 0:
             return
         metrics = QFontMetricsF(self.score_plot.getAxis("bottom").style.get("tickFont") or QFont())
-        ticks = thinned_ticks(self._labels, width / len(self._labels), [metrics.horizontalAdvance(t) for t in self._labels])
+        ticks, rotated, longest = key_ticks(self._labels, width / len(self._labels), metrics)
         special = {label for label, is_special in zip(self._labels, self.shown.special) if is_special} if self.shown else set()
-        self.score_plot.getAxis("bottom").set_token_ticks(ticks, special)
+        self.score_plot.getAxis("bottom").set_token_ticks(ticks, special, rotated, longest)
         self.probability_plot.getAxis("bottom").setTicks([ticks])
 
     def _sync_slider(self, temperature: float) -> None:

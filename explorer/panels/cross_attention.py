@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 from ..core.labels import alignment_priorities, labels_by_priority
 from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
+from .theme import plot_theme
 from .token_heatmap import TokenHeatmap
 
 LINE_COLOUR = QColor("#2f5d9e")
@@ -34,8 +35,9 @@ class AlignmentView(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(180)
         self.setAutoFillBackground(True)
+        self.theme = plot_theme()
         palette = self.palette()
-        palette.setColor(self.backgroundRole(), QColor("#ffffff"))
+        palette.setColor(self.backgroundRole(), QColor(self.theme.background))
         self.setPalette(palette)
         self.source: list[str] = []
         self.target: list[str] = []
@@ -88,7 +90,7 @@ class AlignmentView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
+        painter.fillRect(self.rect(), QColor(self.theme.background))
         if not self.source or not self.target:
             painter.end()
             return
@@ -102,7 +104,7 @@ class AlignmentView(QWidget):
         label_width = min(max((metrics.horizontalAdvance(t) for t in self.source + self.target), default=10) + 8, self.width() / 3)
         left_x, right_x = label_width, self.width() - label_width
         top = 18.0
-        painter.setPen(QColor("#666666"))
+        painter.setPen(QColor(self.theme.muted))
         painter.drawText(QRectF(0, 0, label_width, 16), Qt.AlignmentFlag.AlignRight, "source")
         painter.drawText(QRectF(right_x, 0, label_width, 16), Qt.AlignmentFlag.AlignLeft, "target")
 
@@ -134,7 +136,7 @@ class AlignmentView(QWidget):
             for index in shown:
                 label = labels[index]
                 is_query = x > 0 and index == self.query
-                painter.setPen(QColor(SELECTION_COLOUR) if is_query else QColor("#8a8a8a" if special[index] else "#1b1b1b"))
+                painter.setPen(QColor(SELECTION_COLOUR if is_query else self.theme.special if special[index] else self.theme.foreground))
                 y = y_of(index, count)
                 painter.drawText(
                     QRectF(x, y - line / 2, label_width - 8, line),

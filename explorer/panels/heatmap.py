@@ -17,8 +17,9 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..colormaps import colormap
 from ..token_labels import display_token, elide
+from .theme import plot_theme
 
-BACKGROUND = "#ffffff"
+BACKGROUND = "#ffffff"  # the light theme's; panels ask plot_theme()
 FOREGROUND = "#222222"
 SELECTION_COLOUR = "#e8261c"
 MUTED = "#888888"
@@ -61,11 +62,12 @@ def style_plot(plot: pg.PlotItem) -> None:
     plot.setMenuEnabled(False)
     font = QFont()
     font.setPointSize(AXIS_FONT_POINTS)
+    foreground = plot_theme().foreground
     for side in ("left", "bottom", "top", "right"):
         axis = plot.getAxis(side)
         axis.setTickFont(font)
-        axis.setPen(pg.mkPen(FOREGROUND))
-        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setPen(pg.mkPen(foreground))
+        axis.setTextPen(pg.mkPen(foreground))
         axis.enableAutoSIPrefix(False)
 
 

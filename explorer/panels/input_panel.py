@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
@@ -27,9 +27,9 @@ from ..core.views import PanelAvailability, TokensView
 from ..jobs import InputTexts
 from ..token_labels import display_token
 from .heatmap import plain_label
+from .theme import plot_theme
 
 SPECIAL_STYLE = "color:#7a7a7a; font-style:italic;"
-TOKEN_STYLE = "color:#1b1b1b; background:#eef2f7; border-radius:3px; text-decoration:none;"
 SELECTED_STYLE = "color:#ffffff; background:#e8261c; text-decoration:none;"
 NOTICE_STYLE = "color:#8a5300; background:#fff4d6; border:1px solid #f0d48a; padding:3px 6px;"
 
@@ -99,6 +99,9 @@ class InputPanel(QWidget):
         layout.addWidget(self.notice)
 
         self._token_html = ""
+        theme = plot_theme()
+        self._heading_colour = theme.muted
+        self._token_style = f"color:{theme.chip_foreground}; background:{theme.chip_background}; border-radius:3px; text-decoration:none;"
 
         for editor in (self.source, self.target, self.pair):
             editor.textChanged.connect(self._on_text_changed)
@@ -112,6 +115,11 @@ class InputPanel(QWidget):
 
     def _on_text_changed(self, *_: object) -> None:
         self.input_edited.emit(self.texts())
+
+    def focus_source(self) -> None:
+        """Give the source editor the keyboard, with the cursor after the text."""
+        self.source.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.source.moveCursor(QTextCursor.MoveOperation.End)
 
     # -- showing -----------------------------------------------------------------------------
     def set_availability(self, target: PanelAvailability, pair: PanelAvailability) -> None:
@@ -130,15 +138,18 @@ class InputPanel(QWidget):
         rows = []
         for axis_name, heading, axis in axes:
             chips = []
+            # Chat-template tokens (``TokenAxis.template``, where a model has them) are
+            # greyed exactly like special tokens.
+            template = getattr(axis, "template", None)
             for index, token in enumerate(axis.tokens):
                 label = html.escape(display_token(token))
-                style = TOKEN_STYLE
+                style = self._token_style
                 if selected == (axis_name, index):
                     style = SELECTED_STYLE
-                elif bool(axis.special[index]):
-                    style = TOKEN_STYLE + SPECIAL_STYLE
+                elif bool(axis.special[index]) or (template is not None and bool(template[index])):
+                    style = self._token_style + SPECIAL_STYLE
                 chips.append(f'<a href="token:{axis_name}:{index}" style="{style}">&nbsp;{label}&nbsp;</a>')
-            rows.append(f'<p style="margin:2px 0;"><b style="color:#555;">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')
+            rows.append(f'<p style="margin:2px 0;"><b style="color:{self._heading_colour};">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')
         token_html = "".join(rows)
         if token_html != self._token_html:
             # Re-laying out the chips is most of this panel's cost; selection changes that

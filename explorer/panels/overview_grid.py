@@ -14,8 +14,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from .theme import plot_theme
 from ..core.views import GridView
-from .heatmap import BACKGROUND, FOREGROUND, ClickableImage, lookup, outline_pen, stable_axes, style_plot
+from .heatmap import ClickableImage, lookup, outline_pen, stable_axes, style_plot
 
 MEAN_COLUMN_TITLE = "mean"
 # Space between thumbnails, as a fraction of a cell.
@@ -35,8 +36,8 @@ class OverviewGrid(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
-        self.title = self.view.addLabel("", row=0, col=0, colspan=2, color=FOREGROUND, size="9pt")
+        self.view.setBackground(plot_theme().background)
+        self.title = self.view.addLabel("", row=0, col=0, colspan=2, color=plot_theme().foreground, size="9pt")
         self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems=stable_axes("top", "left"))
         style_plot(self.plot)
         self.plot.showAxis("top")

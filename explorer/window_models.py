@@ -92,6 +92,10 @@ class ModelActions:
         self._show_model(info)
         availability = panel_availability(info.architecture)
         self.input_panel.set_availability(availability["target"], availability["pair"])
+        self._show_availability(info.architecture)
+        if not info.from_run:
+            # Typing starts at once: a newly opened model hands the keyboard to the source.
+            self.input_panel.focus_source()
         # A step of a training run keeps the view, so scrubbing shows one head changing.
         self._pick_view = not info.from_run
         self.model_changed.emit(info)

@@ -134,7 +134,7 @@ class AlignmentView(QWidget):
             # links' labels are kept; the lines still show the rest.
             self.drawn_labels[x > 0] = shown = labels_by_priority(priority, row_pixels, line)
             for index in shown:
-                label = labels[index]
+                label = metrics.elidedText(labels[index], Qt.TextElideMode.ElideRight, label_width - 8)
                 is_query = x > 0 and index == self.query
                 painter.setPen(QColor(SELECTION_COLOUR if is_query else self.theme.special if special[index] else self.theme.foreground))
                 y = y_of(index, count)

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 from gui.call_counts import calls, calls_by_first_argument
 
 from explorer.core.views import distribution_view
@@ -204,3 +205,17 @@ def test_only_a_newly_opened_models_first_trace_looks_for_the_sharpest_head(driv
     qtbot.waitUntil(lambda: window.painted is not first, timeout=drive.timeout)
     # Typing keeps the view: nothing reads every head's rows to choose one.
     assert not any(key[0] == "sharpest" for key in window.painted.prepared)
+
+
+def test_the_overview_is_one_image_recoloured_only_when_its_values_change(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    grid = window.grid
+    images = [item for item in grid.plot.items if isinstance(item, pg.ImageItem)]
+    assert images == [grid.image]  # one mosaic, not an image per head
+    assert grid.image.image.dtype == np.uint8 and grid.image.image.shape[2] == 4  # coloured already: a blit
+    builds = grid.mosaic_builds
+    window.select(query=1 if window.state.selection.query != 1 else 0)
+    window.select(head=0, layer=1)
+    assert grid.mosaic_builds == builds  # a selection is an outline, not a new mosaic
+    window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
+    assert grid.mosaic_builds == builds + 1

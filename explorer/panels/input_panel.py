@@ -1,22 +1,19 @@
 """The input panel: source, target and pair editors, and the tokens as the model saw them.
 
-Tokens are links in one read-only rich-text view (cheap even for thousands of tokens);
-clicking one selects it as the query token. Special tokens are styled apart, whitespace
-markers are made visible by ``display_token``.
+Tokens are chips painted by one widget (``token_chips``); clicking one selects it as
+the query token. Special tokens are styled apart, whitespace markers are made visible by
+``display_token``.
 """
 
 from __future__ import annotations
 
-import html
-
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -25,12 +22,9 @@ from model.trace import TokenAxis
 
 from ..core.views import PanelAvailability, TokensView
 from ..jobs import InputTexts
-from ..token_labels import display_token
 from .heatmap import plain_label
-from .theme import plot_theme
+from .token_chips import TokenChips
 
-SPECIAL_STYLE = "color:#7a7a7a; font-style:italic;"
-SELECTED_STYLE = "color:#ffffff; background:#e8261c; text-decoration:none;"
 NOTICE_STYLE = "color:#8a5300; background:#fff4d6; border:1px solid #f0d48a; padding:3px 6px;"
 
 
@@ -78,14 +72,12 @@ class InputPanel(QWidget):
         pair_layout.addWidget(self._pair_reason)
         form.addRow("Pair", self._pair_row)
 
-        self.tokens = QTextBrowser()
-        self.tokens.setOpenLinks(False)
-        self.tokens.setOpenExternalLinks(False)
-        self.tokens.anchorClicked.connect(self._on_anchor_clicked)
+        self.tokens = TokenChips()
+        self.tokens.token_clicked.connect(self.token_clicked)
         self.tokens.setMinimumHeight(60)
-        font = QFont(self.tokens.font())
+        font = QFont(self.tokens.canvas.font())
         font.setPointSize(font.pointSize() + 1)
-        self.tokens.setFont(font)
+        self.tokens.canvas.setFont(font)
         self.notice = plain_label()
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet(NOTICE_STYLE)
@@ -98,10 +90,6 @@ class InputPanel(QWidget):
         layout.addWidget(self.tokens, 1)
         layout.addWidget(self.notice)
 
-        self._token_html = ""
-        theme = plot_theme()
-        self._heading_colour = theme.muted
-        self._token_style = f"color:{theme.chip_foreground}; background:{theme.chip_background}; border-radius:3px; text-decoration:none;"
 
         for editor in (self.source, self.target, self.pair):
             editor.textChanged.connect(self._on_text_changed)
@@ -134,32 +122,8 @@ class InputPanel(QWidget):
 
     def show(self, view: TokensView) -> None:
         """Show the view's token rows (axis name, heading, tokens) and its selected token."""
-        axes, selected, notices = view.rows, view.selected, view.notices
-        rows = []
-        for axis_name, heading, axis in axes:
-            chips = []
-            # Chat-template tokens (``TokenAxis.template``, where a model has them) are
-            # greyed exactly like special tokens.
-            template = getattr(axis, "template", None)
-            for index, token in enumerate(axis.tokens):
-                label = html.escape(display_token(token))
-                style = self._token_style
-                if selected == (axis_name, index):
-                    style = SELECTED_STYLE
-                elif bool(axis.special[index]) or (template is not None and bool(template[index])):
-                    style = self._token_style + SPECIAL_STYLE
-                chips.append(f'<a href="token:{axis_name}:{index}" style="{style}">&nbsp;{label}&nbsp;</a>')
-            rows.append(f'<p style="margin:2px 0;"><b style="color:{self._heading_colour};">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')
-        token_html = "".join(rows)
-        if token_html != self._token_html:
-            # Re-laying out the chips is most of this panel's cost; selection changes that
-            # leave the tokens and the selected chip alone skip it.
-            self._token_html = token_html
-            self.tokens.setHtml(token_html)
+        # The chips are laid out again only when the tokens change; a new selection repaints.
+        self.tokens.show_tokens(view.rows, view.selected)
+        notices = view.notices
         self.notice.setText(" ".join(notices))
         self.notice.setVisible(bool(notices))
-
-    def _on_anchor_clicked(self, url: QUrl) -> None:
-        parts = url.toString().split(":")
-        if len(parts) == 3 and parts[0] == "token" and parts[2].isdigit():
-            self.token_clicked.emit(parts[1], int(parts[2]))

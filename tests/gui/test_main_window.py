@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from gui.call_counts import calls
-from PySide6.QtCore import QPointF, QUrl, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QTextCursor
 
 from model import load_checkpoint
@@ -67,7 +67,8 @@ def test_selecting_kind_layer_head_and_query_updates_detail_and_distribution(dri
     bar.kind.setCurrentIndex(bar.kind.findData("encoder_self"))
     bar.layer.setValue(1)
     bar.head.setCurrentIndex(1)
-    window.input_panel.tokens.anchorClicked.emit(QUrl("token:encoder:3"))
+    canvas = window.input_panel.tokens.canvas
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=canvas.chip_rect("encoder", 3).center().toPoint())
     selection = window.state.selection
     assert (selection.kind, selection.layer, selection.head, selection.query) == ("encoder_self", 1, 1, 3)
     weights = trace.attention["encoder_self"].weights
@@ -90,7 +91,7 @@ def test_selecting_kind_layer_head_and_query_updates_detail_and_distribution(dri
     scores = trace.attention["encoder_self"].scores
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, scores[0].mean(axis=0), atol=1e-5)
     # A decoder token chip selects a decoder-side kind.
-    window.input_panel.tokens.anchorClicked.emit(QUrl("token:decoder:2"))
+    window.input_panel.tokens.token_clicked.emit("decoder", 2)
     assert window.state.selection.kind == "cross" and window.state.selection.query == 2
 
 

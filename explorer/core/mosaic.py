@@ -98,9 +98,12 @@ def colour_indices(values: np.ndarray, levels: tuple[float, float]) -> np.ndarra
     low, high = float(levels[0]), float(levels[1])
     scale = 255.0 / (high - low) if high > low else 0.0
     values = np.asarray(values, dtype=np.float32)
-    scaled = np.clip((values - low) * scale, 0.0, 255.0)
-    indices = np.nan_to_num(scaled, nan=0.0).astype(np.uint16)
-    indices[np.isnan(values)] = NAN_INDEX
+    scaled = (values - np.float32(low)) * np.float32(scale)
+    masked = np.isnan(scaled)
+    scaled[masked] = 0.0
+    np.clip(scaled, 0.0, 255.0, out=scaled)
+    indices = scaled.astype(np.uint16)
+    indices[masked] = NAN_INDEX
     return indices
 
 
@@ -114,7 +117,8 @@ def mosaic_rgba(
 
     ``cells`` maps (row, column) to that cell's (q, k) values; all share one shape. Each
     thumbnail fills its square cell (nearest neighbour), as a per-head image stretched
-    to its cell would.
+    to its cell would. All cells are converted in one pass and the table is read as one
+    32-bit word per pixel.
     """
     q, k = next(iter(cells.values())).shape if cells else (1, 1)
     side = max(q, k)
@@ -123,11 +127,16 @@ def mosaic_rgba(
     width_px = int(round(layout.width * unit))
     height_px = len(layout.row_labels) * unit
     indices = np.full((height_px, width_px), GAP_INDEX, dtype=np.uint16)
-    xs = layout.column_x()
-    rows_of, columns_of = np.arange(side) * q // side, np.arange(side) * k // side
-    for (row, column), values in cells.items():
-        top = row * unit + gap
-        left = int(round(xs[column] * unit)) + gap
-        cell = colour_indices(values, levels)
-        indices[top : top + side, left : left + side] = cell[rows_of][:, columns_of]
-    return table[indices], float(unit)
+    if cells:
+        positions = list(cells)
+        stacked = np.stack([cells[position] for position in positions])  # (N, q, k)
+        if (q, k) != (side, side):
+            rows_of, columns_of = np.arange(side) * q // side, np.arange(side) * k // side
+            stacked = stacked[:, rows_of][:, :, columns_of]  # (N, side, side)
+        coloured = colour_indices(stacked, levels)
+        xs = layout.column_x()
+        for cell, (row, column) in zip(coloured, positions):
+            top, left = row * unit + gap, int(round(xs[column] * unit)) + gap
+            indices[top : top + side, left : left + side] = cell
+    words = np.ascontiguousarray(table).view(np.uint32).reshape(-1)  # (258,): one RGBA word per entry
+    return np.take(words, indices).view(np.uint8).reshape(height_px, width_px, 4), float(unit)

@@ -141,4 +141,7 @@ class ModelActions:
         if self.model is None and not self.controller.loading:
             return None
         texts = texts if texts is not None else self.input_panel.texts()
-        return self.controller.request_trace(texts, self.state.selection.hide_special, self._pick_view)
+        selection = self.state.selection
+        return self.controller.request_trace(
+            texts, selection.hide_special, self._pick_view, selection.colormap, selection.show_mean_column
+        )

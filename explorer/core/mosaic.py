@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.trace import Trace
+
+from .thumbnails import cache_key
+
 # Space between cells, and the extra space between column groups, as fractions of a cell.
 GAP = 0.08
 GROUP_GAP = 0.25
@@ -140,3 +144,46 @@ def mosaic_rgba(
             indices[top : top + side, left : left + side] = cell
     words = np.ascontiguousarray(table).view(np.uint32).reshape(-1)  # (258,): one RGBA word per entry
     return np.take(words, indices).view(np.uint8).reshape(height_px, width_px, 4), float(unit)
+
+
+def grid_mosaic(
+    thumbnails: np.ndarray, means: np.ndarray | None, levels: tuple[float, float], table: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The plain grid's mosaic of (L, H, q, k) thumbnails and optional (L, q, k) means."""
+    n_layers, n_heads = thumbnails.shape[:2]
+    layout = grid_layout(n_layers, n_heads, means is not None)
+    cells = {(layer, head): thumbnails[layer, head] for layer in range(n_layers) for head in range(n_heads)}
+    if means is not None:
+        cells.update({(layer, n_heads): means[layer] for layer in range(n_layers)})
+    return mosaic_rgba(layout, cells, levels, table)
+
+
+def mosaic_key(kind: str, values: str, colormap: str, mean_column: bool, filtered: bool = False) -> tuple:
+    """Key of a prepared mosaic in ``ExplorerState``'s cache (next to the thumbnails it shows)."""
+    return (*cache_key("mosaic", kind, values, filtered), colormap, mean_column)
+
+
+def prepare_mosaics(
+    trace: Trace,
+    prepared: dict[tuple, object],
+    hide_special: bool,
+    colormap: str,
+    mean_column: bool,
+    table: np.ndarray,
+) -> dict[tuple, object]:
+    """The probability mosaics of every kind from the thumbnails ``prepare_thumbnails`` made.
+
+    Runs on the worker after the forward, so the GUI thread shows a coloured picture. The
+    thumbnail arrays are stored with the mosaic: the grid reuses a mosaic only for the
+    very arrays it was coloured from.
+    """
+    mosaics: dict[tuple, object] = {}
+    for kind in trace.kinds:
+        filtered = hide_special and ("kept", kind) in prepared
+        grid = prepared.get(cache_key("grid", kind, "weights", filtered))
+        means = prepared.get(cache_key("means", kind, "weights", filtered)) if mean_column else None
+        if grid is None or (mean_column and means is None):
+            continue
+        rgba, unit = grid_mosaic(grid, means, (0.0, 1.0), table)
+        mosaics[mosaic_key(kind, "weights", colormap, mean_column, filtered)] = (grid, means, rgba, unit)
+    return mosaics

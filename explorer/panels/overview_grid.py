@@ -60,7 +60,8 @@ class OverviewGrid(QWidget):
         self._unit = 1.0  # mosaic pixels per plot unit
         self._drawn: tuple | None = None  # what the mosaic shows: (arrays' ids, levels, colour map)
         self.cells: dict[tuple[int, int], np.ndarray] = {}  # (layer, head or -1) -> values drawn
-        self.mosaic_builds = 0  # how often the mosaic was coloured; a regression test reads it
+        self.mosaic_builds = 0  # how often the mosaic changed; a regression test reads it
+        self.gui_thread_colourings = 0  # of those, coloured here rather than on the worker
         self._selected: tuple[int, int] | None = None
         self._colormap = "viridis"
         self._levels: tuple[float, float] | None = None
@@ -103,8 +104,12 @@ class OverviewGrid(QWidget):
                 for layer in range(n_layers)
                 for head in self._columns
             }
-            by_position = {(layer, self._columns[head]): values for (layer, head), values in self.cells.items()}
-            rgba, self._unit = mosaic_rgba(layout, by_position, levels, colour_table(lookup_table(colormap)))
+            if view.mosaic is not None:
+                rgba, self._unit = view.mosaic  # coloured on the worker: only a blit here
+            else:
+                by_position = {(layer, self._columns[head]): values for (layer, head), values in self.cells.items()}
+                rgba, self._unit = mosaic_rgba(layout, by_position, levels, colour_table(lookup_table(colormap)))
+                self.gui_thread_colourings += 1
             self.image.setImage(rgba, autoLevels=False)
             self.image.setRect(QRectF(0, 0, rgba.shape[1] / self._unit, rgba.shape[0] / self._unit))
             self.mosaic_builds += 1

@@ -10,6 +10,8 @@ import pytest
 import pyqtgraph as pg
 from gui.call_counts import calls, calls_by_first_argument
 
+from explorer.colormaps import lookup_table
+from explorer.core.mosaic import colour_table, grid_mosaic
 from explorer.core.views import distribution_view
 
 
@@ -224,3 +226,22 @@ def test_the_overview_is_one_image_recoloured_only_when_its_values_change(drive,
     assert grid.mosaic_builds == builds  # a selection is an outline, not a new mosaic
     window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
     assert grid.mosaic_builds == builds + 1
+
+
+def test_the_worker_colours_the_overview_so_the_gui_thread_only_blits_it(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    grid = window.grid
+    text = "date: 18 june 1999"
+    colourings = grid.gui_thread_colourings
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert grid.gui_thread_colourings == colourings  # the trace arrived with its mosaic
+    np.testing.assert_array_equal(grid.cells[(0, 0)], window.state.grid()[0, 0])
+    state = window.state
+    expected, _unit = grid_mosaic(
+        state.grid(), state.grid_means(), (0.0, 1.0), colour_table(lookup_table(state.selection.colormap))
+    )
+    np.testing.assert_array_equal(grid.image.image, expected)  # the picture the GUI thread would make
+    # A colour map the worker did not use is coloured here, once.
+    window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
+    assert grid.gui_thread_colourings == colourings + 1

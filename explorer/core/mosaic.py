@@ -22,7 +22,7 @@ from .thumbnails import cache_key
 # Space between cells, and the extra space between column groups, as fractions of a cell.
 GAP = 0.08
 GROUP_GAP = 0.25
-MASKED_RGBA = (128, 128, 128, 255)  # cells outside the attention (NaN): one neutral grey
+MASKED_RGBA = (222, 222, 222, 255)  # cells outside the attention (NaN): the exports' neutral grey
 NAN_INDEX, GAP_INDEX = 256, 257
 
 

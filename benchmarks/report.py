@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 
-BUNDLED_P95_MS = 33.0
-PAINT_OVERHEAD_MS = 30.0
-STALL_MS = 50.0
+# "Every update within one frame" (this targets, on the two-core benchmark machine).
+BUNDLED_P95_MS = 25.0
+PAINT_OVERHEAD_MS = 12.0
+STALL_MS = 16.0
+EXPORT_PNG_MS = 250.0
+EXPORT_SVG_MS = 1000.0
 REFERENCE_RATIO = 1.0
 TRACE_OVERHEAD_RATIO = 1.15
 MEMORY_RATIO = 0.6
-COLD_START_RATIO = 1.5
+COLD_START_RATIO = 1.25
 GIB = 2**30
 
 # Why a target fails, for the table's note column (the measured parts are in the rows).
@@ -46,7 +49,7 @@ def targets(results: dict) -> list[dict]:
         if row["label"] == "bundled model":
             p95 = row["latency"]["p95_ms"]
             add(
-                "bundled model: keystroke-to-paint p95 ≤ 33 ms",
+                "bundled model: keystroke-to-paint p95 ≤ 25 ms",
                 f"{_f(p95)} ms",
                 p95 <= BUNDLED_P95_MS,
                 f"median: forward (tokenise, greedy generation, trace) {_f(forward_p50)} ms + "
@@ -54,14 +57,14 @@ def targets(results: dict) -> list[dict]:
             )
         extra = row["latency_minus_forward"]["p95_ms"]
         add(
-            f"{label}: p95 ≤ forward + 30 ms",
+            f"{label}: p95 ≤ forward + 12 ms",
             f"p95 latency − forward {_f(extra)} ms",
             extra <= PAINT_OVERHEAD_MS,
             "" if extra <= PAINT_OVERHEAD_MS else AFTER_FORWARD,
         )
         stall = row["stall"]["max_ms"]
         add(
-            f"{label}: GUI-thread stall ≤ 50 ms",
+            f"{label}: GUI-thread stall ≤ 16 ms",
             f"{_f(stall)} ms",
             stall <= STALL_MS,
             "" if stall <= STALL_MS else ONE_REPAINT,
@@ -97,13 +100,22 @@ def targets(results: dict) -> list[dict]:
     cold = results.get("cold_start")
     if cold:
         if "error" in cold:
-            add("cold start ≤ 1.5 × import torch, PySide6", cold["error"], False)
+            add("cold start ≤ 1.25 × import torch, PySide6", cold["error"], False)
         else:
             add(
-                "cold start ≤ 1.5 × import torch, PySide6",
+                "cold start ≤ 1.25 × import torch, PySide6",
                 f"{cold['ratio']:.2f} × ({_f(cold['app_s'], 2)} s vs {_f(cold['import_s'], 2)} s)",
                 cold["ratio"] <= COLD_START_RATIO,
                 "" if cold["ratio"] <= COLD_START_RATIO else COLD_START,
+            )
+    export = results.get("export")
+    if export and "error" not in export:
+        for fmt, limit in (("png", EXPORT_PNG_MS), ("svg", EXPORT_SVG_MS)):
+            measured = export[fmt]["p50_ms"]
+            add(
+                f"export of the 12 × 12 grid + mean column @ {export.get('tokens', '')} tokens: {fmt.upper()} ≤ {limit:,.0f} ms",
+                f"{_f(measured)} ms (max {_f(export[fmt]['max_ms'])} ms)",
+                measured <= limit,
             )
     return found
 

@@ -97,7 +97,7 @@ def build_window(app):
     # How often the grid made its image items again (counted here, not in the widget).
     build_grid = window.grid._build
     window.grid._build = lambda *shape: (watch.grid_builds.append(shape), build_grid(*shape))[1]
-    watch.watch("tokens", window.input_panel.tokens.viewport())
+    watch.watch("tokens", window.input_panel.tokens.canvas)
     watch.watch("grid", window.grid.view.viewport())
     watch.watch("head", window.head_detail.heatmap.view.viewport())
     watch.watch("distribution", window.distribution.view.viewport())

@@ -98,7 +98,9 @@ def run_app(args: argparse.Namespace) -> int:
     else:
         window = MainWindow(Settings(user_store()))
         _fill_input(window, args)
+        window.fill_screen()
         window.show()
+        window.input_panel.focus_source()
         if not window.apply_mode_args(args):
             window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()

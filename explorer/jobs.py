@@ -38,6 +38,10 @@ class TraceRequest:
     hide_special: bool = False
     # A newly opened model: the worker also finds the sharpest head to start the view on.
     pick_view: bool = False
+    # The overview's colour map and mean column: the worker colours its mosaic too, so
+    # the GUI thread only blits it (None: no mosaic prepared).
+    colormap: str | None = None
+    mean_column: bool = True
 
 
 @dataclass(frozen=True)
@@ -146,9 +150,19 @@ class JobQueue:
         hide_special: bool = False,
         pick_view: bool = False,
         chat: bool = False,
+        colormap: str | None = None,
+        mean_column: bool = True,
     ) -> TraceRequest:
         request = TraceRequest(
-            self.next_id(), text, target or None, pair or None, chat=chat, hide_special=hide_special, pick_view=pick_view
+            self.next_id(),
+            text,
+            target or None,
+            pair or None,
+            chat=chat,
+            hide_special=hide_special,
+            pick_view=pick_view,
+            colormap=colormap,
+            mean_column=mean_column,
         )
         self.latest_trace_id = request.request_id
         self.pending_trace = request

@@ -12,7 +12,16 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from model.trace import KIND_AXES
@@ -76,7 +85,8 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self._stage_timer.setSingleShot(True)
         self._stage_timer.setInterval(0)
         self._stage_timer.timeout.connect(self._paint_next_stage)
-        self._cross_has_room = True  # the default layout gives cross-attention a column
+        # Panels taken out of the layout because the loaded model has no use for them.
+        self.collapsed_panels: set[str] = set()
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
         self._dock_shown: dict[str, bool] = {}  # from visibilityChanged
@@ -112,6 +122,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             self.navigation.install(self.docks[name])
         self.resize(*DEFAULT_SIZE)
         self._sized = False
+        self.geometry_restored = False
         if restore_layout:
             self._sized = self._restore_layout()
         self._show_availability(None)
@@ -168,6 +179,10 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         for name in PANELS:
             docks[name].raise_()
         self._apply_default_sizes()
+        if self.collapsed_panels and self.state.trace is not None:
+            # A reset shows every dock: the panels the model has no use for go again.
+            self.collapsed_panels.clear()
+            self._show_availability(self.state.trace.architecture)
 
     def _apply_default_sizes(self) -> None:
         docks = self.docks
@@ -382,9 +397,18 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         """Restore the saved geometry and dock layout; False when there is none."""
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+            self.geometry_restored = self.restoreGeometry(geometry)
         state = self.settings.value("window/state")
         return isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state)
+
+    def fill_screen(self) -> None:
+        """On a first start (no remembered geometry) take the screen's available area."""
+        if self.geometry_restored:
+            return
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            self.setGeometry(screen.availableGeometry())
+            self._apply_default_sizes()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -394,6 +418,10 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             self._apply_default_sizes()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        for name in sorted(self.collapsed_panels):
+            # The layout is remembered as the user left it, not as one model collapsed it.
+            self.docks[name].show()
+        self.collapsed_panels.clear()
         self.settings.set_value("window/geometry", self.saveGeometry())
         self.settings.set_value("window/state", self.saveState())
         self.settings.sync()

@@ -93,6 +93,10 @@ class ModelActions:
         availability = panel_availability(info.architecture)
         self.input_panel.set_availability(availability["target"], availability["pair"])
         self.input_panel.set_chat_available(info.chat_template)
+        self._show_availability(info.architecture)
+        if not info.from_run:
+            # Typing starts at once: a newly opened model hands the keyboard to the source.
+            self.input_panel.focus_source()
         # A step of a training run keeps the view, so scrubbing shows one head changing.
         self._pick_view = not info.from_run
         self.model_changed.emit(info)
@@ -138,4 +142,7 @@ class ModelActions:
         if self.model is None and not self.controller.loading:
             return None
         texts = texts if texts is not None else self.input_panel.texts()
-        return self.controller.request_trace(texts, self.state.selection.hide_special, self._pick_view)
+        selection = self.state.selection
+        return self.controller.request_trace(
+            texts, selection.hide_special, self._pick_view, selection.colormap, selection.show_mean_column
+        )

@@ -144,19 +144,35 @@ class PaintLoop:
             self.panels[name].show(view)
 
     def _show_availability(self, architecture: str | None, reason: str | None = None) -> None:
+        """Say in each panel whether it applies; collapse the ones a loaded model has no use for.
+
+        A panel that does not apply to the loaded model (cross-attention of an encoder-only
+        model) is taken out of the layout and its room goes to the others; it comes back
+        when a model needs it. Without a model every panel stays, saying why it is empty.
+        """
         availability = panel_availability(architecture)
         for name in ("grid", "head", "distribution", "cross"):
             entry = availability[name]
             self.containers[name].set_available(entry.enabled, reason or entry.reason)
             self.docks[name].setWindowTitle(PANEL_TITLES[name] + ("" if entry.enabled else " (not available)"))
-        if architecture is not None and availability["cross"].enabled != self._cross_has_room:
-            self._cross_has_room = availability["cross"].enabled
-            # A disabled cross-attention panel keeps its one-line reason in a narrow
-            # strip and gives its width to the head detail; it gets it back when it applies.
-            share = 0.53 if availability["cross"].enabled else 0.14
-            total = self.docks["head"].width() + self.docks["cross"].width()
-            self.resizeDocks(
-                [self.docks["head"], self.docks["cross"]],
-                [int(total * (1 - share)), int(total * share)],
-                Qt.Orientation.Horizontal,
-            )
+            if architecture is None:
+                continue
+            dock = self.docks[name]
+            if not entry.enabled and name not in self.collapsed_panels and not dock.isHidden():
+                # The modes waiting in tabs behind it go too, so the room goes to the
+                # other panels; the Analysis menu still brings any of them back.
+                behind = [other for other in self.modes if self.docks[other] in self.tabifiedDockWidgets(dock)]
+                for other in [name, *(other for other in behind if not self._dock_shown.get(other, False))]:
+                    self.collapsed_panels.add(other)
+                    self.docks[other].hide()
+            elif entry.enabled and name in self.collapsed_panels:
+                for other in sorted(self.collapsed_panels):
+                    if other == name or other in self.modes:
+                        self.collapsed_panels.discard(other)
+                        self.docks[other].show()
+                dock.raise_()  # in front of the modes tabbed with it
+                if name == "cross":
+                    total = self.docks["head"].width() + self.docks["cross"].width()
+                    self.resizeDocks(
+                        [self.docks["head"], self.docks["cross"]], [int(total * 0.47), int(total * 0.53)], Qt.Orientation.Horizontal
+                    )

@@ -20,6 +20,8 @@ from .devices import is_out_of_memory, normalise_device
 from .errors import first_line
 from .jobs import AnalysisRequest, InputTexts, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
 from .core.numeric import THUMBNAIL_SIDE
+from .colormaps import lookup_table
+from .core.mosaic import colour_table, prepare_mosaics
 from .core.thumbnails import prepare_thumbnails
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,9 @@ class InferenceWorker(QObject):
         )
         done = time.perf_counter()
         prepared = prepare_thumbnails(trace, request.hide_special, request.pick_view)
+        if request.colormap is not None:
+            table = colour_table(lookup_table(request.colormap))
+            prepared.update(prepare_mosaics(trace, prepared, request.hide_special, request.colormap, request.mean_column, table))
         tokenise_ms = trace.tokenise_ms
         forward_ms = max((done - start) * 1000 - tokenise_ms, 0.0)
         return TraceResult(
@@ -253,9 +258,18 @@ class InferenceController(QObject):
         self._thread.start()
 
     # -- requests from the window ----------------------------------------------------------
-    def request_trace(self, texts: InputTexts, hide_special: bool = False, pick_view: bool = False) -> int:
+    def request_trace(
+        self,
+        texts: InputTexts,
+        hide_special: bool = False,
+        pick_view: bool = False,
+        colormap: str | None = None,
+        mean_column: bool = True,
+    ) -> int:
         """Queue a trace of ``texts``; the newest request wins. Returns its id."""
-        request = self.queue.trace(texts.source, texts.target, texts.pair, hide_special, pick_view, texts.chat)
+        request = self.queue.trace(
+            texts.source, texts.target, texts.pair, hide_special, pick_view, texts.chat, colormap, mean_column
+        )
         self._pump()
         return request.request_id
 

@@ -1,13 +1,17 @@
-"""Greedy decoding for decoder-only and encoder–decoder models.
+"""Greedy decoding for decoder-only and encoder–decoder models, with a key/value cache.
 
-The source is encoded once; each step re-runs the decoder on the tokens so far with the
-fused attention kernel (no weights kept), because the trace is taken afterwards in one
-pass over the whole generated sequence.
+The source is encoded once. Each step runs the decoder on the newest token only: every
+layer keeps the keys and values of the tokens before it (self-attention) and of the
+encoder output (cross-attention), so a step costs one token's projections instead of the
+whole prefix's. The trace is taken afterwards in one pass over the whole generated
+sequence, so the cache never touches what the explorer shows; ``use_cache=False`` re-runs
+the decoder on every prefix (the reference the tests compare against).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .transformer import Transformer
@@ -20,6 +24,7 @@ def greedy_generate(
     max_new_tokens: int,
     source_ids: Tensor | None = None,
     source_padding_mask: Tensor | None = None,
+    use_cache: bool = True,
 ) -> Tensor:
     """Extend ``prefix`` ``(B, T0)`` by greedy choice until every row has produced EOS.
 
@@ -31,13 +36,17 @@ def greedy_generate(
         if source_padding_mask is None:
             source_padding_mask = network.no_padding(source_ids)
         memory = network.encode(source_ids, source_padding_mask).hidden
+    step = _CachedDecoder(network, memory, source_padding_mask) if use_cache and cache_applies(config) else None
     ids = prefix
     finished = torch.zeros(prefix.size(0), dtype=torch.bool, device=prefix.device)
     for _ in range(max_new_tokens):
         if ids.size(1) >= config.max_positions:
             break
-        hidden = network.decode(ids, memory, source_padding_mask).hidden
-        next_ids = network.logits(hidden[:, -1]).argmax(dim=-1)  # (B,)
+        if step is not None:
+            last = step(ids)  # (B, d_model)
+        else:
+            last = network.decode(ids, memory, source_padding_mask).hidden[:, -1]
+        next_ids = network.logits(last).argmax(dim=-1)  # (B,)
         next_ids = next_ids.masked_fill(finished, config.pad_token_id)
         ids = torch.cat([ids, next_ids[:, None]], dim=1)
         if config.eos_token_id is not None:
@@ -45,3 +54,98 @@ def greedy_generate(
             if bool(finished.all()):
                 break
     return ids
+
+
+def cache_applies(config) -> bool:
+    """Whether the cached step computes exactly what ``Decoder.forward`` does for this model.
+
+    It projects, attends and merges heads itself, so it covers the attention of the
+    families it was written for (learned, sinusoidal and relative positions, one key head
+    per query head); rotary positions, QK-norm, shared key heads, soft-caps and sliding
+    windows take the recomputing path until the attention module can take cached keys.
+    """
+    decoder = config.stack_config("decoder")
+    windowed = config.architecture == "decoder" and any(window is not None for window in config.layer_windows)
+    return (
+        config.positions != "rotary"
+        and config.rotary is None
+        and config.qk_norm == "none"
+        and decoder.kv_heads == decoder.n_heads
+        and config.attention_softcap is None
+        and not windowed
+    )
+
+
+class _CachedDecoder:
+    """The decoder's last hidden state for a growing ``ids``, one new token per call.
+
+    The same modules as ``Decoder.forward`` in the same order; only the keys and values
+    of earlier tokens come from the cache. Positions are those of the whole sequence:
+    the embedding (and a relative bias) are computed for all of ``ids`` and the rows of
+    the tokens not yet seen are taken, which costs a lookup, not a layer.
+    """
+
+    def __init__(self, network: Transformer, memory: Tensor | None, memory_mask: Tensor | None) -> None:
+        self.network = network
+        self.decoder = network.decoder
+        self.memory = memory if memory is not None and self.decoder.cross_attention else None
+        self.cross_mask = None
+        if self.memory is not None and memory_mask is not None and not bool(memory_mask.all()):
+            self.cross_mask = memory_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        n_layers = len(self.decoder.layers)
+        self.keys: list[Tensor | None] = [None] * n_layers  # (B, H, T, dh) each
+        self.values: list[Tensor | None] = [None] * n_layers
+        self.cross: list[tuple[Tensor, Tensor] | None] = [None] * n_layers
+        self.seen = 0  # tokens already in the cache
+
+    def __call__(self, ids: Tensor) -> Tensor:
+        decoder = self.decoder
+        T = ids.size(1)
+        padding = self.network.no_padding(ids)
+        x = decoder.embed(self.network.embed_tokens(ids), padding)[:, self.seen :]  # (B, Tn, d_model)
+        Tn = x.size(1)
+        mask = None
+        if Tn > 1:  # the first call: the prefix attends causally within itself
+            mask = torch.ones(Tn, T, dtype=torch.bool, device=ids.device).tril(diagonal=T - Tn)[None, None]
+        bias = decoder.relative_bias(T, T)[:, :, self.seen :] if decoder.relative_bias is not None else None
+        for index, layer in enumerate(decoder.layers):
+            x = layer.self_attn_residual(x, lambda h, i=index, l=layer: self._self_attention(i, l.self_attn, h, mask, bias))
+            if layer.cross_attn_residual is not None and self.memory is not None:
+                x = layer.cross_attn_residual(x, lambda h, i=index, l=layer: self._cross_attention(i, l.cross_attn, h))
+            x = layer.ffn_residual(x, layer.ffn)
+        if decoder.final_norm is not None:
+            x = decoder.final_norm(x)
+        self.seen = T
+        return x[:, -1]
+
+    def _self_attention(self, index: int, attention, h: Tensor, mask: Tensor | None, bias: Tensor | None) -> Tensor:
+        q = attention._split_heads(attention.q(h), attention.n_heads)  # (B, H, Tn, dh)
+        k = attention._split_heads(attention.k(h), attention.n_heads)
+        v = attention._split_heads(attention.v(h), attention.n_heads)
+        if self.keys[index] is not None:
+            k = torch.cat([self.keys[index], k], dim=2)  # (B, H, T, dh)
+            v = torch.cat([self.values[index], v], dim=2)
+        self.keys[index], self.values[index] = k, v
+        return _attend(attention, q, k, v, mask, bias)
+
+    def _cross_attention(self, index: int, attention, h: Tensor) -> Tensor:
+        if self.cross[index] is None:
+            self.cross[index] = (
+                attention._split_heads(attention.k(self.memory), attention.n_heads),  # (B, H, Tk, dh)
+                attention._split_heads(attention.v(self.memory), attention.n_heads),
+            )
+        k, v = self.cross[index]
+        output = _attend(attention, attention._split_heads(attention.q(h), attention.n_heads), k, v, self.cross_mask, None)
+        return output
+
+
+def _attend(attention, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, bias: Tensor | None) -> Tensor:
+    """The fused kernel as ``model.attention`` runs it without weights, heads merged and projected."""
+    attn_mask: Tensor | None = mask
+    if bias is not None:
+        attn_mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    output = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attention.scale)  # (B, H, Tn, dh)
+    if mask is not None:
+        output = output.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    B, H, Tn, dh = output.shape
+    return attention.o(output.transpose(1, 2).reshape(B, Tn, H * dh))  # (B, Tn, d_model)

@@ -65,3 +65,51 @@ def test_generation_stops_at_the_position_limit() -> None:
     model = tiny_model()
     ids = model.generate("reverse: owl", max_new_tokens=500)
     assert len(ids) <= model.config.max_positions
+
+
+def test_the_key_value_cache_generates_the_same_ids_and_trace_as_recomputing_every_prefix(monkeypatch) -> None:
+    import functools
+
+    import numpy as np
+
+    import model.inference
+    from model import load_checkpoint
+
+    texts = ("reverse: owl cat fig", "date: wednesday, 25 november 2026", "sort: owl cat fig ant bee dog emu")
+    for network_model in (tiny_model(), load_checkpoint()):
+        for text in texts:
+            source = torch.tensor([network_model.tokenizer.encode(text).ids])
+            prefix = torch.tensor([[network_model.config.start_token_id]])
+            cached = greedy_generate(network_model.network, prefix, 40, source)
+            recomputed = greedy_generate(network_model.network, prefix, 40, source, use_cache=False)
+            assert cached.tolist() == recomputed.tolist()
+        # A batch with padded sources, as training's exact match runs it.
+        batch = [network_model.tokenizer.encode(text).ids for text in texts]
+        width = max(map(len, batch))
+        ids = torch.tensor([row + [network_model.config.pad_token_id] * (width - len(row)) for row in batch])
+        mask = torch.tensor([[True] * len(row) + [False] * (width - len(row)) for row in batch])
+        prefix = torch.full((len(batch), 1), network_model.config.start_token_id)
+        assert (
+            greedy_generate(network_model.network, prefix, 30, ids, mask).tolist()
+            == greedy_generate(network_model.network, prefix, 30, ids, mask, use_cache=False).tolist()
+        )
+        with_cache = [network_model.trace(text) for text in texts]
+        monkeypatch.setattr(model.inference, "greedy_generate", functools.partial(greedy_generate, use_cache=False))
+        without = [network_model.trace(text) for text in texts]
+        monkeypatch.undo()
+        for a, b in zip(with_cache, without):
+            assert a.decoder.ids.tolist() == b.decoder.ids.tolist()
+            for kind in a.kinds:
+                np.testing.assert_array_equal(a.attention[kind].weights, b.attention[kind].weights)
+                np.testing.assert_array_equal(a.attention[kind].scores, b.attention[kind].scores)
+
+
+def test_the_cache_is_used_only_where_it_computes_what_the_decoder_does() -> None:
+    from model import load_checkpoint
+    from model.generation import cache_applies
+    from tiny_models import tiny_config
+
+    assert cache_applies(load_checkpoint().config) and cache_applies(tiny_config("decoder"))
+    grouped = tiny_config("decoder", n_kv_heads=2)
+    windowed = tiny_config("decoder", layer_windows=(4, None))
+    assert not cache_applies(grouped) and not cache_applies(windowed)

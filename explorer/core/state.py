@@ -23,6 +23,7 @@ from .numeric import colour_levels, sharpest_head
 from .selection import MAX_TEMPERATURE, MIN_TEMPERATURE, VALUES, Selection
 from .special import drop_keys, filtered_axis, kept_keys, mean_over_heads
 from . import thumbnails
+from .mosaic import mosaic_key
 from .thumbnails import cache_key
 
 
@@ -187,6 +188,13 @@ class ExplorerState:
         if key not in self._cache:
             self._cache[key] = thumbnails.layer_mean_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
         return self._cache[key]
+
+    def prepared_mosaic(self) -> tuple | None:
+        """The worker's (thumbnails, means, rgba, unit) mosaic of the selected grid, if it made one."""
+        selection = self.selection
+        kind, values = selection.kind, selection.values
+        filtered = self.kept_keys(kind) is not None
+        return self._cache.get(mosaic_key(kind, values, selection.colormap, selection.show_mean_column, filtered))
 
     def levels(self, kind: str | None = None, values: str | None = None) -> tuple[float, float]:
         """The colour range every heatmap of a kind shares.

@@ -88,6 +88,8 @@ class GridView:
     selected: tuple[int, int]  # (layer, head); head -1 is the mean column
     query_axis: TokenAxis
     key_axis: TokenAxis  # without hidden special tokens
+    # The worker's coloured mosaic of these thumbnails: (rgba, pixels per cell), or None.
+    mosaic: tuple | None = None
 
     @property
     def pooled(self) -> bool:
@@ -173,7 +175,19 @@ def grid_view(state: ExplorerState) -> GridView:
         selected=(selection.layer, -1 if selection.head is None else selection.head),
         query_axis=query_axis,
         key_axis=key_axis,
+        mosaic=_prepared_mosaic(state),
     )
+
+
+def _prepared_mosaic(state: ExplorerState) -> tuple | None:
+    prepared = state.prepared_mosaic()
+    if prepared is None:
+        return None
+    thumbnails, means, rgba, unit = prepared
+    selection = state.selection
+    if thumbnails is not state.grid() or (selection.show_mean_column and means is not state.grid_means()):
+        return None  # coloured from other arrays: not this grid's picture
+    return rgba, unit
 
 
 def head_view(state: ExplorerState) -> HeadView:

@@ -98,8 +98,18 @@ def draw_rotated_text(
 
 
 def draw_rgb(painter: QPainter, rect: QRectF, rgb: np.ndarray) -> None:
-    """Paint ``(rows, columns, 3)`` uint8 colours into ``rect``, one sharp-edged block per cell."""
-    pixels = np.ascontiguousarray(upsample(rgb))  # (rows·f, columns·f, 3)
+    """Paint ``(rows, columns, 3)`` uint8 colours into ``rect``, one sharp-edged block per cell.
+
+    A raster page (PNG) scales the image itself without smoothing, so cells stay sharp as
+    they are. Vector pages (SVG, PDF) embed the image and viewers smooth it when they
+    enlarge it: cells are repeated to twice the points they take (at most 8 pixels), enough
+    to stay sharp, without embedding megapixels for a small thumbnail.
+    """
+    if isinstance(painter.device(), QImage):
+        pixels = np.ascontiguousarray(rgb)
+    else:
+        points_per_cell = max(rect.width() / max(rgb.shape[1], 1), rect.height() / max(rgb.shape[0], 1))
+        pixels = np.ascontiguousarray(upsample(rgb, min(8, max(1, math.ceil(2 * points_per_cell)))))  # (rows·f, columns·f, 3)
     height, width = pixels.shape[:2]
     image = QImage(pixels.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
     painter.save()

@@ -11,12 +11,13 @@ import math
 import numpy as np
 
 from .. import colormaps
+from ..core.mosaic import MASKED_RGBA
 from ..core.numeric import max_pool
 
 # Cells without a finite value — masked scores (-inf), a key the query could not see — are
 # drawn in this neutral grey, apart from every colour of the sequential maps, never as the
 # lowest colour. (Masked probabilities are a true 0 and get the colour of 0, as in the panels.)
-MASKED_RGB = (222, 222, 222)
+MASKED_RGB = MASKED_RGBA[:3]  # the overview mosaic's grey: a panel and its figure agree
 
 
 def colour_indices(values: np.ndarray, low: float, high: float, table_size: int) -> np.ndarray:

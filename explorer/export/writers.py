@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import zlib
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QSize, QSizeF
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
@@ -48,6 +51,9 @@ def _buffer() -> tuple[QByteArray, QBuffer]:
     return data, buffer
 
 
+PNG_ZLIB_LEVEL = 2
+
+
 def png_bytes(figure: Figure, scale: float = DEFAULT_SCALE) -> bytes:
     """The figure as PNG, ``scale`` pixels per point; the PNG records 72·scale dots per inch."""
     if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
@@ -61,11 +67,34 @@ def png_bytes(figure: Figure, scale: float = DEFAULT_SCALE) -> bytes:
     image.setDotsPerMeterX(dots_per_metre)
     image.setDotsPerMeterY(dots_per_metre)
     _painted(image, figure, scale)
-    data, buffer = _buffer()
-    if not image.save(buffer, "PNG"):
-        raise OSError("could not encode the figure as PNG")
-    buffer.close()
-    return bytes(data.data())
+    return encode_png(image, dots_per_metre)
+
+
+def encode_png(image: QImage, dots_per_metre: int) -> bytes:
+    """An RGB ``QImage`` as PNG bytes: unfiltered rows, zlib level 2.
+
+    A figure is mostly flat colour, which compresses well without PNG's row filters;
+    skipping them and Qt's writer takes half the time of ``QImage.save`` for a file a
+    little larger.
+    """
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = rgb.width(), rgb.height()
+    rows = np.frombuffer(rgb.constBits(), dtype=np.uint8).reshape(height, rgb.bytesPerLine())[:, : 3 * width]
+    raw = np.zeros((height, 3 * width + 1), dtype=np.uint8)  # a 0 byte (no filter) before each row
+    raw[:, 1:] = rows
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8-bit RGB
+            chunk(b"pHYs", struct.pack(">IIB", dots_per_metre, dots_per_metre, 1)),  # 1: per metre
+            chunk(b"IDAT", zlib.compress(raw.tobytes(), PNG_ZLIB_LEVEL)),
+            chunk(b"IEND", b""),
+        )
+    )
 
 
 def svg_bytes(figure: Figure) -> bytes:

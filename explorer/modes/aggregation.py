@@ -65,7 +65,7 @@ class AggregationMode(AnalysisMode):
         self.heatmap.row_clicked.connect(self._on_row_clicked)
         self.heatmap.cell_hovered.connect(self._on_cell_hovered)
         self.readout = plain_label("Hover a cell to read it.")
-        self.readout.setStyleSheet("color:#444; font-family: monospace;")
+        self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
         header = QHBoxLayout()
         header.addWidget(QLabel("Method "))
         header.addWidget(self.method, 1)
@@ -127,6 +127,9 @@ class AggregationMode(AnalysisMode):
         if aggregation.across_layers:
             refusal = flow_refusal(trace.attention[kind].weights.shape[-1]) if method == "flow" else None
             if refusal is not None:
+                # A chain still running for the method before is no longer wanted.
+                self.chain = None
+                self.settle("layer")
                 self._show_nothing(f"{heading} · not computed", [refusal, *notes])
                 return
             computed = self._layer_map(trace, kind, method, layer)

@@ -35,10 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..analysis.stepping import BarRow, GenerationStep, StepThrough, axis_prefix, bar_row
+from ..panels.theme import plot_theme
 from ..panels.distribution import BAR_COLOUR, SPECIAL_BAR_COLOUR
 from ..panels.heatmap import (
-    BACKGROUND,
-    FOREGROUND,
     MUTED,
     SELECTION_COLOUR,
     DisabledNotice,
@@ -71,7 +70,7 @@ class RowBars:
         style_plot(self.plot)
         self.plot.invertY(False)
         self.plot.showGrid(y=True, alpha=0.25)
-        self.plot.setLabel("left", y_label, color=FOREGROUND)
+        self.plot.setLabel("left", y_label, color=plot_theme().foreground)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOUR, pen=None)
         self.plot.addItem(self.bars)
         self.plot.getViewBox().sigResized.connect(self._update_ticks)
@@ -90,7 +89,7 @@ class RowBars:
         )
         top = float(np.max(self.values, initial=0.0))
         self.plot.setRange(xRange=(0, max(len(tokens), 1)), yRange=(0, max(top * 1.08, 0.05)), padding=0.0)
-        self.plot.setTitle(title, color=FOREGROUND, size="9pt")
+        self.plot.setTitle(title, color=plot_theme().foreground, size="9pt")
         self._update_ticks()
 
     def set_shown(self, shown: bool) -> None:
@@ -152,7 +151,7 @@ class SteppingMode(AnalysisMode):
         self.tokens_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
 
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
+        self.view.setBackground(plot_theme().background)
         self.cross_bars = RowBars(self.view, 0, "cross-attention")
         self.self_bars = RowBars(self.view, 1, "self-attention")
 

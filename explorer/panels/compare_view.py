@@ -27,13 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .theme import plot_theme
 from .. import colormaps
 from ..analysis.compare import RANKINGS
 from ..analysis.compare_job import CompareFrame, shorten
 from ..core.numeric import display_values
 from .heatmap import (
-    BACKGROUND,
-    FOREGROUND,
     MUTED,
     ClickableImage,
     label_token_axes,
@@ -54,10 +53,10 @@ UPDATING = "updating…"
 class TokenPlot:
     """One heatmap with token tick labels inside a shared ``GraphicsLayoutWidget``."""
 
-    def __init__(self, view: pg.GraphicsLayoutWidget, row: int, col: int, title: str, colour: str = FOREGROUND) -> None:
+    def __init__(self, view: pg.GraphicsLayoutWidget, row: int, col: int, title: str, colour: str | None = None) -> None:
         self.plot: pg.PlotItem = view.addPlot(row=row, col=col, axisItems=token_axes())
         style_plot(self.plot)
-        self.plot.setTitle(f"<b>{title}</b>", color=colour, size="9pt")
+        self.plot.setTitle(f"<b>{title}</b>", color=colour or plot_theme().foreground, size="9pt")
         self.image = ClickableImage()
         self.plot.addItem(self.image)
         self.matrix: np.ndarray | None = None
@@ -157,14 +156,14 @@ class CompareView(QWidget):
         names.addWidget(self.changes)
 
         self.maps_view = pg.GraphicsLayoutWidget()
-        self.maps_view.setBackground(BACKGROUND)
+        self.maps_view.setBackground(plot_theme().background)
         self.plot_a = TokenPlot(self.maps_view, 0, 0, "A", COLOUR_A)
         self.plot_b = TokenPlot(self.maps_view, 0, 1, "B", COLOUR_B)
         self.bar = _colour_bar(colormaps.DEFAULT)
         self.bar.setImageItem([self.plot_a.image, self.plot_b.image])
         self.maps_view.addItem(self.bar, row=0, col=2)
         self.difference_view = pg.GraphicsLayoutWidget()
-        self.difference_view.setBackground(BACKGROUND)
+        self.difference_view.setBackground(plot_theme().background)
         self.plot_difference = TokenPlot(self.difference_view, 0, 0, "B − A")
         self.difference_bar = _colour_bar(colormaps.DIVERGING)
         self.difference_bar.setImageItem(self.plot_difference.image)
@@ -221,7 +220,7 @@ class CompareView(QWidget):
         self.pages.addWidget(maps_page)
         self.pages.addWidget(self.message)
         self.readout = plain_label("Hover a cell to read A, B and B − A.")
-        self.readout.setStyleSheet("color:#444; font-family: monospace;")
+        self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)

@@ -14,8 +14,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
+from ..core.labels import alignment_priorities, labels_by_priority
 from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
+from .theme import plot_theme
 from .token_heatmap import TokenHeatmap
 
 LINE_COLOUR = QColor("#2f5d9e")
@@ -33,8 +35,9 @@ class AlignmentView(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(180)
         self.setAutoFillBackground(True)
+        self.theme = plot_theme()
         palette = self.palette()
-        palette.setColor(self.backgroundRole(), QColor("#ffffff"))
+        palette.setColor(self.backgroundRole(), QColor(self.theme.background))
         self.setPalette(palette)
         self.source: list[str] = []
         self.target: list[str] = []
@@ -42,6 +45,7 @@ class AlignmentView(QWidget):
         self.target_special: np.ndarray = np.zeros(0, dtype=bool)
         self.weights = np.zeros((0, 0), dtype=np.float32)  # (target, source)
         self.query: int | None = None
+        self.drawn_labels: dict[bool, list[int]] = {False: [], True: []}  # target side? -> indices labelled
         self.updates = 0  # how often the drawing was asked to repaint; a regression test reads it
 
     def set_alignment(
@@ -86,20 +90,21 @@ class AlignmentView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#ffffff"))
+        painter.fillRect(self.rect(), QColor(self.theme.background))
         if not self.source or not self.target:
             painter.end()
             return
         font = QFont(self.font())
         rows = max(len(self.source), len(self.target))
         row_pixels = min(ROW_PIXELS * 1.6, max((self.height() - 24) / rows, 3.0))
-        font.setPointSizeF(max(min(row_pixels * 0.55, 10.0), 5.0))
+        # Labels stay readable: a crowded column drops labels (by priority) rather than shrink them.
+        font.setPointSizeF(max(min(row_pixels * 0.55, 10.0), 7.5))
         painter.setFont(font)
         metrics = QFontMetricsF(font)
         label_width = min(max((metrics.horizontalAdvance(t) for t in self.source + self.target), default=10) + 8, self.width() / 3)
         left_x, right_x = label_width, self.width() - label_width
         top = 18.0
-        painter.setPen(QColor("#666666"))
+        painter.setPen(QColor(self.theme.muted))
         painter.drawText(QRectF(0, 0, label_width, 16), Qt.AlignmentFlag.AlignRight, "source")
         painter.drawText(QRectF(right_x, 0, label_width, 16), Qt.AlignmentFlag.AlignLeft, "target")
 
@@ -119,18 +124,22 @@ class AlignmentView(QWidget):
                 QPointF(left_x + 4, y_of(source_index, len(self.source))),
                 QPointF(right_x - 4, y_of(target_index, len(self.target))),
             )
-        for labels, special, x, alignment, count in (
-            (self.source, self.source_special, 0.0, Qt.AlignmentFlag.AlignRight, len(self.source)),
-            (self.target, self.target_special, right_x + 8, Qt.AlignmentFlag.AlignLeft, len(self.target)),
+        source_priority, target_priority = alignment_priorities(self.weights, self.query)
+        line = metrics.height()
+        for labels, special, x, alignment, count, priority in (
+            (self.source, self.source_special, 0.0, Qt.AlignmentFlag.AlignRight, len(self.source), source_priority),
+            (self.target, self.target_special, right_x + 8, Qt.AlignmentFlag.AlignLeft, len(self.target), target_priority),
         ):
-            for index, label in enumerate(labels):
-                if row_pixels < metrics.height() * 0.8 and index % max(int(metrics.height() / row_pixels), 1):
-                    continue  # too many tokens for every label; the lines still show
+            # Too many tokens for every label: the selected token's and the strongest
+            # links' labels are kept; the lines still show the rest.
+            self.drawn_labels[x > 0] = shown = labels_by_priority(priority, row_pixels, line)
+            for index in shown:
+                label = metrics.elidedText(labels[index], Qt.TextElideMode.ElideRight, label_width - 8)
                 is_query = x > 0 and index == self.query
-                painter.setPen(QColor(SELECTION_COLOUR) if is_query else QColor("#8a8a8a" if special[index] else "#1b1b1b"))
+                painter.setPen(QColor(SELECTION_COLOUR if is_query else self.theme.special if special[index] else self.theme.foreground))
                 y = y_of(index, count)
                 painter.drawText(
-                    QRectF(x, y - row_pixels / 2, label_width - 8, row_pixels),
+                    QRectF(x, y - line / 2, label_width - 8, line),
                     alignment | Qt.AlignmentFlag.AlignVCenter,
                     label,
                 )

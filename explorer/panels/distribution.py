@@ -16,16 +16,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from .theme import plot_theme
 from ..core.selection import MAX_TEMPERATURE, MIN_TEMPERATURE
 from ..core.views import DistributionView
 from .heatmap import (
-    BACKGROUND,
-    FOREGROUND,
     TokenAxisItem,
     plain_label,
     stable_axes,
     style_plot,
-    thinned_ticks,
+    key_ticks,
     token_label,
 )
 
@@ -78,7 +77,7 @@ class DistributionPanel(QWidget):
         header.addWidget(self.reset)
 
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
+        self.view.setBackground(plot_theme().background)
         self.probability_plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=stable_axes("left", "bottom"))
         self.score_plot: pg.PlotItem = self.view.addPlot(
             row=1, col=0, axisItems={**stable_axes("left"), "bottom": TokenAxisItem("bottom")}
@@ -87,8 +86,8 @@ class DistributionPanel(QWidget):
             style_plot(plot)
             plot.invertY(False)
             plot.showGrid(y=True, alpha=0.25)
-        self.probability_plot.setLabel("left", "probability", color=FOREGROUND)
-        self.score_plot.setLabel("left", "raw score", color=FOREGROUND)
+        self.probability_plot.setLabel("left", "probability", color=plot_theme().foreground)
+        self.score_plot.setLabel("left", "raw score", color=plot_theme().foreground)
         self.score_plot.setXLink(self.probability_plot)
         self.probability_plot.getAxis("bottom").setStyle(showValues=False)
         self.view.ci.layout.setRowStretchFactor(0, 3)
@@ -104,7 +103,6 @@ class DistributionPanel(QWidget):
         self.score_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999999")))
 
         self.summary = plain_label()
-        self.summary.setStyleSheet("color:#333;")
         self.summary.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
@@ -177,9 +175,9 @@ class DistributionPanel(QWidget):
         if not self._labels or width <= 0:
             return
         metrics = QFontMetricsF(self.score_plot.getAxis("bottom").style.get("tickFont") or QFont())
-        ticks = thinned_ticks(self._labels, width / len(self._labels), [metrics.horizontalAdvance(t) for t in self._labels])
+        ticks, rotated, longest = key_ticks(self._labels, width / len(self._labels), metrics)
         special = {label for label, is_special in zip(self._labels, self.shown.special) if is_special} if self.shown else set()
-        self.score_plot.getAxis("bottom").set_token_ticks(ticks, special)
+        self.score_plot.getAxis("bottom").set_token_ticks(ticks, special, rotated, longest)
         self.probability_plot.getAxis("bottom").setTicks([ticks])
 
     def _sync_slider(self, temperature: float) -> None:

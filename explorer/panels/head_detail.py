@@ -41,7 +41,7 @@ class HeadDetail(QWidget):
         header.addWidget(self.scores_button)
         self.heatmap = TokenHeatmap()
         self.readout = plain_label("Hover a cell to read it.")
-        self.readout.setStyleSheet("color:#444; font-family: monospace;")
+        self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)

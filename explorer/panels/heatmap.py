@@ -17,8 +17,9 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..colormaps import colormap
 from ..token_labels import display_token, elide
+from .theme import plot_theme
 
-BACKGROUND = "#ffffff"
+BACKGROUND = "#ffffff"  # the light theme's; panels ask plot_theme()
 FOREGROUND = "#222222"
 SELECTION_COLOUR = "#e8261c"
 MUTED = "#888888"
@@ -61,11 +62,12 @@ def style_plot(plot: pg.PlotItem) -> None:
     plot.setMenuEnabled(False)
     font = QFont()
     font.setPointSize(AXIS_FONT_POINTS)
+    foreground = plot_theme().foreground
     for side in ("left", "bottom", "top", "right"):
         axis = plot.getAxis(side)
         axis.setTickFont(font)
-        axis.setPen(pg.mkPen(FOREGROUND))
-        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setPen(pg.mkPen(foreground))
+        axis.setTextPen(pg.mkPen(foreground))
         axis.enableAutoSIPrefix(False)
 
 
@@ -139,22 +141,47 @@ def stable_axes(*sides: str) -> dict[str, StableAxisItem]:
     return {side: StableAxisItem(side) for side in sides}
 
 
+ROTATED_LABEL_PIXELS = 90.0  # the most height a rotated key label may take
+
+
 class TokenAxisItem(StableAxisItem):
-    """An axis whose special-token labels (``<s>``, ``[CLS]``, …) are drawn grey and italic."""
+    """An axis whose special-token labels (``<s>``, ``[CLS]``, …) are drawn grey and italic.
+
+    A bottom axis can draw its labels rotated (reading upwards), so every key keeps its
+    label while a cell is at least a line wide; ``set_token_ticks(..., rotated=True)``.
+    """
 
     def __init__(self, orientation: str) -> None:
         super().__init__(orientation)
         self.special_labels: set[str] = set()
+        self.rotated = False
+        self._rotated_height = 0.0
 
-    def set_token_ticks(self, ticks: list[tuple[float, str]], special_labels: set[str]) -> None:
-        if special_labels != self.special_labels:
+    def set_token_ticks(
+        self, ticks: list[tuple[float, str]], special_labels: set[str], rotated: bool = False, label_pixels: float = 0.0
+    ) -> None:
+        if special_labels != self.special_labels or rotated != self.rotated:
             self.special_labels = special_labels
+            self.rotated = rotated
             # The grey labels are drawn into the picture: a new set needs a new picture.
             self.picture = None
             self.update()
+        if rotated:
+            height = math.ceil(min(label_pixels, ROTATED_LABEL_PIXELS))
+            if height != self._rotated_height:
+                self._rotated_height = height
+                title = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0.0
+                self.setHeight(height + self.style["tickTextOffset"][1] + max(0, self.style["tickLength"]) + title)
+        elif self._rotated_height:
+            self._rotated_height = 0.0
+            self.setHeight(None)
         self.setTicks([ticks])
 
     def drawPicture(self, painter, axisSpec, tickSpecs, textSpecs) -> None:  # noqa: N802, N803 - pyqtgraph override
+        if self.rotated:
+            super().drawPicture(painter, axisSpec, tickSpecs, [])
+            self._draw_rotated(painter, tickSpecs)
+            return
         plain = [spec for spec in textSpecs if spec[2] not in self.special_labels]
         special = [spec for spec in textSpecs if spec[2] in self.special_labels]
         super().drawPicture(painter, axisSpec, tickSpecs, plain)
@@ -167,22 +194,62 @@ class TokenAxisItem(StableAxisItem):
         for rect, flags, text in special:
             painter.drawText(rect, int(flags), text)
 
+    def _draw_rotated(self, painter: QPainter, tickSpecs: list) -> None:  # noqa: N803 - pyqtgraph's name
+        ticks = (self._tickLevels or [[]])[0]
+        if len(ticks) != len(tickSpecs):
+            return  # ticks outside the range: nothing sensible to pair them with
+        plain_font = QFont(self.style["tickFont"] or painter.font())
+        special_font = QFont(plain_font)
+        special_font.setItalic(True)
+        line = QFontMetricsF(plain_font).height()
+        top = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
+        text_pen, special_pen = self.textPen(), pg.mkPen(SPECIAL_COLOUR)
+        for (_value, text), (_pen, start, _end) in zip(ticks, tickSpecs):
+            special = text in self.special_labels
+            painter.setFont(special_font if special else plain_font)
+            painter.setPen(special_pen if special else text_pen)
+            painter.save()
+            painter.translate(start.x(), top)
+            painter.rotate(-90)
+            # Reading upwards, the label ends at the axis.
+            painter.drawText(
+                QRectF(-self._rotated_height, -line / 2, self._rotated_height, line),
+                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                text,
+            )
+            painter.restore()
+
+
+def key_ticks(
+    labels: Sequence[str], pixels_per_token: float, metrics: QFontMetricsF
+) -> tuple[list[tuple[float, str]], bool, float]:
+    """(ticks, rotated, longest label in pixels) for a key axis.
+
+    Horizontal labels when every one fits; otherwise rotated labels, all of them while a
+    cell is at least a line wide, thinned to one per line height below that.
+    """
+    widths = [metrics.horizontalAdvance(label) for label in labels]
+    horizontal = thinned_ticks(labels, pixels_per_token, widths)
+    if len(horizontal) == len(labels):
+        return horizontal, False, 0.0
+    rotated = thinned_ticks(labels, pixels_per_token, metrics.height(), gap=0.0)
+    return rotated, True, max(widths, default=0.0)
+
 
 def label_token_axes(
     plot: pg.PlotItem, shape: tuple[int, int], query_labels: list[str], key_labels: list[str], special_labels: set[str]
 ) -> None:
     """Put as many query labels on the left axis and key labels on the bottom axis as fit
-    the plot's current size without overlapping; ``shape`` is the matrix's (Q, K)."""
+    the plot's current size without overlapping (keys rotated when that keeps more of
+    them); ``shape`` is the matrix's (Q, K)."""
     box = plot.getViewBox()
     width, height = box.width(), box.height()
     if width <= 0 or height <= 0:
         return
     rows, columns = shape
     metrics = QFontMetricsF(plot.getAxis("bottom").style.get("tickFont") or QFont())
-    plot.getAxis("bottom").set_token_ticks(
-        thinned_ticks(key_labels, width / max(columns, 1), [metrics.horizontalAdvance(label) for label in key_labels]),
-        special_labels,
-    )
+    ticks, rotated, longest = key_ticks(key_labels, width / max(columns, 1), metrics)
+    plot.getAxis("bottom").set_token_ticks(ticks, special_labels, rotated, longest)
     plot.getAxis("left").set_token_ticks(thinned_ticks(query_labels, height / max(rows, 1), metrics.height()), special_labels)
 
 

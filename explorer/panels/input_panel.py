@@ -1,23 +1,20 @@
 """The input panel: source, target and pair editors, and the tokens as the model saw them.
 
-Tokens are links in one read-only rich-text view (cheap even for thousands of tokens);
-clicking one selects it as the query token. Special tokens are styled apart, whitespace
-markers are made visible by ``display_token``.
+Tokens are chips painted by one widget (``token_chips``); clicking one selects it as
+the query token. Special tokens are styled apart, whitespace markers are made visible by
+``display_token``.
 """
 
 from __future__ import annotations
 
-import html
-
-from PySide6.QtCore import QSignalBlocker, QUrl, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -26,12 +23,9 @@ from model.trace import TokenAxis
 
 from ..core.views import PanelAvailability, TokensView
 from ..jobs import InputTexts
-from ..token_labels import display_token
 from .heatmap import plain_label
+from .token_chips import TokenChips
 
-SPECIAL_STYLE = "color:#7a7a7a; font-style:italic;"
-TOKEN_STYLE = "color:#1b1b1b; background:#eef2f7; border-radius:3px; text-decoration:none;"
-SELECTED_STYLE = "color:#ffffff; background:#e8261c; text-decoration:none;"
 NOTICE_STYLE = "color:#8a5300; background:#fff4d6; border:1px solid #f0d48a; padding:3px 6px;"
 
 
@@ -83,14 +77,12 @@ class InputPanel(QWidget):
         self.chat.hide()
         form.addRow(self.chat)
 
-        self.tokens = QTextBrowser()
-        self.tokens.setOpenLinks(False)
-        self.tokens.setOpenExternalLinks(False)
-        self.tokens.anchorClicked.connect(self._on_anchor_clicked)
+        self.tokens = TokenChips()
+        self.tokens.token_clicked.connect(self.token_clicked)
         self.tokens.setMinimumHeight(60)
-        font = QFont(self.tokens.font())
+        font = QFont(self.tokens.canvas.font())
         font.setPointSize(font.pointSize() + 1)
-        self.tokens.setFont(font)
+        self.tokens.canvas.setFont(font)
         self.notice = plain_label()
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet(NOTICE_STYLE)
@@ -103,7 +95,6 @@ class InputPanel(QWidget):
         layout.addWidget(self.tokens, 1)
         layout.addWidget(self.notice)
 
-        self._token_html = ""
 
         for editor in (self.source, self.target, self.pair):
             editor.textChanged.connect(self._on_text_changed)
@@ -119,6 +110,11 @@ class InputPanel(QWidget):
 
     def _on_text_changed(self, *_: object) -> None:
         self.input_edited.emit(self.texts())
+
+    def focus_source(self) -> None:
+        """Give the source editor the keyboard, with the cursor after the text."""
+        self.source.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.source.moveCursor(QTextCursor.MoveOperation.End)
 
     # -- showing -----------------------------------------------------------------------------
     def set_availability(self, target: PanelAvailability, pair: PanelAvailability) -> None:
@@ -140,29 +136,8 @@ class InputPanel(QWidget):
 
     def show(self, view: TokensView) -> None:
         """Show the view's token rows (axis name, heading, tokens) and its selected token."""
-        axes, selected, notices = view.rows, view.selected, view.notices
-        rows = []
-        for axis_name, heading, axis in axes:
-            chips = []
-            for index, token in enumerate(axis.tokens):
-                label = html.escape(display_token(token))
-                style = TOKEN_STYLE
-                if selected == (axis_name, index):
-                    style = SELECTED_STYLE
-                elif bool(axis.special[index]) or (axis.template is not None and bool(axis.template[index])):
-                    style = TOKEN_STYLE + SPECIAL_STYLE
-                chips.append(f'<a href="token:{axis_name}:{index}" style="{style}">&nbsp;{label}&nbsp;</a>')
-            rows.append(f'<p style="margin:2px 0;"><b style="color:#555;">{html.escape(heading)}</b>&nbsp; {" ".join(chips)}</p>')
-        token_html = "".join(rows)
-        if token_html != self._token_html:
-            # Re-laying out the chips is most of this panel's cost; selection changes that
-            # leave the tokens and the selected chip alone skip it.
-            self._token_html = token_html
-            self.tokens.setHtml(token_html)
+        # The chips are laid out again only when the tokens change; a new selection repaints.
+        self.tokens.show_tokens(view.rows, view.selected)
+        notices = view.notices
         self.notice.setText(" ".join(notices))
         self.notice.setVisible(bool(notices))
-
-    def _on_anchor_clicked(self, url: QUrl) -> None:
-        parts = url.toString().split(":")
-        if len(parts) == 3 and parts[0] == "token" and parts[2].isdigit():
-            self.token_clicked.emit(parts[1], int(parts[2]))

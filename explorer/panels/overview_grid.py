@@ -1,10 +1,11 @@
-"""The overview grid: every layer × head of one attention kind as small heatmaps.
+"""The overview grid: every layer × head of one attention kind as one mosaic image.
 
-All thumbnails live in one plot as a mosaic of unit cells (layer rows, head columns,
-an optional mean column), driven by one ``ColorBarItem`` for the shared colour scale.
-One plot instead of a ViewBox per head keeps a 12 × 12 grid cheap to build and to
-draw, and keeps the number of ViewBoxes in the window small. Items are built once per
-model shape and then only fed new arrays, so typing never creates graphics items.
+The thumbnails are coloured through a lookup table into one uint8 RGBA mosaic
+(``core.mosaic``) shown by a single ``ImageItem``, so a repaint blits one picture instead
+of colouring and drawing an image per head; the colour bar beside it only shows the scale.
+The mosaic is rebuilt only when its values, levels or colours change (a new selection of
+the query or the head leaves it alone), and the plot is laid out again only when the
+grid's shape changes, so typing never creates graphics items.
 """
 
 from __future__ import annotations
@@ -14,29 +15,25 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from ..colormaps import lookup_table
+from ..core.mosaic import MosaicLayout, colour_table, grid_layout, mosaic_rgba
 from ..core.views import GridView
-from .heatmap import BACKGROUND, FOREGROUND, ClickableImage, lookup, outline_pen, stable_axes, style_plot
+from .heatmap import ClickableImage, lookup, outline_pen, stable_axes, style_plot
+from .theme import plot_theme
 
 MEAN_COLUMN_TITLE = "mean"
-# Space between thumbnails, as a fraction of a cell.
-GAP = 0.08
-
-
-def cell_rect(column: int, row: int) -> QRectF:
-    """Where the thumbnail of grid cell (column, row) sits in plot coordinates."""
-    return QRectF(column + GAP / 2, row + GAP / 2, 1 - GAP, 1 - GAP)
 
 
 class OverviewGrid(QWidget):
-    """Thumbnails in one ``PlotItem``; ``head_clicked(layer, head)`` (head -1 = mean)."""
+    """One mosaic in one ``PlotItem``; ``head_clicked(layer, head)`` (head -1 = mean)."""
 
     head_clicked = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
-        self.title = self.view.addLabel("", row=0, col=0, colspan=2, color=FOREGROUND, size="9pt")
+        self.view.setBackground(plot_theme().background)
+        self.title = self.view.addLabel("", row=0, col=0, colspan=2, color=plot_theme().foreground, size="9pt")
         self.plot: pg.PlotItem = self.view.addPlot(row=1, col=0, axisItems=stable_axes("top", "left"))
         style_plot(self.plot)
         self.plot.showAxis("top")
@@ -48,6 +45,8 @@ class OverviewGrid(QWidget):
             axis.setStyle(tickLength=0)
         self.colour_bar = pg.ColorBarItem(colorMap=lookup("viridis"), interactive=False, width=12)
         self.view.addItem(self.colour_bar, row=1, col=1)
+        self.image = ClickableImage(on_click=self._on_pixel_clicked)
+        self.plot.addItem(self.image)
         self.outline = QGraphicsRectItem()
         self.outline.setPen(outline_pen(2.5))
         self.outline.setZValue(10)
@@ -56,64 +55,84 @@ class OverviewGrid(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-        self._shape: tuple[int, int, bool] | None = None
-        self.images: dict[tuple[int, int], ClickableImage] = {}  # (layer, head or -1) -> item
+        self.layout_: MosaicLayout | None = None
         self._columns: dict[int, int] = {}  # head or -1 -> column in the mosaic
+        self._unit = 1.0  # mosaic pixels per plot unit
+        self._drawn: tuple | None = None  # what the mosaic shows: (arrays' ids, levels, colour map)
+        self.cells: dict[tuple[int, int], np.ndarray] = {}  # (layer, head or -1) -> values drawn
+        self.mosaic_builds = 0  # how often the mosaic changed; a regression test reads it
+        self.gui_thread_colourings = 0  # of those, coloured here rather than on the worker
         self._selected: tuple[int, int] | None = None
         self._colormap = "viridis"
         self._levels: tuple[float, float] | None = None
         self.shown: GridView | None = None
 
-    def _build(self, n_layers: int, n_heads: int, mean_column: bool) -> None:
-        for image in self.images.values():
-            self.plot.removeItem(image)
-        self.images.clear()
-        heads = [*range(n_heads), *([-1] if mean_column else [])]
-        self._columns = {head: column for column, head in enumerate(heads)}
-        for layer in range(n_layers):
-            for head in heads:
-                image = ClickableImage(on_click=lambda _row, _column, l=layer, h=head: self.head_clicked.emit(l, h))
-                self.plot.addItem(image)
-                self.images[(layer, head)] = image
-        self.colour_bar.setImageItem(list(self.images.values()))
-        self.colour_bar.setColorMap(lookup(self._colormap))
-        top = [(column + 0.5, MEAN_COLUMN_TITLE if head == -1 else f"H{head}") for head, column in self._columns.items()]
-        self.plot.getAxis("top").setTicks([top])
-        self.plot.getAxis("left").setTicks([[(layer + 0.5, f"L{layer}") for layer in range(n_layers)]])
-        self.plot.setRange(xRange=(0, len(heads)), yRange=(0, n_layers), padding=0.0)
-        self._shape = (n_layers, n_heads, mean_column)
+    def _build(self, layout: MosaicLayout) -> None:
+        """Lay the plot out for a grid of a new shape: titles, layer labels, range."""
+        self.layout_ = layout
+        self._columns = {column.head: index for index, column in enumerate(layout.columns)}
+        xs = layout.column_x()
+        titles = [(x + 0.5, MEAN_COLUMN_TITLE if c.head == -1 else c.title) for x, c in zip(xs, layout.columns)]
+        self.plot.getAxis("top").setTicks([titles])
+        self.plot.getAxis("left").setTicks([[(row + 0.5, label) for row, label in enumerate(layout.row_labels)]])
+        self.plot.setRange(xRange=(0, layout.width), yRange=(0, layout.height), padding=0.0)
         self._selected = None
-        self._levels = None
+        self._drawn = None
 
     def show(self, view: GridView) -> None:
         """Paint the view's (L, H, q, k) thumbnails and optional means; outline its selection."""
         self.shown = view
         grid, means, levels, colormap, title = view.thumbnails, view.means, view.levels, view.colormap, view.title
         n_layers, n_heads = grid.shape[:2]
-        shape = (n_layers, n_heads, means is not None)
-        if shape != self._shape:
-            self._build(*shape)
+        layout = grid_layout(n_layers, n_heads, means is not None)
+        if layout != self.layout_:
+            self._build(layout)
         if self.title.text != title:
             self.title.setText(title)
         if self._colormap != colormap:
-            # Re-colouring every image is the costly part of a repaint: only on a change.
             self.colour_bar.setColorMap(lookup(colormap))
             self._colormap = colormap
-        for (layer, head), image in self.images.items():
-            data = means[layer] if head == -1 and means is not None else grid[layer, head]
-            image.setImage(data, autoLevels=False, levels=levels)
-            image.setRect(cell_rect(self._columns[head], layer))
         if self._levels != levels:
             self.colour_bar.setLevels(levels)
             self._levels = levels
+        drawn = (id(grid), id(means), tuple(levels), colormap)
+        if drawn != self._drawn:
+            # Only new values, levels or colours recolour the mosaic.
+            self._drawn = drawn
+            self.cells = {
+                (layer, head): (means[layer] if head == -1 else grid[layer, head])
+                for layer in range(n_layers)
+                for head in self._columns
+            }
+            if view.mosaic is not None:
+                rgba, self._unit = view.mosaic  # coloured on the worker: only a blit here
+            else:
+                by_position = {(layer, self._columns[head]): values for (layer, head), values in self.cells.items()}
+                rgba, self._unit = mosaic_rgba(layout, by_position, levels, colour_table(lookup_table(colormap)))
+                self.gui_thread_colourings += 1
+            self.image.setImage(rgba, autoLevels=False)
+            self.image.setRect(QRectF(0, 0, rgba.shape[1] / self._unit, rgba.shape[0] / self._unit))
+            self.mosaic_builds += 1
         self._outline(view.selected)
+
+    def _on_pixel_clicked(self, row: int, column: int) -> None:
+        if self.layout_ is None:
+            return
+        hit = self.layout_.hit((column + 0.5) / self._unit, (row + 0.5) / self._unit)
+        if hit is not None:
+            layer, index = hit
+            self.head_clicked.emit(layer, self.layout_.columns[index].head)
+
+    def cell_centre(self, layer: int, head: int) -> tuple[float, float]:
+        """Plot coordinates of the centre of cell (layer, head) (head -1 = mean)."""
+        return self.layout_.column_x()[self._columns[head]] + 0.5, layer + 0.5
 
     def _outline(self, selected: tuple[int, int]) -> None:
         layer, head = selected
-        if (layer, head) not in self.images:
+        if self.layout_ is None or head not in self._columns or not 0 <= layer < len(self.layout_.row_labels):
             self.outline.hide()
         else:
-            self.outline.setRect(QRectF(self._columns[head], layer, 1, 1))
+            self.outline.setRect(QRectF(self.layout_.column_x()[self._columns[head]], layer, 1, 1))
             self.outline.show()
         self._selected = selected
 

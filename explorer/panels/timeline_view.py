@@ -13,8 +13,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from .theme import plot_theme
 from ..analysis.head_stats import STATISTIC_TITLES, STATISTICS
-from .heatmap import BACKGROUND, FOREGROUND, MUTED, SELECTION_COLOUR, plain_label, stable_axes, style_plot
+from .heatmap import MUTED, SELECTION_COLOUR, plain_label, stable_axes, style_plot
 
 CURVE_COLOUR = "#3b6fb6"
 LOSS_COLOUR = "#d08c2e"
@@ -78,7 +79,7 @@ class TimelineView(QWidget):
         statistic_row.addWidget(self.curve_title, 1)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground(BACKGROUND)
+        self.plots.setBackground(plot_theme().background)
         self.curve_plot: pg.PlotItem = self.plots.addPlot(row=0, col=0, axisItems=stable_axes("left", "bottom"))
         self.log_plot: pg.PlotItem = self.plots.addPlot(row=1, col=0, axisItems=stable_axes("left", "bottom"))
         for plot in (self.curve_plot, self.log_plot):
@@ -87,7 +88,7 @@ class TimelineView(QWidget):
             plot.setDefaultPadding(0.02)
             plot.showGrid(x=True, y=True, alpha=0.2)
         self.log_plot.setXLink(self.curve_plot)
-        self.log_plot.setLabel("bottom", "training step", color=FOREGROUND)
+        self.log_plot.setLabel("bottom", "training step", color=plot_theme().foreground)
         # The step axis is read off the log plot beneath; the combo above names the statistic.
         self.curve_plot.getAxis("bottom").setStyle(showValues=False)
         self.plots.ci.layout.setRowStretchFactor(0, 3)

@@ -11,10 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from .theme import plot_theme
 from ..core.numeric import display_values
 from .heatmap import (
-    BACKGROUND,
-    FOREGROUND,
     ClickableImage,
     label_token_axes,
     lookup,
@@ -37,11 +36,11 @@ class TokenHeatmap(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(BACKGROUND)
+        self.view.setBackground(plot_theme().background)
         self.plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=token_axes())
         style_plot(self.plot)
-        self.plot.setLabel("left", "query", color=FOREGROUND)
-        self.plot.setLabel("bottom", "key", color=FOREGROUND)
+        self.plot.setLabel("left", "query", color=plot_theme().foreground)
+        self.plot.setLabel("bottom", "key", color=plot_theme().foreground)
         self.image = ClickableImage(on_click=lambda row, _column: self.row_clicked.emit(row))
         self.plot.addItem(self.image)
         self.colour_bar = pg.ColorBarItem(interactive=False, width=14, colorMap=lookup("viridis"))

@@ -111,7 +111,7 @@ def test_the_checkbox_changes_what_the_head_detail_shows(drive, window, checkpoi
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, expected, atol=1e-6)
     assert window.head_detail.heatmap._key_labels == [t for t, k in zip(trace.decoder.tokens, keep) if k]
     assert window.distribution.shown.keys == [t for t, k in zip(trace.decoder.tokens, keep) if k]
-    np.testing.assert_allclose(window.grid.images[(1, 0)].image, expected, atol=1e-6)
+    np.testing.assert_allclose(window.grid.cells[(1, 0)], expected, atol=1e-6)
     assert window.settings.value("view/hide_special") is True
     # The cross-attention panel drops the encoder's </s> column too.
     assert window.cross.heatmap.matrix.shape == (len(trace.decoder), kept_columns(trace.encoder).sum())

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from gui.call_counts import calls
-from PySide6.QtCore import QPointF, QUrl, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QTextCursor
 
 from model import load_checkpoint
@@ -31,9 +31,9 @@ def test_typing_updates_every_panel_with_the_newest_text(drive, qtbot, window, c
     layer, head, query = selection.layer, selection.head, selection.query
     kind_weights = expected.attention[selection.kind].weights
     # Overview grid: every thumbnail holds its head of the new trace.
-    for (grid_layer, grid_head), image in window.grid.images.items():
+    for (grid_layer, grid_head), values in window.grid.cells.items():
         if grid_head >= 0:
-            np.testing.assert_allclose(image.image, kind_weights[grid_layer, grid_head], atol=1e-5)
+            np.testing.assert_allclose(values, kind_weights[grid_layer, grid_head], atol=1e-5)
     # Head detail, distribution, cross-attention and the token chips.
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, kind_weights[layer, head], atol=1e-5)
     np.testing.assert_allclose(window.distribution.shown.probabilities, kind_weights[layer, head, query], atol=1e-5)
@@ -67,7 +67,8 @@ def test_selecting_kind_layer_head_and_query_updates_detail_and_distribution(dri
     bar.kind.setCurrentIndex(bar.kind.findData("encoder_self"))
     bar.layer.setValue(1)
     bar.head.setCurrentIndex(1)
-    window.input_panel.tokens.anchorClicked.emit(QUrl("token:encoder:3"))
+    canvas = window.input_panel.tokens.canvas
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=canvas.chip_rect("encoder", 3).center().toPoint())
     selection = window.state.selection
     assert (selection.kind, selection.layer, selection.head, selection.query) == ("encoder_self", 1, 1, 3)
     weights = trace.attention["encoder_self"].weights
@@ -90,7 +91,7 @@ def test_selecting_kind_layer_head_and_query_updates_detail_and_distribution(dri
     scores = trace.attention["encoder_self"].scores
     np.testing.assert_allclose(window.head_detail.heatmap.matrix, scores[0].mean(axis=0), atol=1e-5)
     # A decoder token chip selects a decoder-side kind.
-    window.input_panel.tokens.anchorClicked.emit(QUrl("token:decoder:2"))
+    window.input_panel.tokens.token_clicked.emit("decoder", 2)
     assert window.state.selection.kind == "cross" and window.state.selection.query == 2
 
 
@@ -152,7 +153,7 @@ def test_failed_load_keeps_the_previous_model(drive, qtbot, window, checkpoints)
 
 def test_typing_does_not_recreate_image_items(drive, qtbot, window, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
-    grid_items = {key: id(item) for key, item in window.grid.images.items()}
+    grid_item = window.grid.image
     grid_builds = calls(window.grid, "_build")  # the grid's image items made again
     builds = len(grid_builds)
     detail_item = window.head_detail.heatmap.image
@@ -161,7 +162,7 @@ def test_typing_does_not_recreate_image_items(drive, qtbot, window, checkpoints)
         window.input_panel.source.setPlainText(text)
         drive.wait_for_text(window, text)
     assert len(grid_builds) == builds
-    assert {key: id(item) for key, item in window.grid.images.items()} == grid_items
+    assert window.grid.image is grid_item
     assert window.head_detail.heatmap.image is detail_item and window.cross.heatmap.image is cross_item
     window.select(show_mean_column=False)  # a different grid shape is the one reason to rebuild
     assert len(grid_builds) == builds + 1
@@ -260,9 +261,9 @@ def test_hover_reads_out_a_cell_and_clicking_a_row_picks_the_query(drive, qtbot,
     np.testing.assert_allclose(window.distribution.shown.probabilities, trace.attention["encoder_self"].weights[0, 1, 3], atol=1e-5)
     # Clicking a thumbnail in the overview grid selects that layer and head, outlined.
     window.grid.view.grab()
-    thumbnail = window.grid.images[(1, 0)]
-    rows, columns = thumbnail.image.shape
-    widget_point = window.grid.view.mapFromScene(thumbnail.mapToScene(QPointF(columns / 2, rows / 2)))
+    x, y = window.grid.cell_centre(1, 0)
+    box = window.grid.plot.getViewBox()
+    widget_point = window.grid.view.mapFromScene(box.mapViewToScene(QPointF(x, y)))
     qtbot.mouseClick(window.grid.view.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
     qtbot.waitUntil(lambda: (window.state.selection.layer, window.state.selection.head) == (1, 0), timeout=2000)
     assert window.grid.selected == (1, 0)

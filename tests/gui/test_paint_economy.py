@@ -7,8 +7,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 from gui.call_counts import calls, calls_by_first_argument
 
+from explorer.colormaps import lookup_table
+from explorer.core.mosaic import colour_table, grid_mosaic
 from explorer.core.views import distribution_view
 
 
@@ -81,18 +84,23 @@ def test_bars_are_updated_in_place_and_only_when_their_values_change(drive, wind
     assert len({brushes[i].color().name() for i in range(len(brushes)) if expected.special[i]} & {"#3b6fb6"}) == 0
 
 
-def test_token_chips_are_rebuilt_only_when_tokens_or_the_selected_chip_change(drive, window, checkpoints):
+def test_token_chips_are_laid_out_only_when_the_tokens_change(drive, window, checkpoints):
     drive.load(window, checkpoints["encoder-decoder"])
     panel = window.input_panel
-    token_html_updates = calls(panel.tokens, "setHtml")  # the chips laid out again
-    updates = len(token_html_updates)
-    shown = panel.tokens.toHtml()
+    canvas = panel.tokens.canvas
+    relayouts = canvas.relayouts  # the chips laid out again
+    shown = panel.tokens.toPlainText()
     window.select(layer=0, head=0)
     window.select(values="scores")
-    assert len(token_html_updates) == updates
-    assert panel.tokens.toHtml() == shown
-    window.select(query=window.state.selection.query + 1)
-    assert len(token_html_updates) == updates + 1
+    window.select(query=window.state.selection.query + 1)  # a new selected chip: a repaint only
+    assert canvas.relayouts == relayouts and canvas.selected[1] == window.state.selection.query
+    assert panel.tokens.toPlainText() == shown
+    text = "date: 17 june 1999"
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert canvas.relayouts == relayouts + 1  # new tokens: one layout
+    # Text layouts are made once per distinct label and kept.
+    assert len(canvas._texts) <= len(set(panel.tokens.toPlainText().split())) + 40
 
 
 def test_a_closed_panel_is_not_repainted_and_catches_up_when_shown_again(drive, qtbot, window, paints, checkpoints):
@@ -204,3 +212,36 @@ def test_only_a_newly_opened_models_first_trace_looks_for_the_sharpest_head(driv
     qtbot.waitUntil(lambda: window.painted is not first, timeout=drive.timeout)
     # Typing keeps the view: nothing reads every head's rows to choose one.
     assert not any(key[0] == "sharpest" for key in window.painted.prepared)
+
+
+def test_the_overview_is_one_image_recoloured_only_when_its_values_change(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    grid = window.grid
+    images = [item for item in grid.plot.items if isinstance(item, pg.ImageItem)]
+    assert images == [grid.image]  # one mosaic, not an image per head
+    assert grid.image.image.dtype == np.uint8 and grid.image.image.shape[2] == 4  # coloured already: a blit
+    builds = grid.mosaic_builds
+    window.select(query=1 if window.state.selection.query != 1 else 0)
+    window.select(head=0, layer=1)
+    assert grid.mosaic_builds == builds  # a selection is an outline, not a new mosaic
+    window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
+    assert grid.mosaic_builds == builds + 1
+
+
+def test_the_worker_colours_the_overview_so_the_gui_thread_only_blits_it(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    grid = window.grid
+    text = "date: 18 june 1999"
+    colourings = grid.gui_thread_colourings
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert grid.gui_thread_colourings == colourings  # the trace arrived with its mosaic
+    np.testing.assert_array_equal(grid.cells[(0, 0)], window.state.grid()[0, 0])
+    state = window.state
+    expected, _unit = grid_mosaic(
+        state.grid(), state.grid_means(), (0.0, 1.0), colour_table(lookup_table(state.selection.colormap))
+    )
+    np.testing.assert_array_equal(grid.image.image, expected)  # the picture the GUI thread would make
+    # A colour map the worker did not use is coloured here, once.
+    window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
+    assert grid.gui_thread_colourings == colourings + 1

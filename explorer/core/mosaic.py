@@ -40,6 +40,17 @@ class MosaicLayout:
 
     row_labels: tuple[str, ...]
     column_groups: tuple[tuple[MosaicColumn, ...], ...]
+    # A title over each group ("KV 0" for query heads sharing a key/value head), or "".
+    group_titles: tuple[str, ...] = ()
+
+    def group_centres(self) -> list[tuple[float, str]]:
+        """(x centre, title) of every titled column group."""
+        xs, found, start = self.column_x(), [], 0
+        for group, title in zip(self.column_groups, self.group_titles):
+            if group and title:
+                found.append(((xs[start] + xs[start + len(group) - 1] + 1.0) / 2, title))
+            start += len(group)
+        return found
 
     @property
     def columns(self) -> list[MosaicColumn]:
@@ -81,11 +92,36 @@ class MosaicLayout:
         return None
 
 
-def grid_layout(n_layers: int, n_heads: int, mean_column: bool) -> MosaicLayout:
-    """The plain grid: one group of heads, then the mean column as its own group."""
-    heads = tuple(MosaicColumn(head, f"H{head}") for head in range(n_heads))
-    groups = (heads, (MosaicColumn(-1, "mean"),)) if mean_column else (heads,)
-    return MosaicLayout(tuple(f"L{layer}" for layer in range(n_layers)), groups)
+def grid_layout(
+    n_layers: int,
+    n_heads: int,
+    mean_column: bool,
+    kv_heads: np.ndarray | None = None,
+    windows: tuple[int | None, ...] | None = None,
+) -> MosaicLayout:
+    """The grid: the heads (one group per key/value head they share, titled "KV n", under
+    grouped-query attention), then the mean column as its own group. Under sliding
+    windows each layer's label says whether it is local (and its window) or global."""
+    if kv_heads is None:
+        head_groups = [tuple(range(n_heads))]
+        titles = [""]
+    else:
+        shared = [int(kv_heads[head]) for head in range(n_heads)]
+        head_groups = [tuple(h for h in range(n_heads) if shared[h] == kv) for kv in dict.fromkeys(shared)]
+        titles = [f"KV {shared[group[0]]}" for group in head_groups]
+    groups = [tuple(MosaicColumn(head, f"H{head}") for head in group) for group in head_groups]
+    if mean_column:
+        groups.append((MosaicColumn(-1, "mean"),))
+        titles.append("")
+    rows = tuple(_layer_label(layer, windows) for layer in range(n_layers))
+    return MosaicLayout(rows, tuple(groups), tuple(titles))
+
+
+def _layer_label(layer: int, windows: tuple[int | None, ...] | None) -> str:
+    if windows is None:
+        return f"L{layer}"
+    window = windows[layer]
+    return f"L{layer} global" if window is None else f"L{layer} local {window:,}"
 
 
 def colour_table(rgb: np.ndarray) -> np.ndarray:
@@ -147,11 +183,17 @@ def mosaic_rgba(
 
 
 def grid_mosaic(
-    thumbnails: np.ndarray, means: np.ndarray | None, levels: tuple[float, float], table: np.ndarray
+    thumbnails: np.ndarray,
+    means: np.ndarray | None,
+    levels: tuple[float, float],
+    table: np.ndarray,
+    kv_heads: np.ndarray | None = None,
+    windows: tuple[int | None, ...] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """The plain grid's mosaic of (L, H, q, k) thumbnails and optional (L, q, k) means."""
+    """The grid's mosaic of (L, H, q, k) thumbnails and optional (L, q, k) means, laid out
+    as ``grid_layout`` lays out the panel (heads stay in order, so column h is head h)."""
     n_layers, n_heads = thumbnails.shape[:2]
-    layout = grid_layout(n_layers, n_heads, means is not None)
+    layout = grid_layout(n_layers, n_heads, means is not None, kv_heads, windows)
     cells = {(layer, head): thumbnails[layer, head] for layer in range(n_layers) for head in range(n_heads)}
     if means is not None:
         cells.update({(layer, n_heads): means[layer] for layer in range(n_layers)})
@@ -184,6 +226,7 @@ def prepare_mosaics(
         means = prepared.get(cache_key("means", kind, "weights", filtered)) if mean_column else None
         if grid is None or (mean_column and means is None):
             continue
-        rgba, unit = grid_mosaic(grid, means, (0.0, 1.0), table)
+        maps = trace.attention[kind]
+        rgba, unit = grid_mosaic(grid, means, (0.0, 1.0), table, maps.kv_heads, maps.windows)
         mosaics[mosaic_key(kind, "weights", colormap, mean_column, filtered)] = (grid, means, rgba, unit)
     return mosaics

@@ -90,6 +90,9 @@ class GridView:
     key_axis: TokenAxis  # without hidden special tokens
     # The worker's coloured mosaic of these thumbnails: (rgba, pixels per cell), or None.
     mosaic: tuple | None = None
+    # The attention's structure (``AttentionMaps``): shared key/value heads, layer windows.
+    kv_heads: np.ndarray | None = None
+    windows: tuple[int | None, ...] | None = None
 
     @property
     def pooled(self) -> bool:
@@ -113,11 +116,30 @@ class HeadView:
     levels: tuple[float, float]
     colormap: str
     query: int | None  # the outlined query row
+    # The layer's sliding window in tokens (None: it attends to every key it may).
+    window: int | None = None
 
     @property
     def matrix(self) -> np.ndarray:
-        """What the heatmap shows: the probabilities or the raw scores."""
-        return self.weights if self.values == "weights" else self.scores
+        """What the heatmap shows: the probabilities or the raw scores.
+
+        In a windowed layer the keys the window cuts off are nan (drawn empty, apart from
+        keys that merely got little weight); a causal decoder's future keys stay 0 as in
+        every other layer.
+        """
+        if self.values != "weights":
+            return self.scores
+        if self.window is None:
+            return self.weights
+        return np.where(outside_window(self.scores, causal=self.kind == "decoder_self"), np.nan, self.weights)
+
+
+def outside_window(scores: np.ndarray, causal: bool) -> np.ndarray:
+    """(Q, K) bool: masked keys (score -inf) that a window cut off, not the causal future."""
+    masked = np.isneginf(scores)
+    if causal:
+        masked &= np.tri(*scores.shape, dtype=bool)  # keys at or before the query
+    return masked
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,6 +198,8 @@ def grid_view(state: ExplorerState) -> GridView:
         query_axis=query_axis,
         key_axis=key_axis,
         mosaic=_prepared_mosaic(state),
+        kv_heads=state.trace.attention[selection.kind].kv_heads,
+        windows=state.trace.attention[selection.kind].windows,
     )
 
 
@@ -206,6 +230,7 @@ def head_view(state: ExplorerState) -> HeadView:
         levels=state.levels(),
         colormap=selection.colormap,
         query=selection.query,
+        window=state.trace.attention[selection.kind].window(selection.layer),
     )
 
 

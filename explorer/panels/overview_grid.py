@@ -21,6 +21,11 @@ from ..core.views import GridView
 from .heatmap import ClickableImage, lookup, outline_pen, stable_axes, style_plot
 from .theme import plot_theme
 
+# Room above the first layer for the "KV n" titles of grouped heads, in cells: about a
+# line of text whether the grid has 3 layers (tall cells) or 30 (short ones).
+def group_title_height(n_layers: int) -> float:
+    return min(0.6, max(0.15, 0.06 * n_layers))
+
 MEAN_COLUMN_TITLE = "mean"
 
 
@@ -66,6 +71,7 @@ class OverviewGrid(QWidget):
         self._colormap = "viridis"
         self._levels: tuple[float, float] | None = None
         self.shown: GridView | None = None
+        self.group_labels: list[pg.TextItem] = []  # "KV n" over each group of heads sharing keys
 
     def _build(self, layout: MosaicLayout) -> None:
         """Lay the plot out for a grid of a new shape: titles, layer labels, range."""
@@ -75,7 +81,17 @@ class OverviewGrid(QWidget):
         titles = [(x + 0.5, MEAN_COLUMN_TITLE if c.head == -1 else c.title) for x, c in zip(xs, layout.columns)]
         self.plot.getAxis("top").setTicks([titles])
         self.plot.getAxis("left").setTicks([[(row + 0.5, label) for row, label in enumerate(layout.row_labels)]])
-        self.plot.setRange(xRange=(0, layout.width), yRange=(0, layout.height), padding=0.0)
+        for label in self.group_labels:
+            self.plot.removeItem(label)
+        self.group_labels = []
+        title_height = group_title_height(len(layout.row_labels))
+        for x, title in layout.group_centres():
+            label = pg.TextItem(title, color=plot_theme().foreground, anchor=(0.5, 0.5))
+            label.setPos(x, -title_height / 2)
+            self.plot.addItem(label)
+            self.group_labels.append(label)
+        top = -title_height if self.group_labels else 0.0
+        self.plot.setRange(xRange=(0, layout.width), yRange=(top, layout.height), padding=0.0)
         self._selected = None
         self._drawn = None
 
@@ -84,7 +100,7 @@ class OverviewGrid(QWidget):
         self.shown = view
         grid, means, levels, colormap, title = view.thumbnails, view.means, view.levels, view.colormap, view.title
         n_layers, n_heads = grid.shape[:2]
-        layout = grid_layout(n_layers, n_heads, means is not None)
+        layout = grid_layout(n_layers, n_heads, means is not None, view.kv_heads, view.windows)
         if layout != self.layout_:
             self._build(layout)
         if self.title.text != title:

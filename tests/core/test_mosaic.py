@@ -49,3 +49,17 @@ def test_a_layout_takes_any_column_groups_and_row_labels() -> None:
     layout = MosaicLayout(("L0 · window 4", "L1"), groups)
     assert len(layout.columns) == 6 and layout.height == 2.0
     assert layout.column_x()[2] - layout.column_x()[1] > 1.0
+
+
+def test_heads_sharing_a_key_value_head_form_one_titled_group_and_windows_label_the_layers() -> None:
+    from explorer.core.mosaic import GROUP_GAP, grid_layout
+
+    layout = grid_layout(3, 6, True, kv_heads=np.array([0, 0, 0, 1, 1, 1]), windows=(4, None, 4))
+    assert [[column.head for column in group] for group in layout.column_groups] == [[0, 1, 2], [3, 4, 5], [-1]]
+    assert layout.group_titles == ("KV 0", "KV 1", "")
+    assert layout.row_labels == ("L0 local 4", "L1 global", "L2 local 4")
+    xs = layout.column_x()
+    assert xs[3] - xs[2] == 1.0 + GROUP_GAP and xs[1] - xs[0] == 1.0  # a gap between groups only
+    assert layout.group_centres() == [((xs[0] + xs[2] + 1) / 2, "KV 0"), ((xs[3] + xs[5] + 1) / 2, "KV 1")]
+    plain = grid_layout(3, 6, True)
+    assert len(plain.column_groups) == 2 and plain.group_centres() == [] and plain.row_labels[1] == "L1"

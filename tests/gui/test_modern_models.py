@@ -30,3 +30,9 @@ def test_a_windowed_grouped_query_decoder_opens_and_names_its_structure(drive, w
     last = maps.weights.shape[2] - 1
     # Keys outside the 4-token window carry no weight in what the panel shows.
     assert np.all(view.weights[last, : last - 3] == 0) and np.all(view.weights[last, last - 3 :] > 0)
+    # Drawn: the keys the window cut off are empty (nan), the causal future stays 0.
+    shown = view.matrix
+    assert np.isnan(shown[last, : last - 3]).all() and not np.isnan(shown[last, last - 3 :]).any()
+    assert not np.isnan(shown[0, 1:]).any() and (shown[0, 1:] == 0).all()
+    grid = window.grid.layout_
+    assert grid.group_titles[:2] == ("KV 0", "KV 1") and grid.row_labels[0] == "L0 local 4"

@@ -103,6 +103,8 @@ class ModelInfo:
     from_run: bool = False
     # The checkpoint carries a chat template ("format as chat" applies).
     chat_template: bool = False
+    # A decoder with a language-model head: the next-token line applies.
+    predicts: bool = False
 
 
 @dataclass(frozen=True)

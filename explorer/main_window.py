@@ -43,7 +43,7 @@ from .selection_bar import SelectionBar
 from .settings import Settings
 from .window_host import WindowHost
 from .window_models import BUNDLED_EXAMPLE, GENERIC_EXAMPLE, ModelActions  # noqa: F401 - the examples are re-exported
-from .window_paint import PANEL_TITLES, PaintLoop, StagedPaint
+from .window_paint import NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
 from .worker import InferenceController
 
 log = logging.getLogger(__name__)
@@ -327,6 +327,9 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
 
     # -- analysis modes ------------------------------------------------------------------------------
     def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
+        if topic == NEXT_TOKEN_TOPIC:
+            self._on_next_token(value, failed)
+            return
         name, _, sub_topic = topic.partition("/")
         if name in self.modes:
             self.modes[name].answered(sub_topic, value, failed)

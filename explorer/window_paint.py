@@ -17,6 +17,8 @@ from .core import views
 from .core.views import panel_availability
 from .jobs import TraceResult
 
+NEXT_TOKEN_TOPIC = "next_token"
+
 PANEL_TITLES = {
     "input": "Input",
     "grid": "Overview: layers × heads",
@@ -142,6 +144,34 @@ class PaintLoop:
         view = views.current(self.state, name)
         if view is not None:  # a model without cross-attention has no cross view
             self.panels[name].show(view)
+        if name == "distribution":
+            self._request_next_token()
+
+    def _request_next_token(self) -> None:
+        """Ask the worker what the model predicts after the query token (decoder queries only)."""
+        trace, selection = self.state.trace, self.state.selection
+        model = self.model
+        on_decoder = trace is not None and trace.decoder is not None and selection.kind in ("decoder_self", "cross")
+        if model is None or not model.predicts or not on_decoder or trace.decoder_hidden is None:
+            self.panels["distribution"].show_next_token("")
+            return
+        position = min(selection.query, len(trace.decoder) - 1)
+
+        def compute(loaded_model):  # on the worker, which holds the model (and torch)
+            from .next_token import next_token_top
+
+            return trace, position, next_token_top(loaded_model, trace, position)
+
+        self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute)
+
+    def _on_next_token(self, value: object, failed: bool) -> None:
+        trace, selection = self.state.trace, self.state.selection
+        if failed:
+            self.panels["distribution"].show_next_token("")
+            return
+        answered_trace, position, top = value
+        if answered_trace is trace and position == min(selection.query, len(trace.decoder) - 1):
+            self.panels["distribution"].show_next_token(views.next_token_text(trace.decoder.tokens[position], top))
 
     def _show_availability(self, architecture: str | None, reason: str | None = None) -> None:
         """Say in each panel whether it applies; collapse the ones a loaded model has no use for.

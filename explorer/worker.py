@@ -53,6 +53,7 @@ def model_info(model, from_run: bool = False) -> ModelInfo:  # model: AttentionM
         bundled=_is_bundled(model),
         from_run=from_run,
         chat_template=model.chat_template is not None,
+        predicts=config.has_decoder and config.lm_head,
     )
 
 

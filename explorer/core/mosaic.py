@@ -24,6 +24,7 @@ GAP = 0.08
 GROUP_GAP = 0.25
 MASKED_RGBA = (222, 222, 222, 255)  # cells outside the attention (NaN): the exports' neutral grey
 NAN_INDEX, GAP_INDEX = 256, 257
+MIN_CELL_PIXELS = 32
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def mosaic_rgba(
     32-bit word per pixel.
     """
     q, k = next(iter(cells.values())).shape if cells else (1, 1)
-    side = max(q, k)
+    # Short inputs are drawn with several pixels per token, so the gap between cells stays
+    # the GAP share of a cell that the outline and the hit test assume.
+    side = max(q, k, MIN_CELL_PIXELS)
     unit = max(int(round(side / (1 - GAP))), side + 2)  # pixels per plot unit
     gap = (unit - side) // 2
     width_px = int(round(layout.width * unit))

@@ -343,3 +343,11 @@ __all__ = [
     "panel_availability",
     "tokens_view",
 ]
+
+
+def next_token_text(after: str, top: list[tuple[str, float]]) -> str:
+    """"next after 'fox': 'jumps' 41.2 % · 'over' 10.3 % · …": what the model would say next."""
+    from ..token_labels import display_token
+
+    guesses = " · ".join(f"{display_token(token)!r} {probability:.1%}" for token, probability in top)
+    return f"next after {display_token(after)!r}: {guesses}"

@@ -104,11 +104,15 @@ class DistributionPanel(QWidget):
 
         self.summary = plain_label()
         self.summary.setWordWrap(True)
+        self.next_token = plain_label()  # what a decoder predicts after the query token
+        self.next_token.setWordWrap(True)
+        self.next_token.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.summary)
+        layout.addWidget(self.next_token)
 
         self.slider.valueChanged.connect(self._on_slider_moved)
         self.temperature.valueChanged.connect(self._on_spin_changed)
@@ -121,6 +125,11 @@ class DistributionPanel(QWidget):
         self._bar_brushes: list = []
         self._bar_heights = np.zeros(0)
         self._score_heights = np.zeros(0)
+
+    def show_next_token(self, text: str) -> None:
+        """The next-token line (``core.views.next_token_text``); empty hides it."""
+        self.next_token.setText(text)
+        self.next_token.setVisible(bool(text))
 
     def show(self, view: DistributionView) -> None:
         """Bars of the view's probabilities and raw scores, its entropy and top keys."""

@@ -1,4 +1,4 @@
-"""Format as chat in the window: offered only where the model has a template; its tokens greyed."""
+"""Decoder inputs in the window: format as chat (offered only where the model has a template, its tokens greyed) and the next-token line."""
 
 from __future__ import annotations
 
@@ -31,3 +31,21 @@ def test_format_as_chat_wraps_the_source_and_greys_the_template(drive, qtbot, wi
     # The bundled model has no template: the option goes, and traces are plain again.
     drive.load(window, None, text="reverse: owl cat fig", target=None)
     assert not panel.chat.isVisibleTo(panel) and not window.painted.request.chat
+
+
+def test_the_next_token_line_shows_what_the_model_predicts_after_the_query(drive, qtbot, window, checkpoints, chat_folder) -> None:
+    from explorer.next_token import next_token_top
+    from model import load_checkpoint
+
+    drive.load(window, chat_folder, text="the quick brown fox", target=None)
+    window.select(kind="decoder_self", query=2)
+    line = window.distribution.next_token
+    expected = next_token_top(load_checkpoint(chat_folder), window.painted.trace, 2)
+    qtbot.waitUntil(lambda: line.isVisibleTo(window.distribution) and repr(expected[0][0])[1:-1] in line.text(), timeout=drive.timeout)
+    token = window.painted.trace.decoder.tokens[2]
+    assert line.text().startswith("next after ") and f"{expected[0][1]:.1%}" in line.text()
+    assert len(line.text().split(" · ")) == 5 and token.strip("Ġ") in line.text()
+    # An encoder–decoder's encoder queries have no next token.
+    drive.load(window, checkpoints["encoder-decoder"])
+    window.select(kind="encoder_self", query=1)
+    assert not line.isVisibleTo(window.distribution)

@@ -288,6 +288,23 @@ def lookup(name: str) -> pg.ColorMap:
     return colormap(name)
 
 
+class ColourBarSync:
+    """Sets a colour bar's map and levels only when they change: each set redraws the bar."""
+
+    def __init__(self, bar: pg.ColorBarItem, initial: str = "viridis") -> None:
+        self.bar = bar
+        self.colormap = initial  # the map the bar was made with
+        self.levels: tuple[float, float] | None = None
+
+    def show(self, colormap: str, levels: tuple[float, float]) -> None:
+        if self.colormap != colormap:
+            self.bar.setColorMap(lookup(colormap))
+            self.colormap = colormap
+        if self.levels != levels:
+            self.bar.setLevels(levels)
+            self.levels = levels
+
+
 def outline_pen(width: float = 2.0) -> QPen:
     pen = pg.mkPen(QColor(SELECTION_COLOUR), width=width)
     pen.setCosmetic(True)

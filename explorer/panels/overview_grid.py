@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 from ..colormaps import lookup_table
 from ..core.mosaic import MosaicLayout, colour_table, grid_layout, mosaic_rgba
 from ..core.views import GridView
-from .heatmap import ClickableImage, lookup, outline_pen, stable_axes, style_plot
+from .heatmap import ClickableImage, ColourBarSync, lookup, outline_pen, stable_axes, style_plot
 from .theme import plot_theme
 
 # Room above the first layer for the "KV n" titles of grouped heads, in cells: about a
@@ -68,8 +68,7 @@ class OverviewGrid(QWidget):
         self.mosaic_builds = 0  # how often the mosaic changed; a regression test reads it
         self.gui_thread_colourings = 0  # of those, coloured here rather than on the worker
         self._selected: tuple[int, int] | None = None
-        self._colormap = "viridis"
-        self._levels: tuple[float, float] | None = None
+        self._bar = ColourBarSync(self.colour_bar)
         self.shown: GridView | None = None
         self.group_labels: list[pg.TextItem] = []  # "KV n" over each group of heads sharing keys
 
@@ -105,12 +104,7 @@ class OverviewGrid(QWidget):
             self._build(layout)
         if self.title.text != title:
             self.title.setText(title)
-        if self._colormap != colormap:
-            self.colour_bar.setColorMap(lookup(colormap))
-            self._colormap = colormap
-        if self._levels != levels:
-            self.colour_bar.setLevels(levels)
-            self._levels = levels
+        self._bar.show(colormap, levels)
         drawn = (id(grid), id(means), tuple(levels), colormap)
         if drawn != self._drawn:
             # Only new values, levels or colours recolour the mosaic.

@@ -15,6 +15,7 @@ from .theme import plot_theme
 from ..core.numeric import display_values
 from .heatmap import (
     ClickableImage,
+    ColourBarSync,
     label_token_axes,
     lookup,
     outline_pen,
@@ -56,8 +57,7 @@ class TokenHeatmap(QWidget):
         self._key_labels: list[str] = []
         self.matrix: np.ndarray | None = None
         self._special_labels: set[str] = set()
-        self._colormap = "viridis"
-        self._levels: tuple[float, float] | None = None
+        self._bar = ColourBarSync(self.colour_bar)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.getViewBox().sigResized.connect(self._update_ticks)
 
@@ -78,12 +78,7 @@ class TokenHeatmap(QWidget):
         self.image.setImage(display_values(matrix), autoLevels=False, levels=levels)
         self.image.setRect(0, 0, columns, rows)
         self.plot.setRange(xRange=(0, columns), yRange=(0, rows), padding=0.0)
-        if self._colormap != colormap:
-            self.colour_bar.setColorMap(lookup(colormap))
-            self._colormap = colormap
-        if self._levels != levels:
-            self.colour_bar.setLevels(levels)
-            self._levels = levels
+        self._bar.show(colormap, levels)
         self._query_labels = [token_label(token) for token in query_tokens]
         self._key_labels = [token_label(token) for token in key_tokens]
         self._special_labels = {

@@ -13,8 +13,10 @@ from .decoders import NAMES, base_fields, decoder_family, read_layer_windows, re
 from .mapping import ConfigReader
 
 
-def _config(reader: ConfigReader, keys: frozenset[str], prefix: str, mistral: bool) -> ModelConfig:
-    fields = base_fields(reader, keys, tied_default=False)
+def llama_fields(reader: ConfigReader, keys: frozenset[str], tied_default: bool) -> dict:
+    """The ``ModelConfig`` fields of a Llama-architecture config: the shared ones, its optional
+    attention and MLP biases, and its rotary positions (SmolLM3 starts from these too)."""
+    fields = base_fields(reader, keys, tied_default=tied_default)
     attention_bias = reader.bool("attention_bias", False)
     fields.update(
         qkv_bias=attention_bias,
@@ -22,6 +24,11 @@ def _config(reader: ConfigReader, keys: frozenset[str], prefix: str, mistral: bo
         ffn_bias=reader.bool("mlp_bias", False),
         rotary=read_rotary(reader, fields["max_positions"]),
     )
+    return fields
+
+
+def _config(reader: ConfigReader, keys: frozenset[str], prefix: str, mistral: bool) -> ModelConfig:
+    fields = llama_fields(reader, keys, tied_default=False)
     if mistral:
         fields["layer_windows"] = read_layer_windows(reader, fields["n_decoder_layers"], lambda layer: True)
     return reader.model_config(NAMES, **fields)

@@ -9,20 +9,14 @@ layers) attend within ``sliding_window``.
 from __future__ import annotations
 
 from ..config import ModelConfig
-from .decoders import NAMES, base_fields, decoder_family, read_layer_windows, read_rotary
+from .decoders import NAMES, decoder_family, read_layer_windows
+from .llama import llama_fields
 from .mapping import ConfigReader
 
 
 def _config(reader: ConfigReader, keys: frozenset[str], prefix: str) -> ModelConfig:
-    fields = base_fields(reader, keys, tied_default=True)
+    fields = llama_fields(reader, keys, tied_default=True)
     n_layers = fields["n_decoder_layers"]
-    attention_bias = reader.bool("attention_bias", False)
-    fields.update(
-        qkv_bias=attention_bias,
-        out_bias=attention_bias,
-        ffn_bias=reader.bool("mlp_bias", False),
-        rotary=read_rotary(reader, fields["max_positions"]),
-    )
     flags = reader.values.get("no_rope_layers")
     if flags is None:
         interval = reader.int("no_rope_layer_interval", 4)

@@ -209,7 +209,7 @@ class StackRunner:
         else:
             k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
             keys, values = single(k), single(v)
-        recipe = ScoreRecipe(key_padding=memory_padding)
+        recipe = ScoreRecipe(key_padding=memory_padding, softcap=attention.softcap)
         q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
         output, lse = blockwise_attention(q, keys, values, recipe, start, lambda w, r, c: overview.add(index, w, r, c))
         kept = past_cross.records[index].truncated(start, keys.length) if past_cross is not None and start else None

@@ -85,14 +85,14 @@ def carried_overview(
     past: AttentionRun | None, records: list[LayerRecord], shape: tuple[int, int], side: int, start: int, batch: int, n_heads: int, device
 ) -> PooledOverview:
     """The overview of a forward that keeps rows ``[0, start)``: the past's blocks of
-    those rows (regrown if the blocks doubled), and the rows of the block ``start`` falls
-    in recomputed from the kept records; the forward adds the rest."""
-    overview = past.overview.regrown(shape, side, start) if past is not None and start > 0 else None
-    if overview is None:
-        overview = PooledOverview.empty(batch, len(records), n_heads, shape, side, device)
-        first = 0
+    those rows (regrown if the blocks doubled), the kept rows of the block ``start``
+    falls in from the past's strips (or, where they do not reach, recomputed from the
+    kept records); the forward adds the rest."""
+    regrown = past.overview.regrown(shape, side, start) if past is not None and start > 0 else None
+    if regrown is None:
+        overview, first = PooledOverview.empty(batch, len(records), n_heads, shape, side, device), 0
     else:
-        first = (start // overview.steps[0]) * overview.steps[0]
+        overview, first = regrown
     if first < start:
         for layer, record in enumerate(records):
             step = block_rows(batch * n_heads, record.keys.length)

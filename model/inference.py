@@ -25,6 +25,7 @@ import torch
 from .chat import ChatTemplate
 from .config import ModelConfig
 from .generation import greedy_generate
+from .probes import TraceProbe
 from .recorder import AttentionRecorder, AttentionStack
 from .tokenization import Encoded, TextTokenizer, clean_text
 from .trace import AttentionMaps, TokenAxis, Trace
@@ -246,20 +247,22 @@ class AttentionModel:
     def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
         recorder = self._recorder(precision, overview_side, len(encoded.ids), 0)
-        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
-        return Trace(
+        with TraceProbe(self.network) as probe:
+            output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
+        return probe.attach(Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
             decoder=None,
             attention={"encoder_self": _maps(output.self_attention, self.config, "encoder_self")},
             notices=notices,
-        )
+        ))
 
     def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         recorder = self._recorder(precision, overview_side, 0, len(encoded.ids))
-        output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
-        return Trace(
+        with TraceProbe(self.network) as probe:
+            output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
+        return probe.attach(Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=None,
@@ -267,7 +270,7 @@ class AttentionModel:
             attention={"decoder_self": _maps(output.self_attention, self.config, "decoder_self")},
             notices=notices,
             decoder_hidden=_hidden(output.hidden),
-        )
+        ))
 
     def _trace_encoder_decoder(
         self,
@@ -287,8 +290,9 @@ class AttentionModel:
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
         recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
-        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
-        return Trace(
+        with TraceProbe(self.network) as probe:
+            encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
+        return probe.attach(Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
@@ -301,7 +305,7 @@ class AttentionModel:
             generated=generated,
             notices=notices,
             decoder_hidden=_hidden(decoder_output.hidden),
-        )
+        ))
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
         prefix = self._tensor([self.config.start_token_id])

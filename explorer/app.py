@@ -51,6 +51,8 @@ def _fill_input(window, args: argparse.Namespace) -> None:
         window.input_panel.target.setText(args.target)
     if getattr(args, "pair", None):
         window.input_panel.pair.setText(args.pair)
+    if getattr(args, "values", None):
+        window.select(values=args.values)
 
 
 def _close(app, window) -> bool:

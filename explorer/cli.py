@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cpu)")
     parser.add_argument("--screenshot", metavar="PNG", help="lay the window out offscreen, save it as PNG and exit")
     parser.add_argument(
+        "--values",
+        choices=("weights", "scores", "value-weighted"),
+        help="what the heatmaps colour: probabilities (default), raw scores or value-weighted attention",
+    )
+    parser.add_argument(
         "--show",
         choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping"),
         help="bring this panel or analysis mode to the front",
@@ -134,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--scale", type=float, default=2.0, metavar="N", help="PNG pixels per point (default 2)")
     export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
     export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
+    export.add_argument(
+        "--values",
+        choices=("weights", "scores", "value-weighted"),
+        help="what a figure colours: probabilities (default), pre-softmax scores (as --scores), or value-weighted "
+        "attention α·‖f(x)‖ (Kobayashi et al. 2020; the mean is the norm of the summed heads)",
+    )
     export.add_argument(
         "--aggregate",
         choices=("mean", "max", "rollout", "flow"),

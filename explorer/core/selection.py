@@ -12,8 +12,8 @@ from model.trace import KIND_TITLES
 
 from ..colormaps import DEFAULT as DEFAULT_COLORMAP
 
-VALUES = ("weights", "scores")
-VALUE_TITLES = {"weights": "probabilities", "scores": "raw scores"}
+VALUES = ("weights", "scores", "value-weighted")
+VALUE_TITLES = {"weights": "probabilities", "scores": "raw scores", "value-weighted": "value-weighted ‖α·f(x)‖"}
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 
 

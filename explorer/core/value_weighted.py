@@ -19,6 +19,10 @@ import numpy as np
 from model.trace import AttentionMaps
 
 VALUE_WEIGHTED = "value-weighted"
+# The summed-heads norm of a layer costs H² · Q · K multiply-adds; above this many it is
+# not computed on the GUI thread's behalf and the mean over heads is shown, saying so
+# (GPT-2 small's 12 heads: up to about 680 tokens).
+SUMMED_CAP = 2**26
 
 
 def has_value_norms(maps: AttentionMaps) -> bool:
@@ -81,7 +85,7 @@ def layer_summed(maps: AttentionMaps, layer: int, queries: slice = slice(None)) 
     One head at a time: the temporaries stay at Q × K.
     """
     gram = getattr(maps, "value_gram", None)
-    if gram is None:
+    if gram is None or summed_too_costly(maps):
         return None
     weights = np.asarray(maps.weights[layer, :, queries], dtype=np.float64)  # (H, Q, K)
     layer_gram = np.asarray(gram[layer], dtype=np.float64)  # (H, H, K)
@@ -93,13 +97,17 @@ def layer_summed(maps: AttentionMaps, layer: int, queries: slice = slice(None)) 
     return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
 
 
+def summed_too_costly(maps: AttentionMaps) -> bool:
+    _, H, Q, K = maps.weights.shape
+    return H * H * Q * K > SUMMED_CAP
+
+
 def summed_refusal(maps: AttentionMaps) -> str:
     """Why a layer's summed-heads norm is missing ('' when it is there)."""
     if not has_value_norms(maps):
         return "this trace holds no value vectors"
     if getattr(maps, "value_gram", None) is None:
-        return (
-            "the norm of the summed heads needs each key's heads' Gram matrix, which a trace this long "
-            "does not keep; the mean over heads of α·‖f(x)‖ is shown instead"
-        )
+        return "a trace this long keeps no Gram matrix of the heads' value vectors: mean over heads shown"
+    if summed_too_costly(maps):
+        return f"the summed heads' norm costs over {SUMMED_CAP:,} steps at this length: mean over heads shown"
     return ""

@@ -23,7 +23,11 @@ from ..core.special import filtered_axis, kept_keys
 from ..core.state import ExplorerState
 
 FIGURES = ("head", "grid", "cross", "distribution", "aggregate")
-VALUE_TITLES = {"weights": "attention weight", "scores": "score (before softmax)"}
+VALUE_TITLES = {
+    "weights": "attention weight",
+    "scores": "score (before softmax)",
+    "value-weighted": "‖α·f(x)‖ (value-weighted)",
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def validate(request: FigureRequest) -> None:
     if request.figure == "cross" and request.kind != "cross":
         raise ValueError(f"the cross figure shows cross-attention, not {KIND_TITLES[request.kind]}")
     if request.values not in VALUES:
-        raise ValueError(f"unknown values {request.values!r}; choose weights or scores")
+        raise ValueError(f"unknown values {request.values!r}; choose weights or scores, or value-weighted")
     colormaps.colormap(request.colormap)  # raises ValueError naming the maps
     maps = trace.attention[request.kind]
     if request.figure != "grid":
@@ -198,4 +202,9 @@ def distribution(request: FigureRequest) -> "views.DistributionView":
 def head_title(request: FigureRequest) -> str:
     """ "layer 1, head 2" or "layer 1, mean over heads"."""
     head = "mean over heads" if request.head is None else f"head {request.head}"
+    if request.head is None and request.values == "value-weighted" and request.kind in request.trace.attention:
+        from ..core.value_weighted import summed_refusal
+
+        if not summed_refusal(request.trace.attention[request.kind]):
+            head = "norm of the summed heads"
     return f"layer {request.layer}, {head}"

@@ -2,7 +2,8 @@
 
 Query tokens run down the rows, key tokens along the columns. Hovering reads out the
 cell (query, key, probability, raw score); clicking a row makes that token the query.
-A switch shows softmax probabilities or the raw pre-softmax scores.
+A switch shows softmax probabilities, the raw pre-softmax scores, or value-weighted
+attention α·‖f(x)‖ (``core.value_weighted``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .token_heatmap import TokenHeatmap
 class HeadDetail(QWidget):
     """Header (title + probabilities/scores switch), heatmap, hover readout."""
 
-    values_changed = Signal(str)  # "weights" | "scores"
+    values_changed = Signal(str)  # "weights" | "scores" | "value-weighted"
     query_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -30,15 +31,24 @@ class HeadDetail(QWidget):
         self.scores_button = QRadioButton("Scores")
         self.probabilities_button.setToolTip("y = softmax(x): what the model mixes values with")
         self.scores_button.setToolTip("x_i = α(q, k_i): the scaled dot products before the softmax")
+        self.value_button = QRadioButton("Value-weighted")
+        self.value_button.setToolTip(
+            "α_ij·‖f(x_j)‖ with f(x) = (x W_V + b_V) W_O^h: how far key j moves the head's output "
+            "(Kobayashi et al. 2020); for the mean, the norm of the summed heads"
+        )
         self.probabilities_button.setChecked(True)
         self._buttons = QButtonGroup(self)
         self._buttons.addButton(self.probabilities_button)
         self._buttons.addButton(self.scores_button)
-        self.probabilities_button.toggled.connect(self._on_values_toggled)
+        self._buttons.addButton(self.value_button)
+        self._value_buttons = {"weights": self.probabilities_button, "scores": self.scores_button,
+                               "value-weighted": self.value_button}
+        self._buttons.buttonToggled.connect(self._on_values_toggled)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.probabilities_button)
         header.addWidget(self.scores_button)
+        header.addWidget(self.value_button)
         self.heatmap = TokenHeatmap()
         self.readout = plain_label("Hover a cell to read it.")
         self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
@@ -52,6 +62,7 @@ class HeadDetail(QWidget):
         self.heatmap.cell_hovered.connect(self._on_cell_hovered)
         self._weights: np.ndarray | None = None
         self._scores: np.ndarray | None = None
+        self._value_weighted: np.ndarray | None = None
         self._query_tokens: list[str] = []
         self._key_tokens: list[str] = []
         self.shown: HeadView | None = None
@@ -60,12 +71,13 @@ class HeadDetail(QWidget):
         """Show one head's view: the matrix its values switch picks, with token labels."""
         self.shown = view
         self.title.setText(view.title)
-        button = self.probabilities_button if view.values == "weights" else self.scores_button
+        button = self._value_buttons.get(view.values, self.probabilities_button)
         if not button.isChecked():
-            button.blockSignals(True)
+            self._buttons.blockSignals(True)
             button.setChecked(True)
-            button.blockSignals(False)
+            self._buttons.blockSignals(False)
         self._weights, self._scores = view.weights, view.scores
+        self._value_weighted = view.value_weighted
         self._query_tokens, self._key_tokens = view.query_axis.tokens, view.key_axis.tokens
         self.heatmap.show_matrix(
             view.matrix,
@@ -83,10 +95,13 @@ class HeadDetail(QWidget):
             return ""
         score = float(self._scores[row, column])
         score_text = "masked" if not np.isfinite(score) else f"{score:+.4f}"
+        value_text = ""
+        if self._value_weighted is not None:
+            value_text = f"   ‖α·f(x)‖ = {float(self._value_weighted[row, column]):.4f}"
         return (
             f"query {row} {token_label(self._query_tokens[row])!r}  →  key {column} "
             f"{token_label(self._key_tokens[column])!r}   p = {float(self._weights[row, column]):.4f}   "
-            f"score = {score_text}"
+            f"score = {score_text}{value_text}"
         )
 
     def _on_cell_hovered(self, row: int, column: int) -> None:
@@ -94,5 +109,9 @@ class HeadDetail(QWidget):
             return
         self.readout.setText(self.readout_text(row, column))
 
-    def _on_values_toggled(self, _checked: bool) -> None:
-        self.values_changed.emit("weights" if self.probabilities_button.isChecked() else "scores")
+    def _on_values_toggled(self, _button, checked: bool) -> None:
+        if not checked:
+            return  # the button being switched off; the one switched on reports
+        for values, button in self._value_buttons.items():
+            if button.isChecked():
+                self.values_changed.emit(values)

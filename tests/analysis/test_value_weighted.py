@@ -113,3 +113,31 @@ def test_a_key_with_a_zero_value_vector_gets_no_value_weighted_attention() -> No
     trace = model.trace(TEXT, precision="float32")
     assert np.all(ValueWeighted(trace.attention["decoder_self"])[1] == 0)
     assert trace.attention["decoder_self"].weights[1].max() > 0.5
+
+
+def test_the_head_view_grid_and_export_show_the_same_value_weighted_numbers(tmp_path) -> None:
+    from explorer.cli import main
+    from explorer.core.selection import Selection
+    from explorer.core.state import ExplorerState
+    from explorer.core.views import grid_view, head_view
+
+    model = _model("encoder-decoder")
+    trace = model.trace(TEXT, target="owl cat", precision="float32")
+    maps = trace.attention["encoder_self"]
+    expected = maps.weights[1, 2] * maps.value_norms[1, 2][None, :]
+    state = ExplorerState(trace=trace)
+    state.select(kind="encoder_self", layer=1, head=2, values="value-weighted")
+    view = head_view(state)
+    assert np.allclose(view.matrix, expected, atol=1e-6)
+    assert np.allclose(grid_view(state).thumbnails[1, 2], expected, atol=1e-6)  # short input: not pooled
+    state.select(head=None)
+    assert np.allclose(head_view(state).matrix, layer_summed(maps, 1), atol=1e-6)
+    assert "norm of the summed heads" in head_view(state).title
+    low, high = state.levels()
+    assert low == 0.0 and high >= float(expected.max())
+    # export --values value-weighted writes the same numbers.
+    out = tmp_path / "vw.npz"
+    assert main(["export", "--text", "reverse: owl cat fig", "--values", "value-weighted", "--out", str(out)]) == 0
+    with np.load(out) as arrays:
+        assert {"encoder_self_value_weighted", "cross_value_norms"} <= set(arrays.files)
+        assert np.allclose(arrays["cross_value_weighted"], arrays["cross"] * arrays["cross_value_norms"][:, :, None, :])

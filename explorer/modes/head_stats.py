@@ -49,6 +49,9 @@ COLUMN_TITLES = {
     "previous_share": "previous",
     "diagonal_share": "same",
     "max_weight": "max",
+    "sink_share": "sink",
+    "duplicate_share": "duplicate",
+    "induction_share": "induction",
 }
 _DEFINITIONS = {
     "entropy_bits": "−Σ w log2 w of each query's row (0 = one key only)",
@@ -58,6 +61,9 @@ _DEFINITIONS = {
     "previous_share": "weight on the token just before the query (self-attention only)",
     "diagonal_share": "weight on the query's own position (self-attention only)",
     "max_weight": "each row's largest weight",
+    "sink_share": "weight on the first position, an attention sink (queries after the first)",
+    "duplicate_share": "weight on earlier copies of the query's own token (self-attention only)",
+    "induction_share": "weight on the token after an earlier copy of the query's token (self-attention only)",
 }
 COLUMN_TIPS = {name: f"{STATISTIC_TITLES[name]}: {tip}; mean over queries" for name, tip in _DEFINITIONS.items()}
 COLUMN_TIPS["kv_head"] = "the key/value head the head reads; heads with the same number share keys and values"

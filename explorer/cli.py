@@ -163,9 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw A (--checkpoint), B (this checkpoint, same architecture, same input) and B − A side by side",
     )
 
-    stats = commands.add_parser("stats", help="print every head's statistics of one input as CSV")
+    stats = commands.add_parser(
+        "stats", help="print every head's statistics of one input, of the induction probe or of a corpus as CSV"
+    )
     _add_checkpoint(stats)
-    _add_input(stats, required=True)
+    _add_input(stats, required=False)
+    stats.add_argument("--induction-probe", action="store_true",
+                       help="instead of a text: a random token sequence of the model's vocabulary, repeated twice")
+    stats.add_argument("--probe-length", type=int, default=24, metavar="N", help="tokens in one copy of the probe (24)")
+    stats.add_argument("--seed", type=int, default=0, help="the probe's random seed (0)")
+    stats.add_argument("--corpus", metavar="LINES.txt",
+                       help="one input per line: each head's mean and standard deviation over the inputs")
+    stats.add_argument("--batch-size", type=int, default=8, metavar="N", help="inputs per forward with --corpus (8)")
+    stats.add_argument("--csv", metavar="FILE.csv", help="with --corpus: also write every input's own table here")
+    stats.add_argument("--presets", action="store_true",
+                       help="print each preset (previous-token, induction, attention-sink, …), its threshold and the "
+                       "heads it finds, instead of the table")
     stats.add_argument(
         "--kind", choices=("encoder_self", "decoder_self", "cross"), help="one attention kind (default: every kind)"
     )
@@ -229,29 +242,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from model import load_checkpoint
-    from model.trace import KIND_TITLES
+    from .stats_command import run
 
-    from .analysis.head_stats import table_csv, trace_head_statistics
-
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix != ".csv":
-        raise UserError(f"--out must end in .csv, got {out.name}")
-    trace = load_checkpoint(args.checkpoint).trace(args.text, target=args.target, pair=args.pair, chat=args.chat)
-    for notice in trace.notices:
-        print(notice, file=sys.stderr)
-    if args.kind is not None and args.kind not in trace.kinds:
-        raise UserError(f"this model has no {KIND_TITLES[args.kind]}; it has {', '.join(trace.kinds)}")
-    kinds = [args.kind] if args.kind else list(trace.kinds)
-    text = table_csv([trace_head_statistics(trace, kind) for kind in kinds])
-    if out is None:
-        sys.stdout.write(text)
-        return 0
-    from .atomic_write import write_atomically
-
-    write_atomically(out, lambda handle: handle.write(text.encode("utf-8")))
-    print(f"wrote {out} ({', '.join(kinds)})", file=sys.stderr)
-    return 0
+    return run(args, UserError)
 
 
 def _run_app(args: argparse.Namespace) -> int:

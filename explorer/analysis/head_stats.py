@@ -147,6 +147,8 @@ class HeadRow:
     head: int
     values: dict[str, float]  # statistic name → value; NaN where it does not apply
     kv_head: int = 0  # the key/value head it reads (its own index unless heads share one)
+    # Over a corpus: each statistic's standard deviation over the inputs; None for one input.
+    spread: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,11 @@ class HeadStats:
     values: dict[str, np.ndarray]  # statistic name → (L, H) float64
     counted_queries: int  # non-padding query rows; a head's fully masked rows also drop out of its means
     kv_heads: np.ndarray | None = None  # (H,) the key/value head of each query head; None: its own
+    # Over a corpus (``analysis.corpus_stats``): ``values`` are means over the inputs,
+    # ``spread`` their standard deviations (L, H) per statistic, ``inputs`` (L, H) how many
+    # inputs gave a value; None for one input.
+    spread: dict[str, np.ndarray] | None = None
+    inputs: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -172,6 +179,7 @@ class HeadStats:
                 head,
                 {name: float(self.values[name][layer, head]) for name in STATISTICS},
                 int(self.kv_heads[head]) if self.kv_heads is not None else head,
+                None if self.spread is None else {name: float(self.spread[name][layer, head]) for name in STATISTICS},
             )
             for layer in range(n_layers)
             for head in range(n_heads)

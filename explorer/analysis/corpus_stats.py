@@ -53,10 +53,14 @@ class CorpusAccumulator:
 
     def add(self, trace: Trace) -> dict[str, HeadStats]:
         """Add one input's statistics; returns them."""
-        kinds = self.kinds or trace.kinds
+        table = input_table(trace, self.kinds)
+        self.add_table(table, trace_tokens(trace))
+        return table
+
+    def add_table(self, table: dict[str, HeadStats], tokens: int) -> None:
+        """Add one input's statistics made elsewhere (``input_table``, on the worker) and its token count."""
         if self.kinds is None:
-            self.kinds = tuple(kinds)
-        table = {kind: trace_head_statistics(trace, kind) for kind in kinds}
+            self.kinds = tuple(table)
         for kind, stats in table.items():
             self.kv_heads.setdefault(kind, stats.kv_heads)
             for name in STATISTICS:
@@ -73,11 +77,9 @@ class CorpusAccumulator:
                 self.squares[kind][name] += np.where(given, values, 0.0) ** 2
                 self.counts[kind][name] += given
         self.inputs += 1
-        axis = trace.encoder if trace.encoder is not None else trace.decoder
-        self.tokens += len(axis) if axis is not None else 0
+        self.tokens += tokens
         if self.keep_inputs:
             self.per_input.append(table)
-        return table
 
     def result(self) -> dict[str, HeadStats]:
         """Every kind's ``HeadStats`` of the means, with ``spread`` the standard deviations."""
@@ -94,6 +96,17 @@ class CorpusAccumulator:
             table[kind] = HeadStats(kind, means, self.inputs, self.kv_heads.get(kind), spread=spreads,
                                     inputs=self.counts[kind][STATISTICS[0]])
         return table
+
+
+def input_table(trace: Trace, kinds: tuple[str, ...] | None = None) -> dict[str, HeadStats]:
+    """One input's ``trace_head_statistics`` of ``kinds`` (default: every kind of the trace)."""
+    return {kind: trace_head_statistics(trace, kind) for kind in (kinds or trace.kinds)}
+
+
+def trace_tokens(trace: Trace) -> int:
+    """The input's length in tokens (the encoder side where there is one)."""
+    axis = trace.encoder if trace.encoder is not None else trace.decoder
+    return len(axis) if axis is not None else 0
 
 
 def _cell(value: float) -> str:

@@ -8,6 +8,13 @@ new ones are complete. Choosing a kind, a preset or a head only filters and high
 rows. Columns sort by their numbers (cells that do not apply, such as cross-attention's
 positional statistics, sort last). Clicking a row selects that head in the window, and
 the selected head's row stays highlighted.
+
+Two other sources fill the same table, each on the worker: **Induction probe** (a random
+token sequence of the model's vocabulary repeated twice, ``model.induction``, where the
+induction column is the usual induction score) and Analysis ▸ **Statistics over a text
+file…** (one input per line, traced in padded batches, one batch per worker request so
+the progress shows and Cancel stops between batches; the cells then read mean ± standard
+deviation over the inputs). The next input typed brings the table back to it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,19 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..analysis.head_stats import (
     PRESETS,
@@ -30,6 +49,7 @@ from ..analysis.head_stats import (
     table_from_steps,
     table_steps,
 )
+from ..analysis.corpus_stats import MAX_CORPUS_BYTES, CorpusAccumulator, corpus_lines, input_table, trace_tokens
 from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
 from ..core.selection import kind_labels
@@ -72,6 +92,42 @@ SELECTED_BACKGROUND = QColor("#fde3df")
 ALL_HEADS = "all heads"
 SELECTED_KIND, ALL_KINDS = "selected", "all"
 HeadKey = tuple[str, int, int]  # (kind, layer, head)
+CORPUS_BATCH = 8  # inputs per worker request: the progress moves, and Cancel waits at most one batch
+
+
+def probe_table(model) -> tuple[dict[str, HeadStats], str]:
+    """Worker side: the induction probe's statistics of every kind, and its notice."""
+    from model.induction import trace_probe
+
+    trace = trace_probe(model)
+    return input_table(trace), trace.notices[0]
+
+
+def corpus_batch(model, lines: list[str]) -> list[tuple[dict[str, HeadStats], int]]:
+    """Worker side: each line's statistics and token count, from one padded forward."""
+    from model.batch import trace_batch
+
+    return [(input_table(trace), trace_tokens(trace)) for trace in trace_batch(model, lines)]
+
+
+def read_corpus(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 file; ``ValueError`` with one sentence otherwise."""
+    from pathlib import Path
+
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_CORPUS_BYTES:
+            raise ValueError(f"{file.name} holds {size:,} bytes; a corpus may hold up to {MAX_CORPUS_BYTES:,}")
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise ValueError(f"cannot read {file.name}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file.name} is not UTF-8 text (byte {error.start:,} is not valid)") from None
+    lines = corpus_lines(text)
+    if not lines:
+        raise ValueError(f"{file.name} has no non-empty line: one input per line")
+    return lines
 
 
 class HeadTableModel(QAbstractTableModel):
@@ -124,10 +180,15 @@ class HeadTableModel(QAbstractTableModel):
             if name == "kind":
                 return kind_labels().get(str(value), str(value))
             if isinstance(value, float):
+                spread = self.head_rows[index.row()].spread
+                if spread is not None and not math.isnan(value):
+                    return f"{value:.3f} ± {spread[name]:.3f}"
                 return "—" if math.isnan(value) else f"{value:.3f}"
             return str(value)
         if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, float) and math.isnan(value):
-            return "does not apply: cross-attention's queries and keys lie on different sequences"
+            if self.head_rows[index.row()].kind == "cross":
+                return "does not apply: cross-attention's queries and keys lie on different sequences"
+            return "does not apply: no query of this input has an earlier copy of its token"
         if role == Qt.ItemDataRole.TextAlignmentRole and name != "kind":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         selected = self.selected is not None and self.key(index.row()) == self.selected
@@ -198,6 +259,28 @@ class HeadStatsMode(AnalysisMode):
         for key, preset in PRESETS.items():
             self.preset.addItem(preset.name, key)
         self.preset.setToolTip("Keep only the heads that show a pattern")
+        self.probe_button = QPushButton("Induction probe")
+        self.probe_button.setToolTip(
+            "Score every head on a random token sequence of the model's vocabulary repeated twice: the induction "
+            "column is then the weight from each token of the second copy on the token after its first occurrence"
+        )
+        self.probe_button.clicked.connect(self._on_probe_clicked)
+        # What the table shows when it is not the typed input: the probe or a corpus.
+        self.source_note = plain_label("")
+        self.source_note.setWordWrap(True)
+        self.source_note.setStyleSheet("font-weight:600;")
+        self.source_note.hide()
+        self.corpus_progress = plain_label("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the batch of inputs now on the worker")
+        self.cancel_button.clicked.connect(self.cancel_corpus)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.corpus_progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        self.progress_widget = QWidget()
+        self.progress_widget.setLayout(progress_row)
+        progress_row.setContentsMargins(0, 0, 0, 0)
+        self.progress_widget.hide()
         self.note = plain_label("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet(f"color:{MUTED};")
@@ -236,10 +319,14 @@ class HeadStatsMode(AnalysisMode):
         controls.addSpacing(12)
         controls.addWidget(QLabel("Preset "))
         controls.addWidget(self.preset)
+        controls.addSpacing(12)
+        controls.addWidget(self.probe_button)
         controls.addStretch(1)
         layout = QVBoxLayout(widget)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(controls)
+        layout.addWidget(self.progress_widget)
+        layout.addWidget(self.source_note)
         layout.addWidget(self.updating)
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
@@ -248,7 +335,73 @@ class HeadStatsMode(AnalysisMode):
         self.stats: dict[str, HeadStats] = {}
         self.table_trace: object | None = None  # the trace the table's numbers are of
         self.chain: LayerChain | None = None  # the numbers being computed; its key is their trace
+        # A corpus being read: (file name, lines, accumulator, inputs requested so far).
+        self.corpus: tuple[str, list[str], CorpusAccumulator, int] | None = None
         return widget
+
+    def add_actions(self, menu: QMenu) -> None:
+        action = menu.addAction("Statistics over a text file…")
+        action.setToolTip("Every head's statistics over a file of inputs, one per line: mean ± standard deviation")
+        action.triggered.connect(self._on_corpus_action)
+
+    # -- the induction probe and corpora ----------------------------------------------------
+    def _on_probe_clicked(self) -> None:
+        if self.host.model is None:
+            return
+        self.raise_dock()
+        self.request("probe", probe_table)
+
+    def _on_corpus_action(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self.host.dialog_parent(), "Statistics over a text file", "", "Text files (*.txt);;All files (*)"
+        )
+        if path:
+            self.start_corpus(path)
+
+    def start_corpus(self, path: str) -> None:
+        """Read ``path`` (one input per line) and start its statistics on the worker."""
+        from pathlib import Path
+
+        try:
+            lines = read_corpus(path)
+        except ValueError as error:
+            self.host.show_error("Statistics over a text file", str(error))
+            return
+        self.raise_dock()
+        self.corpus = (Path(path).name, lines, CorpusAccumulator(), 0)
+        self._request_corpus_batch()
+
+    def _request_corpus_batch(self) -> None:
+        name, lines, accumulator, requested = self.corpus
+        batch = lines[requested : requested + CORPUS_BATCH]
+        self.corpus = (name, lines, accumulator, requested + len(batch))
+        self.request("corpus", lambda model, batch=batch: corpus_batch(model, batch))
+        self._show_corpus_progress()
+
+    def _show_corpus_progress(self) -> None:
+        if self.corpus is None:
+            self.progress_widget.hide()
+            return
+        name, lines, accumulator, _requested = self.corpus
+        self.corpus_progress.setText(f"Statistics over {name}: {accumulator.inputs:,} of {len(lines):,} inputs…")
+        self.progress_widget.show()
+
+    def cancel_corpus(self) -> None:
+        """Stop the corpus between batches; the table keeps what it showed."""
+        if self.corpus is None:
+            return
+        name, lines, accumulator, _requested = self.corpus
+        self.corpus = None
+        self._show_corpus_progress()
+        self.host.show_status(f"Statistics over {name} cancelled after {accumulator.inputs:,} of {len(lines):,} inputs", 8000)
+
+    def _show_table(self, table: dict[str, HeadStats], note: str) -> None:
+        """Fill the table from another source than the typed input, saying which."""
+        self.stats = table
+        self.table_model.set_rows([row for kind_stats in table.values() for row in kind_stats.rows()])
+        self.source_note.setText(note)
+        self.source_note.show()
+        self._apply_filter()
 
     # -- painting -------------------------------------------------------------------------------
     def paint(self) -> None:
@@ -286,6 +439,27 @@ class HeadStatsMode(AnalysisMode):
         self.updating.show()
 
     def on_result(self, topic: str, value: Any) -> None:
+        if topic == "probe":
+            table, notice = value
+            self._show_table(table, f"Showing the {notice[4:]} Type to go back to your input.")
+            return
+        if topic == "corpus":
+            if self.corpus is None:
+                return  # cancelled while this batch ran
+            name, lines, accumulator, requested = self.corpus
+            for table, tokens in value:
+                accumulator.add_table(table, tokens)
+            if requested < len(lines):
+                self._request_corpus_batch()
+                return
+            self.corpus = None
+            self._show_corpus_progress()
+            self._show_table(
+                accumulator.result(),
+                f"Showing {name}: mean ± standard deviation over {accumulator.inputs:,} inputs "
+                f"({accumulator.tokens:,} tokens). Type to go back to your input.",
+            )
+            return
         chain = self.chain
         if chain is None or not chain.take(value):
             return  # a chain dropped for a newer trace
@@ -295,6 +469,7 @@ class HeadStatsMode(AnalysisMode):
             self.chain = None
         elif chain.done:
             self.chain = None
+            self.source_note.hide()
             self.table_trace, self.stats = trace, table_from_steps(trace, chain.results)
             self.table_model.set_rows([row for kind_stats in self.stats.values() for row in kind_stats.rows()])
             self._apply_filter()
@@ -304,6 +479,12 @@ class HeadStatsMode(AnalysisMode):
 
     def on_failure(self, topic: str, reason: str) -> None:
         super().on_failure(topic, reason)
+        if topic in ("probe", "corpus"):
+            self.corpus = None
+            self._show_corpus_progress()
+            self.note.setText(f"Could not compute the statistics: {reason}")
+            self.note.show()
+            return
         self.chain = None
         self._show_progress()
         self.note.setText(f"Could not compute the statistics: {reason}")

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--show",
-        choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping"),
+        choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping", "lens"),
         help="bring this panel or analysis mode to the front",
     )
     _add_text_option(parser, "compare_text", "compare mode: the second input, on the same model")

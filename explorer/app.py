@@ -53,6 +53,15 @@ def _fill_input(window, args: argparse.Namespace) -> None:
         window.input_panel.pair.setText(args.pair)
     if getattr(args, "values", None):
         window.select(values=args.values)
+    if getattr(args, "colour_range", None):
+        window.select(colour_range=args.colour_range)
+        window.head_detail.set_colour_range(args.colour_range)
+    overrides = {name: getattr(args, name, None) for name in ("kind", "layer", "head")}
+    if overrides["head"] is not None:
+        overrides["head"] = None if overrides["head"] == "mean" else int(overrides["head"])
+    elif "head" in overrides:
+        del overrides["head"]
+    window.view_overrides = {name: value for name, value in overrides.items() if value is not None or name == "head"}
 
 
 def _close(app, window) -> bool:

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("weights", "scores", "value-weighted"),
         help="what the heatmaps colour: probabilities (default), raw scores or value-weighted attention",
     )
+    parser.add_argument("--kind", choices=("encoder_self", "decoder_self", "cross"), help="the attention kind to show first")
+    parser.add_argument("--layer", type=int, metavar="L", help="the layer to show first (from 0)")
+    parser.add_argument("--head", metavar="H|mean", help="the head to show first (from 0), or mean")
+    parser.add_argument(
+        "--colour-range",
+        choices=("auto", "all", "first", "special"),
+        help="keys the head views' colour range leaves out: auto (an attention sink, the default), every key kept, "
+        "the first key, or every special token",
+    )
     parser.add_argument(
         "--show",
         choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping", "lens"),

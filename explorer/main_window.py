@@ -265,6 +265,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.grid.head_clicked.connect(self._on_grid_head_clicked)
         self.head_detail.query_clicked.connect(lambda row: self.select(query=row))
         self.head_detail.values_changed.connect(lambda values: self.select(values=values))
+        self.head_detail.colour_range_changed.connect(lambda name: self.select(colour_range=name))
         self.cross.heatmap.row_clicked.connect(self._on_cross_row_clicked)
         self.distribution.temperature_changed.connect(lambda value: self.select(temperature=value))
         controller = self.controller

@@ -31,6 +31,8 @@ class Selection:
     show_mean_column: bool = True
     # Drop [CLS]/[SEP]/BOS/EOS/padding key columns and renormalise the rows.
     hide_special: bool = False
+    # Which keys the head views' colour range leaves out (``core.sink_scale.COLOUR_RANGES``).
+    colour_range: str = "auto"
 
 
 def kind_title(kind: str) -> str:

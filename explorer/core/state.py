@@ -25,6 +25,7 @@ from .special import drop_keys, filtered_axis, kept_keys, mean_over_heads
 from . import thumbnails
 from .mosaic import mosaic_key
 from .thumbnails import cache_key
+from .sink_scale import COLOUR_RANGES
 from .value_weighted import VALUE_WEIGHTED, ValueWeighted, has_value_norms, layer_summed
 
 
@@ -68,6 +69,8 @@ class ExplorerState:
         selection = replace(self.selection, **changes)
         if selection.values not in VALUES:
             raise ValueError(f"values must be one of {', '.join(VALUES)}, not {selection.values!r}")
+        if selection.colour_range not in COLOUR_RANGES:
+            raise ValueError(f"colour range must be one of {', '.join(COLOUR_RANGES)}, not {selection.colour_range!r}")
         temperature = min(max(float(selection.temperature), MIN_TEMPERATURE), MAX_TEMPERATURE)
         selection = replace(selection, temperature=temperature)
         if self.trace is not None:

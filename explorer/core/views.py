@@ -28,6 +28,7 @@ from .numeric import entropy_bits, softmax_with_temperature, top_k
 from .selection import VALUE_TITLES, Selection, kind_title
 from .special import drop_keys, mean_over_heads
 from .state import ExplorerState
+from .sink_scale import excluded_keys, exclusion_title, first_key_share, levels_without
 from .value_weighted import VALUE_WEIGHTED, summed_refusal
 
 PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
@@ -122,6 +123,9 @@ class HeadView:
     # (Q, K) α_ij·‖f(x_j)‖ (the mean over heads: the norm of the summed heads), when
     # ``values`` is "value-weighted"; None otherwise.
     value_weighted: np.ndarray | None = None
+    # Key columns the colour range leaves out (an attention sink; ``core.sink_scale``):
+    # drawn saturated and marked.
+    excluded_keys: tuple[int, ...] = ()
 
     @property
     def matrix(self) -> np.ndarray:
@@ -240,24 +244,41 @@ def _value_title(state: ExplorerState, kind: str) -> str:
     return " · ‖Σ_h α·f_h(x)‖, the norm of the summed heads" if not refusal else f" · {refusal}"
 
 
+def _sink_scale(state: ExplorerState, kind: str, weights: np.ndarray, shown: np.ndarray,
+                key_axis: TokenAxis) -> tuple[tuple[int, ...], tuple[float, float], str]:
+    """(excluded keys, colour range, title suffix) of a head view under the selected colour range."""
+    causal = kind == "decoder_self"
+    default = state.levels(kind=kind)
+    excluded = excluded_keys(state.selection.colour_range, weights, key_axis, causal)
+    share = first_key_share(weights, causal) if excluded == (0,) else None
+    levels = levels_without(shown, state.selection.values, excluded, default)
+    return excluded, levels, exclusion_title(excluded, key_axis, share) if levels != default else ""
+
+
 def head_view(state: ExplorerState) -> HeadView:
     selection = state.selection
     query_axis, key_axis = state.axes()
+    weights = state.head_matrix(values="weights")
+    scores = state.head_matrix(values="scores")
+    value_weighted = _value_weighted(state, selection.kind, selection.layer, selection.head)
+    shown = {"weights": weights, "scores": scores}.get(selection.values, value_weighted)
+    excluded, levels, range_title = _sink_scale(state, selection.kind, weights, shown, key_axis)
     return HeadView(
         kind=selection.kind,
         layer=selection.layer,
         head=selection.head,
         values=selection.values,
-        title=state.title() + _value_title(state, selection.kind),
-        weights=state.head_matrix(values="weights"),
-        scores=state.head_matrix(values="scores"),
+        title=state.title() + _value_title(state, selection.kind) + range_title,
+        weights=weights,
+        scores=scores,
         query_axis=query_axis,
         key_axis=key_axis,
-        levels=state.levels(),
+        levels=levels,
         colormap=selection.colormap,
         query=selection.query,
         window=state.trace.attention[selection.kind].window(selection.layer),
-        value_weighted=_value_weighted(state, selection.kind, selection.layer, selection.head),
+        value_weighted=value_weighted,
+        excluded_keys=excluded if levels != state.levels() else (),
     )
 
 

@@ -9,9 +9,20 @@ attention α·‖f(x)‖ (``core.value_weighted``).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QRadioButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..core.sink_scale import COLOUR_RANGE_TITLES
 from ..core.views import HeadView
 from .heatmap import plain_label, token_label
 from .token_heatmap import TokenHeatmap
@@ -21,12 +32,15 @@ class HeadDetail(QWidget):
     """Header (title + probabilities/scores switch), heatmap, hover readout."""
 
     values_changed = Signal(str)  # "weights" | "scores" | "value-weighted"
+    colour_range_changed = Signal(str)  # a name of ``core.sink_scale.COLOUR_RANGES``
     query_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = plain_label()
         self.title.setStyleSheet("font-weight:600;")
+        # A long title (windows, shared keys, a sink left out of the range) is cut, never widens the window.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.probabilities_button = QRadioButton("Probabilities")
         self.scores_button = QRadioButton("Scores")
         self.probabilities_button.setToolTip("y = softmax(x): what the model mixes values with")
@@ -49,6 +63,17 @@ class HeadDetail(QWidget):
         header.addWidget(self.probabilities_button)
         header.addWidget(self.scores_button)
         header.addWidget(self.value_button)
+        self.colour_range = QComboBox()
+        for name, title in COLOUR_RANGE_TITLES.items():
+            self.colour_range.addItem(title, name)
+        self.colour_range.setToolTip(
+            "Keys left out of the colour range (drawn saturated, outlined dashed): auto leaves out the first key "
+            "where the head puts over half of its weight there (an attention sink)"
+        )
+        self.colour_range.currentIndexChanged.connect(
+            lambda _index: self.colour_range_changed.emit(self.colour_range.currentData())
+        )
+        header.addWidget(self.colour_range)
         self.heatmap = TokenHeatmap()
         self.readout = plain_label("Hover a cell to read it.")
         self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
@@ -63,6 +88,7 @@ class HeadDetail(QWidget):
         self._weights: np.ndarray | None = None
         self._scores: np.ndarray | None = None
         self._value_weighted: np.ndarray | None = None
+        self.excluded_marks: list[QGraphicsRectItem] = []
         self._query_tokens: list[str] = []
         self._key_tokens: list[str] = []
         self.shown: HeadView | None = None
@@ -71,6 +97,7 @@ class HeadDetail(QWidget):
         """Show one head's view: the matrix its values switch picks, with token labels."""
         self.shown = view
         self.title.setText(view.title)
+        self.title.setToolTip(view.title)
         button = self._value_buttons.get(view.values, self.probabilities_button)
         if not button.isChecked():
             self._buttons.blockSignals(True)
@@ -89,6 +116,30 @@ class HeadDetail(QWidget):
             view.query_axis.special,
             view.key_axis.special,
         )
+        self._mark_excluded(view.excluded_keys, view.matrix.shape[0])
+
+    def _mark_excluded(self, keys: tuple[int, ...], rows: int) -> None:
+        """A dashed outline around each key column the colour range leaves out."""
+        while len(self.excluded_marks) > len(keys):
+            self.heatmap.plot.removeItem(self.excluded_marks.pop())
+        while len(self.excluded_marks) < len(keys):
+            mark = QGraphicsRectItem()
+            pen = QPen(QColor("#ffffff"), 2.0, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            mark.setPen(pen)
+            mark.setZValue(9)
+            self.heatmap.plot.addItem(mark)
+            self.excluded_marks.append(mark)
+        for mark, key in zip(self.excluded_marks, keys):
+            mark.setRect(QRectF(key, 0, 1, rows))
+
+    def set_colour_range(self, name: str) -> None:
+        """Show the selection's colour range in the chooser without reporting it back."""
+        index = self.colour_range.findData(name)
+        if index >= 0 and index != self.colour_range.currentIndex():
+            self.colour_range.blockSignals(True)
+            self.colour_range.setCurrentIndex(index)
+            self.colour_range.blockSignals(False)
 
     def readout_text(self, row: int, column: int) -> str:
         if self._weights is None or self._scores is None:

@@ -114,7 +114,12 @@ def run_app(args: argparse.Namespace) -> int:
         window.fill_screen()
         window.show()
         window.input_panel.focus_source()
-        if not window.apply_mode_args(args):
+        opened = window.apply_mode_args(args)
+        if getattr(args, "open_trace", None):
+            window.trace_files.open(args.open_trace)
+            if args.checkpoint:
+                window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+        elif not opened:
             window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()
     if not _close(app, window):
@@ -185,7 +190,16 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
         # A mode's option names something unusable (--run …): one sentence, exit 1.
         print(f"attention-explorer: error: {error}", file=sys.stderr)
         return 1
-    if not opened:
+    if getattr(args, "open_trace", None):
+        from model.trace_file import TraceFileError, load_trace
+
+        try:
+            trace, description = load_trace(args.open_trace)
+        except TraceFileError as error:
+            print(f"attention-explorer: error: {error}", file=sys.stderr)
+            return 1
+        QTimer.singleShot(0, lambda: window.trace_files.show(trace, description, Path(args.open_trace).name))
+    elif not opened:
         window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()

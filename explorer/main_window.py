@@ -30,6 +30,7 @@ from . import dialogs
 from .core.state import ExplorerState
 from .devices import available_devices
 from .export_actions import ExportActions
+from .trace_actions import TraceFileActions
 from .navigation import NavigationKeys
 from .panels.cross_attention import CrossAttentionPanel
 from .panels.distribution import DistributionPanel
@@ -109,6 +110,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.selection_bar)
         self.modes: dict = {}
         self.exports = ExportActions(self, self.state, self._focused_panel, self.modes)
+        self.trace_files = TraceFileActions(self)
         self.host = WindowHost(self)
         self.modes.update({mode.name: mode(self.host, self) for mode in MODES})
         for mode in self.modes.values():
@@ -218,6 +220,9 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self._fill_recent_menu()
         file_menu.addSeparator()
         file_menu.addAction("Open &text file as source…", self.open_text_file_dialog)
+        file_menu.addSeparator()
+        file_menu.addAction(self.trace_files.save_action)
+        file_menu.addAction(self.trace_files.open_action)
         file_menu.addSeparator()
         file_menu.addAction(self.exports.export_action)
         file_menu.addAction(self.exports.export_data_action)

@@ -34,11 +34,16 @@ from ..panels.heatmap import (
     token_label,
 )
 from ..panels.theme import plot_theme
+from ..trace_actions import from_saved_file
 from .base import AnalysisMode
 
 # Cell labels are drawn only while there are at most this many cells and each is wide enough.
 MAX_LABELLED_CELLS = 1200
 MIN_LABEL_PIXELS = 26
+
+
+SAVED_REASON = ("A saved trace is shown without its model: the logit lens needs the model's final norm and "
+                "unembedding. Open the model and type to see it.")
 
 
 def no_decoder_reason(model_name: str) -> str:
@@ -102,6 +107,9 @@ class LogitLensMode(AnalysisMode):
         if trace.decoder is None:
             model = self.host.model
             self.container.set_available(False, no_decoder_reason(model.name if model is not None else "this"))
+            return
+        if from_saved_file(trace):
+            self.container.set_available(False, SAVED_REASON)
             return
         self.container.set_available(True)
         if trace is not self.lens_trace and trace is not self.asked_for:

@@ -58,8 +58,9 @@ class HeadDetail(QWidget):
         self._value_buttons = {"weights": self.probabilities_button, "scores": self.scores_button,
                                "value-weighted": self.value_button}
         self._buttons.buttonToggled.connect(self._on_values_toggled)
+        # The title has a line of its own: with three value choices and the colour range
+        # beside it, a long title (windows, shared keys, a sink left out) would be cut.
         header = QHBoxLayout()
-        header.addWidget(self.title, 1)
         header.addWidget(self.probabilities_button)
         header.addWidget(self.scores_button)
         header.addWidget(self.value_button)
@@ -73,6 +74,7 @@ class HeadDetail(QWidget):
         self.colour_range.currentIndexChanged.connect(
             lambda _index: self.colour_range_changed.emit(self.colour_range.currentData())
         )
+        header.addStretch(1)
         header.addWidget(self.colour_range)
         self.heatmap = TokenHeatmap()
         self.readout = plain_label("Hover a cell to read it.")
@@ -80,6 +82,7 @@ class HeadDetail(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.title)
         layout.addLayout(header)
         layout.addWidget(self.heatmap, 1)
         layout.addWidget(self.readout)

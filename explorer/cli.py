@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("weights", "scores", "value-weighted"),
         help="what the heatmaps colour: probabilities (default), raw scores or value-weighted attention",
     )
+    parser.add_argument("--induction-probe", action="store_true",
+                        help="head statistics: show the induction probe's table (a random sequence repeated twice)")
+    parser.add_argument("--corpus", metavar="LINES.txt", help="head statistics: show the mean ± sd over a file's lines")
     parser.add_argument("--open-trace", metavar="FILE.npz", help="show a trace saved with File ▸ Save trace…, without its model")
     parser.add_argument("--kind", choices=("encoder_self", "decoder_self", "cross"), help="the attention kind to show first")
     parser.add_argument("--layer", type=int, metavar="L", help="the layer to show first (from 0)")

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint(dump)
     _add_input(dump, required=True)
     dump.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the arrays")
+    dump.add_argument("--saved-trace", action="store_true",
+                      help="write the file File ▸ Save trace… writes (token axes, value norms, residuals, the model's "
+                      "description), which the app opens without the model")
 
     train = commands.add_parser("train", help="train the bundled encoder–decoder from scratch")
     train.add_argument("--out", required=True, metavar="DIR", help="run folder for checkpoints and the log")
@@ -212,6 +215,12 @@ def _run_dump(args: argparse.Namespace) -> int:
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32", chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
+    if args.saved_trace:
+        from model.trace_file import save_trace
+
+        save_trace(trace, out, model.describe())
+        print(f"wrote {out} ({', '.join(trace.kinds)}; open it with --open-trace or File ▸ Open saved trace…)")
+        return 0
     export_trace_data(trace, out)
     print(f"wrote {out} ({', '.join(trace.kinds)})")
     return 0

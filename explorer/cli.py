@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         "flow (widest-path approximation, up to 512 tokens) through layers 0 to --layer (self-attention kinds)",
     )
     export.add_argument(
+        "--colour-range",
+        choices=("auto", "all", "first", "special"),
+        default="all",
+        help="keys a head figure's colour range leaves out: every key kept (default), auto (the first key where the "
+        "head puts over half of its weight there), the first key, or every special token",
+    )
+    export.add_argument(
         "--hide-special",
         action="store_true",
         help="hide special-token and padding key columns and renormalise the rows, in any figure",

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         show_mean_column=head == "all",
         aggregate=aggregate or "rollout",
         hide_special=hide_special,
+        colour_range=getattr(args, "colour_range", None) or "all",
     )
     export_figure(request, out, scale=args.scale)
     return f"wrote {out}"

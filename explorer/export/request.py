@@ -72,6 +72,9 @@ class FigureRequest:
     show_mean_column: bool = False
     aggregate: str = "rollout"
     hide_special: bool = False
+    # Keys left out of a head figure's colour range (``core.sink_scale``); the command line's
+    # default keeps every key, the app passes its own view.
+    colour_range: str = "all"
     # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
     view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
 
@@ -144,6 +147,7 @@ def selection_of(request: FigureRequest) -> Selection:
         colormap=request.colormap,
         show_mean_column=request.show_mean_column,
         hide_special=request.hide_special,
+        colour_range=request.colour_range,
     )
 
 

@@ -42,6 +42,15 @@ def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
     parts = [request.trace.model_name, shows]
     if _hides_keys(request):
         parts.append("special tokens hidden")
+    excluded = getattr(request.view, "excluded_keys", ()) if request.figure in ("head", "cross") else ()
+    if request.figure == "head" and request.view is None:
+        from .request import figure_view
+
+        excluded = getattr(figure_view(request), "excluded_keys", ())
+    if excluded:
+        keys = figure_axes(request)[1]
+        named = ", ".join(repr(keys.tokens[key]) for key in excluded[:3]) + (" …" if len(excluded) > 3 else "")
+        parts.append(f"colour range without {named}")
     if request.trace.generated and request.kind in ("decoder_self", "cross"):
         parts.append("decoder tokens generated greedily")
     return " · ".join(parts)

@@ -45,3 +45,16 @@ def test_the_share_counts_only_queries_that_see_another_key_in_causal_attention(
     assert excluded_keys("auto", causal, axis, causal=True) == (0,)
     scores = np.array([[0.0, -1.0, 2.0], [9.0, -3.0, 1.0]])
     assert levels_without(scores, "scores", (0,), (-3.0, 9.0)) == (-3.0, 2.0)
+
+
+def test_a_head_figure_says_which_keys_its_colour_range_left_out() -> None:
+    from explorer.export.request import FigureRequest, resolved_levels
+    from explorer.export.titles import subtitle_of
+
+    plain = FigureRequest(trace=sink_trace(), figure="head", kind="encoder_self", layer=0, head=0)
+    assert "colour range" not in subtitle_of(plain)  # the command line's default keeps every key
+    sink = FigureRequest(trace=sink_trace(), figure="head", kind="encoder_self", layer=0, head=0, colour_range="auto")
+    assert subtitle_of(sink).endswith("colour range without '[CLS]'")
+    from explorer.export.request import figure_view
+
+    assert figure_view(sink).levels == pytest.approx((0.0, 0.3)) and resolved_levels(plain) == (0.0, 1.0)

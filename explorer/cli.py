@@ -279,6 +279,12 @@ def _run_stats(args: argparse.Namespace) -> int:
 def _run_app(args: argparse.Namespace) -> int:
     if args.step is not None and not args.run:
         raise UserError("--step needs --run: the training run folder whose step to show")
+    if args.head is not None and args.head != "mean" and not args.head.isdigit():
+        raise UserError(f"--head must be a head number or mean; got {args.head!r}")
+    if args.layer is not None and args.layer < 0:
+        raise UserError(f"--layer must be 0 or more; got {args.layer}")
+    if args.induction_probe and args.corpus:
+        raise UserError("--induction-probe and --corpus both fill the head statistics: give one of them")
     from .app import run_app
 
     return run_app(args)

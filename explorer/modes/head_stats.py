@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -129,6 +130,7 @@ class HeadStatsMode(AnalysisMode):
         self.source_note.setStyleSheet("font-weight:600;")
         self.source_note.hide()
         self.corpus_progress = plain_label("")
+        self.corpus_progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop after the batch of inputs now on the worker")
         self.cancel_button.clicked.connect(self.cancel_corpus)
@@ -174,13 +176,16 @@ class HeadStatsMode(AnalysisMode):
         controls.addSpacing(12)
         controls.addWidget(QLabel("Preset "))
         controls.addWidget(self.preset)
-        controls.addSpacing(12)
-        controls.addWidget(self.probe_button)
         controls.addStretch(1)
+        # The other sources on a line of their own, so the dock is no wider than before.
+        sources = QHBoxLayout()
+        sources.addWidget(self.probe_button)
+        sources.addWidget(self.progress_widget, 1)
+        sources.addStretch(0)
         layout = QVBoxLayout(widget)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(controls)
-        layout.addWidget(self.progress_widget)
+        layout.addLayout(sources)
         layout.addWidget(self.source_note)
         layout.addWidget(self.updating)
         layout.addWidget(self.note)

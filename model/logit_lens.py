@@ -24,7 +24,7 @@ from .inference import AttentionModel
 from .trace import Trace
 
 TOP_K = 10
-# About 34 G multiply-adds, a few seconds on two CPU cores: GPT-2 small at 66 positions.
+# About 34 G multiply-adds, a few seconds on two CPU cores: GPT-2 small at 68 positions.
 MAX_LENS_COST = 2**35
 # Positions per unembedding step, so the (positions, vocabulary) logits stay small.
 _STEP_VALUES = 2**24

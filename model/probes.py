@@ -44,7 +44,7 @@ VALUE_GRAM_CAP = 2**24
 # Tokens per step while the Gram is made, so its (H, tokens, d_model) temporary stays small.
 _GRAM_VALUES_PER_STEP = 2**22
 # The decoder's residual stream (L + 1, T, d_model) is kept up to this many values
-# (128 MiB of float32): GPT-2 small up to 3,000 tokens, a 2,048-wide 16-layer decoder to 960.
+# (128 MiB of float32): GPT-2 small up to 3,300 tokens, a 2,048-wide 16-layer decoder to 960.
 RESIDUAL_CAP = 2**25
 
 

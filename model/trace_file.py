@@ -11,8 +11,8 @@ Opening a file is treated like opening a checkpoint: it may come from anyone. It
 read with ``np.load(allow_pickle=False)`` (nothing in it can run code), and before any
 array is read every member's header is checked: only known names, only plain numeric,
 boolean or text dtypes, shapes that agree with each other and with the token axes, a
-declared size that matches the bytes the member holds, and a total under
-``MAX_TRACE_BYTES``. Every refusal is one ``TraceFileError`` (a ``ValueError``) sentence
+declared size that matches the bytes the member holds, a compressed member that expands
+at most ``MAX_EXPANSION``-fold, and a total under ``MAX_TRACE_BYTES``. Every refusal is one ``TraceFileError`` (a ``ValueError``) sentence
 naming the file. Numpy only: no torch is imported.
 """
 
@@ -37,6 +37,9 @@ MAX_TOKEN_CHARS = 4096
 MAX_NOTICES = 64
 MAX_TEXT_CHARS = 4096
 MAX_LAYERS_HEADS = 4096
+# A compressed member may expand at most this many times (float attention maps compress a
+# few times; a zip bomb of zeros, a thousand times).
+MAX_EXPANSION = 100
 
 SIDES = ("encoder", "decoder")
 _FLOAT = {np.dtype(np.float32), np.dtype(np.float16)}
@@ -123,6 +126,11 @@ def _headers(name: str, archive: zipfile.ZipFile) -> dict[str, tuple[tuple[int, 
         if not info.filename.endswith(".npy"):
             raise TraceFileError(f"{name} holds {info.filename!r}, which is not an array; it is not a saved trace")
         member = info.filename[:-4]
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+            raise TraceFileError(
+                f"{name}: the array {member!r} would expand from {info.compress_size:,} to {info.file_size:,} bytes; "
+                f"a saved trace expands at most {MAX_EXPANSION}-fold"
+            )
         if member not in KNOWN:
             raise TraceFileError(f"{name} holds an array named {member!r}, which no saved trace has")
         if member in headers:

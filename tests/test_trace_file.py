@@ -123,6 +123,17 @@ def test_hostile_trace_files_are_refused_in_one_sentence(saved, tmp_path: Path, 
     assert message in text and "hostile.npz" in text and "\n" not in text
 
 
+def test_a_zip_bomb_is_refused_before_it_expands(saved, tmp_path: Path) -> None:
+    members = _members(saved)
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member, array in members.items():
+            archive.writestr(f"{member}.npy", _npy(np.zeros((32, 32, 32, 32), np.float32) if member == "cross_value_norms"
+                                                    else array))
+    with pytest.raises(TraceFileError, match="would expand from .* a saved trace expands at most 100-fold"):
+        load_trace(path)
+
+
 def test_a_trace_larger_than_the_limit_is_refused_before_it_is_read(saved, monkeypatch) -> None:
     _trace, path, _description = saved
     monkeypatch.setattr(trace_file, "MAX_TRACE_BYTES", 1000)

@@ -72,6 +72,8 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         )
         self.controller = InferenceController(self)
         self.model: ModelInfo | None = None
+        # The compute dtype checkpoints are opened in (--dtype; model.precision).
+        self.compute_dtype = "auto"
         self.painted: TraceResult | None = None
         self.last_error_dialog: QMessageBox | None = None
         self.last_timings: dict[str, float] = {}

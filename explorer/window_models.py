@@ -31,7 +31,7 @@ class ModelActions:
         device = normalise_device(device or self.settings.value("model/device"))
         if device not in self.device_actions:
             device = "cpu"
-        return self.controller.load(location, device)
+        return self.controller.load(location, device, dtype=self.compute_dtype)
 
     def open_checkpoint_dialog(self) -> None:
         location = dialogs.choose_checkpoint_folder(self, self._dialog_start())
@@ -127,7 +127,8 @@ class ModelActions:
         self.setWindowTitle(f"Attention Explorer — {info.name}")
         self.model_label.setText(f"{info.name} · {info.architecture}")
         self.model_label.setToolTip(f"{info.description}\n{info.source}")
-        self.device_label.setText(f"device: {info.device}")
+        precision = "" if info.dtype == "float32" else f" · {info.dtype}"
+        self.device_label.setText(f"device: {info.device}{precision}")
         action = self.device_actions.get(info.device)
         if action is not None:
             action.setChecked(True)

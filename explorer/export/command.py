@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
 
     from model import load_checkpoint
 
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # Data files keep float32 however long the input; figures look the same either way.
     precision = "float32" if suffix in DATA_FORMATS else None
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision=precision, chat=args.chat)

@@ -104,7 +104,7 @@ def run_app(args: argparse.Namespace) -> int:
         window.show()
         window.input_panel.focus_source()
         if not window.apply_mode_args(args):
-            window.compute_dtype = args.dtype
+            window.compute_dtype = getattr(args, "dtype", "auto")
             window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()
     if not _close(app, window):
@@ -176,7 +176,7 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
         print(f"attention-explorer: error: {error}", file=sys.stderr)
         return 1
     if not opened:
-        window.compute_dtype = args.dtype
+        window.compute_dtype = getattr(args, "dtype", "auto")
         window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()

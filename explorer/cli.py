@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
     export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
     export.add_argument(
+        "--theme", choices=("light", "dark"), default="light", help="the figure's page (default light, whatever the desktop)"
+    )
+    export.add_argument(
         "--aggregate",
         choices=("mean", "max", "rollout", "flow"),
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         show_mean_column=head == "all",
         aggregate=aggregate or "rollout",
         hide_special=hide_special,
+        theme=args.theme,
     )
     export_figure(request, out, scale=args.scale)
     return f"wrote {out}"
@@ -126,5 +127,6 @@ def _export_comparison(args: argparse.Namespace, model, trace, out: Path) -> str
         colormap=args.colormap,
         scale=args.scale,
         hide_special=bool(getattr(args, "hide_special", False)),
+        theme=args.theme,
     )
     return f"wrote {out}"

@@ -118,8 +118,10 @@ def run_app(args: argparse.Namespace) -> int:
         if getattr(args, "open_trace", None):
             window.trace_files.open(args.open_trace)
             if args.checkpoint:
+                window.compute_dtype = getattr(args, "dtype", "auto")
                 window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         elif not opened:
+            window.compute_dtype = getattr(args, "dtype", "auto")
             window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()
     if not _close(app, window):
@@ -200,6 +202,7 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
             return 1
         QTimer.singleShot(0, lambda: window.trace_files.show(trace, description, Path(args.open_trace).name))
     elif not opened:
+        window.compute_dtype = getattr(args, "dtype", "auto")
         window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from model.precision import DTYPE_CHOICES
+
 from .colormaps import DEFAULT as DEFAULT_COLORMAP
 from .colormaps import SEQUENTIAL
 from .errors import first_line
@@ -34,6 +36,13 @@ def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|REPO_ID",
         help="checkpoint folder, a file inside one, or a repo id from the local Hugging Face cache "
         "(default: the bundled model)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="what the network computes in: auto is float32 on the CPU and the checkpoint's own dtype on "
+        "CUDA and MPS (attention is always computed in float32)",
     )
 
 
@@ -162,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "attention α·‖f(x)‖ (Kobayashi et al. 2020; the mean is the norm of the summed heads)",
     )
     export.add_argument(
+        "--theme", choices=("light", "dark"), default="light", help="the figure's page (default light, whatever the desktop)"
+    )
+    export.add_argument(
         "--aggregate",
         choices=("mean", "max", "rollout", "flow"),
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
@@ -217,7 +229,7 @@ def _run_dump(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {out.name}")
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # A dump is data, not a picture: keep float32 however long the input.
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32", chat=args.chat)
     for notice in trace.notices:

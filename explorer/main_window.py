@@ -28,7 +28,6 @@ from model.trace import KIND_AXES
 
 from . import dialogs
 from .core.state import ExplorerState
-from .devices import available_devices
 from .export_actions import ExportActions
 from .trace_actions import TraceFileActions
 from .navigation import NavigationKeys
@@ -73,6 +72,8 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         )
         self.controller = InferenceController(self)
         self.model: ModelInfo | None = None
+        # The compute dtype checkpoints are opened in (--dtype; model.precision).
+        self.compute_dtype = "auto"
         self.painted: TraceResult | None = None
         self.last_error_dialog: QMessageBox | None = None
         self.last_timings: dict[str, float] = {}
@@ -240,18 +241,10 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.device_group = QActionGroup(self)
         self.device_group.setExclusive(True)
         self.device_actions: dict[str, QAction] = {}
-        devices = available_devices()
-        for device in devices:
-            action = self.device_menu.addAction(device.label)
-            action.setCheckable(True)
-            action.setData(device.name)
-            self.device_group.addAction(action)
-            self.device_actions[device.name] = action
-            action.triggered.connect(lambda _checked=False, name=device.name: self.set_device(name))
-        if len(devices) == 1:
-            self.device_menu.addSeparator()
-            self.device_menu.addAction("No GPU found (neither CUDA nor Apple MPS is available)").setEnabled(False)
-        self.device_actions["cpu"].setChecked(True)
+        # Listing the devices imports torch (1.5 s here). The worker imports it anyway to
+        # load the first model, so the menu is filled once that model is in, or when it
+        # is first opened, and the window shows without waiting for torch.
+        self.device_menu.aboutToShow.connect(self.list_devices)
 
         analysis_menu = menu.addMenu("&Analysis")
         for name, mode in self.modes.items():

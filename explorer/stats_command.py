@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, user_error) -> int:
     if args.batch_size < 1:
         raise user_error(f"--batch-size must be at least 1, got {args.batch_size}")
     lines = _read_corpus(args.corpus, user_error) if args.corpus is not None else None
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=getattr(args, "dtype", "auto"))
     kinds_of_model = model.config.architecture
     available = {"encoder": ("encoder_self",), "decoder": ("decoder_self",)}.get(
         kinds_of_model, ("encoder_self", "decoder_self", "cross"))

@@ -117,6 +117,11 @@ class AttentionModel:
         return self.network.config
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The network's compute dtype (its embedding table's)."""
+        return self.network.embed_tokens.weight.dtype
+
+    @property
     def device(self) -> torch.device:
         return self.network.embed_tokens.weight.device
 

@@ -88,7 +88,8 @@ def logit_lens(model: AttentionModel, trace: Trace, top_k: int = TOP_K, max_cost
     for row in [rows - 1, *range(rows - 1)]:
         for start in range(0, len(positions), step):
             cells = slice(start, start + step)
-            chunk = torch.as_tensor(residuals[row, positions[cells]], device=model.device)  # (p, d_model)
+            # The residuals are kept as float32; the network may compute in bfloat16 or float16.
+            chunk = torch.as_tensor(residuals[row, positions[cells]], device=model.device, dtype=model.dtype)  # (p, d_model)
             hidden = norm(chunk) if norm is not None else chunk
             probabilities = torch.softmax(network.logits(hidden[None])[0].float(), dim=-1)  # (p, V)
             top = torch.topk(probabilities, k, dim=-1)

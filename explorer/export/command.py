@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
 
     from model import load_checkpoint
 
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # Data files keep float32 however long the input; figures look the same either way.
     precision = "float32" if suffix in DATA_FORMATS else None
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision=precision, chat=args.chat)
@@ -104,6 +104,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         aggregate=aggregate or "rollout",
         hide_special=hide_special,
         colour_range=getattr(args, "colour_range", None) or "all",
+        theme=args.theme,
     )
     export_figure(request, out, scale=args.scale)
     return f"wrote {out}"
@@ -131,5 +132,6 @@ def _export_comparison(args: argparse.Namespace, model, trace, out: Path) -> str
         colormap=args.colormap,
         scale=args.scale,
         hide_special=bool(getattr(args, "hide_special", False)),
+        theme=args.theme,
     )
     return f"wrote {out}"

@@ -75,8 +75,14 @@ class FigureRequest:
     # Keys left out of a head figure's colour range (``core.sink_scale``); the command line's
     # default keeps every key, the app passes its own view.
     colour_range: str = "all"
+    # The page: "light" (the default, also on a dark desktop) or "dark".
+    theme: str = "light"
     # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
     view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
+
+
+# The pages a figure can be painted on (``canvas.PAGE_COLOURS`` holds their colours).
+PAGE_THEMES = ("light", "dark")
 
 
 def _index_range(count: int) -> str:
@@ -99,6 +105,8 @@ def validate(request: FigureRequest) -> None:
     if request.values not in VALUES:
         raise ValueError(f"unknown values {request.values!r}; choose weights or scores, or value-weighted")
     colormaps.colormap(request.colormap)  # raises ValueError naming the maps
+    if request.theme not in PAGE_THEMES:
+        raise ValueError(f"unknown theme {request.theme!r}; choose one of {', '.join(PAGE_THEMES)}")
     maps = trace.attention[request.kind]
     if request.figure != "grid":
         if not 0 <= request.layer < maps.n_layers:

@@ -51,6 +51,17 @@ def _fill_input(window, args: argparse.Namespace) -> None:
         window.input_panel.target.setText(args.target)
     if getattr(args, "pair", None):
         window.input_panel.pair.setText(args.pair)
+    if getattr(args, "values", None):
+        window.select(values=args.values)
+    if getattr(args, "colour_range", None):
+        window.select(colour_range=args.colour_range)
+        window.head_detail.set_colour_range(args.colour_range)
+    overrides = {name: getattr(args, name, None) for name in ("kind", "layer", "head")}
+    if overrides["head"] is not None:
+        overrides["head"] = None if overrides["head"] == "mean" else int(overrides["head"])
+    elif "head" in overrides:
+        del overrides["head"]
+    window.view_overrides = {name: value for name, value in overrides.items() if value is not None or name == "head"}
 
 
 def _close(app, window) -> bool:
@@ -103,7 +114,14 @@ def run_app(args: argparse.Namespace) -> int:
         window.fill_screen()
         window.show()
         window.input_panel.focus_source()
-        if not window.apply_mode_args(args):
+        opened = window.apply_mode_args(args)
+        if getattr(args, "open_trace", None):
+            window.trace_files.open(args.open_trace)
+            if args.checkpoint:
+                window.compute_dtype = getattr(args, "dtype", "auto")
+                window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
+        elif not opened:
+            window.compute_dtype = getattr(args, "dtype", "auto")
             window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
         code = app.exec()
     if not _close(app, window):
@@ -174,7 +192,17 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
         # A mode's option names something unusable (--run …): one sentence, exit 1.
         print(f"attention-explorer: error: {error}", file=sys.stderr)
         return 1
-    if not opened:
+    if getattr(args, "open_trace", None):
+        from model.trace_file import TraceFileError, load_trace
+
+        try:
+            trace, description = load_trace(args.open_trace)
+        except TraceFileError as error:
+            print(f"attention-explorer: error: {error}", file=sys.stderr)
+            return 1
+        QTimer.singleShot(0, lambda: window.trace_files.show(trace, description, Path(args.open_trace).name))
+    elif not opened:
+        window.compute_dtype = getattr(args, "dtype", "auto")
         window.open_checkpoint(args.checkpoint, getattr(args, "device", None))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: finish(1, "timed out waiting for the first trace"))
     app.exec()

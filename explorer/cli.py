@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from model.precision import DTYPE_CHOICES
+
 from .colormaps import DEFAULT as DEFAULT_COLORMAP
 from .colormaps import SEQUENTIAL
 from .errors import first_line
@@ -34,6 +36,13 @@ def _add_checkpoint(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|REPO_ID",
         help="checkpoint folder, a file inside one, or a repo id from the local Hugging Face cache "
         "(default: the bundled model)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="what the network computes in: auto is float32 on the CPU and the checkpoint's own dtype on "
+        "CUDA and MPS (attention is always computed in float32)",
     )
 
 
@@ -86,8 +95,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cpu)")
     parser.add_argument("--screenshot", metavar="PNG", help="lay the window out offscreen, save it as PNG and exit")
     parser.add_argument(
+        "--values",
+        choices=("weights", "scores", "value-weighted"),
+        help="what the heatmaps colour: probabilities (default), raw scores or value-weighted attention",
+    )
+    parser.add_argument("--induction-probe", action="store_true",
+                        help="head statistics: show the induction probe's table (a random sequence repeated twice)")
+    parser.add_argument("--corpus", metavar="LINES.txt", help="head statistics: show the mean ± sd over a file's lines")
+    parser.add_argument("--open-trace", metavar="FILE.npz", help="show a trace saved with File ▸ Save trace…, without its model")
+    parser.add_argument("--kind", choices=("encoder_self", "decoder_self", "cross"), help="the attention kind to show first")
+    parser.add_argument("--layer", type=int, metavar="L", help="the layer to show first (from 0)")
+    parser.add_argument("--head", metavar="H|mean", help="the head to show first (from 0), or mean")
+    parser.add_argument(
+        "--colour-range",
+        choices=("auto", "all", "first", "special"),
+        help="keys the head views' colour range leaves out: auto (an attention sink, the default), every key kept, "
+        "the first key, or every special token",
+    )
+    parser.add_argument(
         "--show",
-        choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping"),
+        choices=("grid", "head", "distribution", "cross", "stats", "aggregation", "compare", "timeline", "stepping", "lens"),
         help="bring this panel or analysis mode to the front",
     )
     _add_text_option(parser, "compare_text", "compare mode: the second input, on the same model")
@@ -102,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint(dump)
     _add_input(dump, required=True)
     dump.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the arrays")
+    dump.add_argument("--saved-trace", action="store_true",
+                      help="write the file File ▸ Save trace… writes (token axes, value norms, residuals, the model's "
+                      "description), which the app opens without the model")
 
     train = commands.add_parser("train", help="train the bundled encoder–decoder from scratch")
     train.add_argument("--out", required=True, metavar="DIR", help="run folder for checkpoints and the log")
@@ -135,10 +165,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--colormap", default=DEFAULT_COLORMAP, metavar="NAME", help=f"one of {', '.join(SEQUENTIAL)}")
     export.add_argument("--scores", action="store_true", help="colour by pre-softmax scores instead of probabilities")
     export.add_argument(
+        "--values",
+        choices=("weights", "scores", "value-weighted"),
+        help="what a figure colours: probabilities (default), pre-softmax scores (as --scores), or value-weighted "
+        "attention α·‖f(x)‖ (Kobayashi et al. 2020; the mean is the norm of the summed heads)",
+    )
+    export.add_argument(
+        "--theme", choices=("light", "dark"), default="light", help="the figure's page (default light, whatever the desktop)"
+    )
+    export.add_argument(
         "--aggregate",
         choices=("mean", "max", "rollout", "flow"),
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
         "flow (widest-path approximation, up to 512 tokens) through layers 0 to --layer (self-attention kinds)",
+    )
+    export.add_argument(
+        "--colour-range",
+        choices=("auto", "all", "first", "special"),
+        default="all",
+        help="keys a head figure's colour range leaves out: every key kept (default), auto (the first key where the "
+        "head puts over half of its weight there), the first key, or every special token",
     )
     export.add_argument(
         "--hide-special",
@@ -152,9 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw A (--checkpoint), B (this checkpoint, same architecture, same input) and B − A side by side",
     )
 
-    stats = commands.add_parser("stats", help="print every head's statistics of one input as CSV")
+    stats = commands.add_parser(
+        "stats", help="print every head's statistics of one input, of the induction probe or of a corpus as CSV"
+    )
     _add_checkpoint(stats)
-    _add_input(stats, required=True)
+    _add_input(stats, required=False)
+    stats.add_argument("--induction-probe", action="store_true",
+                       help="instead of a text: a random token sequence of the model's vocabulary, repeated twice")
+    stats.add_argument("--probe-length", type=int, default=24, metavar="N", help="tokens in one copy of the probe (24)")
+    stats.add_argument("--seed", type=int, default=0, help="the probe's random seed (0)")
+    stats.add_argument("--corpus", metavar="LINES.txt",
+                       help="one input per line: each head's mean and standard deviation over the inputs")
+    stats.add_argument("--batch-size", type=int, default=8, metavar="N", help="inputs per forward with --corpus (8)")
+    stats.add_argument("--csv", metavar="FILE.csv", help="with --corpus: also write every input's own table here")
+    stats.add_argument("--presets", action="store_true",
+                       help="print each preset (previous-token, induction, attention-sink, …), its threshold and the "
+                       "heads it finds, instead of the table")
     stats.add_argument(
         "--kind", choices=("encoder_self", "decoder_self", "cross"), help="one attention kind (default: every kind)"
     )
@@ -170,11 +229,17 @@ def _run_dump(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {out.name}")
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # A dump is data, not a picture: keep float32 however long the input.
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32", chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
+    if args.saved_trace:
+        from model.trace_file import save_trace
+
+        save_trace(trace, out, model.describe())
+        print(f"wrote {out} ({', '.join(trace.kinds)}; open it with --open-trace or File ▸ Open saved trace…)")
+        return 0
     export_trace_data(trace, out)
     print(f"wrote {out} ({', '.join(trace.kinds)})")
     return 0
@@ -218,34 +283,20 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from model import load_checkpoint
-    from model.trace import KIND_TITLES
+    from .stats_command import run
 
-    from .analysis.head_stats import table_csv, trace_head_statistics
-
-    out = Path(args.out) if args.out else None
-    if out is not None and out.suffix != ".csv":
-        raise UserError(f"--out must end in .csv, got {out.name}")
-    trace = load_checkpoint(args.checkpoint).trace(args.text, target=args.target, pair=args.pair, chat=args.chat)
-    for notice in trace.notices:
-        print(notice, file=sys.stderr)
-    if args.kind is not None and args.kind not in trace.kinds:
-        raise UserError(f"this model has no {KIND_TITLES[args.kind]}; it has {', '.join(trace.kinds)}")
-    kinds = [args.kind] if args.kind else list(trace.kinds)
-    text = table_csv([trace_head_statistics(trace, kind) for kind in kinds])
-    if out is None:
-        sys.stdout.write(text)
-        return 0
-    from .atomic_write import write_atomically
-
-    write_atomically(out, lambda handle: handle.write(text.encode("utf-8")))
-    print(f"wrote {out} ({', '.join(kinds)})", file=sys.stderr)
-    return 0
+    return run(args, UserError)
 
 
 def _run_app(args: argparse.Namespace) -> int:
     if args.step is not None and not args.run:
         raise UserError("--step needs --run: the training run folder whose step to show")
+    if args.head is not None and args.head != "mean" and not args.head.isdigit():
+        raise UserError(f"--head must be a head number or mean; got {args.head!r}")
+    if args.layer is not None and args.layer < 0:
+        raise UserError(f"--layer must be 0 or more; got {args.layer}")
+    if args.induction_probe and args.corpus:
+        raise UserError("--induction-probe and --corpus both fill the head statistics: give one of them")
     from .app import run_app
 
     return run_app(args)

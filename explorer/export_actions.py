@@ -64,6 +64,7 @@ def figure_request(state: ExplorerState, figure: str):
         temperature=selection.temperature,
         show_mean_column=selection.show_mean_column,
         hide_special=selection.hide_special,
+        colour_range=selection.colour_range,
         view=views.current(state, figure),
     )
 

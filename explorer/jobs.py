@@ -57,6 +57,8 @@ class LoadRequest:
     location: str | None
     device: str = "cpu"
     from_run: bool = False
+    # The network's compute dtype, a ``--dtype`` choice (model.precision).
+    dtype: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class ModelInfo:
     chat_template: bool = False
     # A decoder with a language-model head: the next-token line applies.
     predicts: bool = False
+    # The network's compute dtype ("float32", "bfloat16", "float16").
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -170,8 +174,8 @@ class JobQueue:
         self.pending_trace = request
         return request
 
-    def load(self, location: str | None, device: str, from_run: bool = False) -> LoadRequest:
-        self.pending_load = LoadRequest(self.next_id(), location, device, from_run)
+    def load(self, location: str | None, device: str, from_run: bool = False, dtype: str = "auto") -> LoadRequest:
+        self.pending_load = LoadRequest(self.next_id(), location, device, from_run, dtype)
         return self.pending_load
 
     def analysis(self, topic: str, compute: Callable[[Any], Any]) -> AnalysisRequest:

@@ -28,8 +28,8 @@ from model.trace import KIND_AXES
 
 from . import dialogs
 from .core.state import ExplorerState
-from .devices import available_devices
 from .export_actions import ExportActions
+from .trace_actions import TraceFileActions
 from .navigation import NavigationKeys
 from .panels.cross_attention import CrossAttentionPanel
 from .panels.distribution import DistributionPanel
@@ -72,6 +72,8 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         )
         self.controller = InferenceController(self)
         self.model: ModelInfo | None = None
+        # The compute dtype checkpoints are opened in (--dtype; model.precision).
+        self.compute_dtype = "auto"
         self.painted: TraceResult | None = None
         self.last_error_dialog: QMessageBox | None = None
         self.last_timings: dict[str, float] = {}
@@ -109,6 +111,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.selection_bar)
         self.modes: dict = {}
         self.exports = ExportActions(self, self.state, self._focused_panel, self.modes)
+        self.trace_files = TraceFileActions(self)
         self.host = WindowHost(self)
         self.modes.update({mode.name: mode(self.host, self) for mode in MODES})
         for mode in self.modes.values():
@@ -219,6 +222,9 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction("Open &text file as source…", self.open_text_file_dialog)
         file_menu.addSeparator()
+        file_menu.addAction(self.trace_files.save_action)
+        file_menu.addAction(self.trace_files.open_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.exports.export_action)
         file_menu.addAction(self.exports.export_data_action)
         file_menu.addSeparator()
@@ -235,18 +241,10 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.device_group = QActionGroup(self)
         self.device_group.setExclusive(True)
         self.device_actions: dict[str, QAction] = {}
-        devices = available_devices()
-        for device in devices:
-            action = self.device_menu.addAction(device.label)
-            action.setCheckable(True)
-            action.setData(device.name)
-            self.device_group.addAction(action)
-            self.device_actions[device.name] = action
-            action.triggered.connect(lambda _checked=False, name=device.name: self.set_device(name))
-        if len(devices) == 1:
-            self.device_menu.addSeparator()
-            self.device_menu.addAction("No GPU found (neither CUDA nor Apple MPS is available)").setEnabled(False)
-        self.device_actions["cpu"].setChecked(True)
+        # Listing the devices imports torch (1.5 s here). The worker imports it anyway to
+        # load the first model, so the menu is filled once that model is in, or when it
+        # is first opened, and the window shows without waiting for torch.
+        self.device_menu.aboutToShow.connect(self.list_devices)
 
         analysis_menu = menu.addMenu("&Analysis")
         for name, mode in self.modes.items():
@@ -265,6 +263,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.grid.head_clicked.connect(self._on_grid_head_clicked)
         self.head_detail.query_clicked.connect(lambda row: self.select(query=row))
         self.head_detail.values_changed.connect(lambda values: self.select(values=values))
+        self.head_detail.colour_range_changed.connect(lambda name: self.select(colour_range=name))
         self.cross.heatmap.row_clicked.connect(self._on_cross_row_clicked)
         self.distribution.temperature_changed.connect(lambda value: self.select(temperature=value))
         controller = self.controller

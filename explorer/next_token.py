@@ -51,7 +51,7 @@ def next_token_top(model: AttentionModel, trace: Trace, position: int, k: int = 
     """
     if trace.decoder_hidden is None or not model.config.lm_head:
         raise ValueError("next-token predictions need a decoder with a language-model head")
-    hidden = torch.as_tensor(trace.decoder_hidden[position], device=model.device)[None, None]  # (1, 1, d_model)
+    hidden = torch.as_tensor(trace.decoder_hidden[position], device=model.device, dtype=model.dtype)[None, None]  # (1, 1, d_model)
     probabilities = torch.softmax(model.network.logits(hidden)[0, 0].float(), dim=-1)  # (V,)
     top = torch.topk(probabilities, min(k, probabilities.numel()))
     return [(model.tokenizer.token(int(index)), float(value)) for value, index in zip(top.values, top.indices)]

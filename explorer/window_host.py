@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QWidget
 
 from . import dialogs
-from .devices import normalise_device
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -43,8 +42,7 @@ class WindowHost:
         return self._window.input_panel.texts()[0]
 
     def model_device(self) -> str:
-        device = normalise_device(self._window.settings.value("model/device"))
-        return device if device in self._window.device_actions else "cpu"
+        return self._window.usable_device(self._window.settings.value("model/device"))
 
     def panel_showing(self, name: str) -> bool:
         return self._window.panel_showing(name)

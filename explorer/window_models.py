@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import dialogs
 from .core.views import panel_availability
-from .devices import normalise_device
+from .devices import available_devices, normalise_device
 from .jobs import InputTexts, ModelInfo
 from .text_files import TextFileError, read_text_file
 
@@ -28,10 +28,8 @@ class ModelActions:
         ``device`` overrides the remembered device for this load only (``--device``).
         """
         self._loading_location = location
-        device = normalise_device(device or self.settings.value("model/device"))
-        if device not in self.device_actions:
-            device = "cpu"
-        return self.controller.load(location, device)
+        device = self.usable_device(device or self.settings.value("model/device"))
+        return self.controller.load(location, device, dtype=self.compute_dtype)
 
     def open_checkpoint_dialog(self) -> None:
         location = dialogs.choose_checkpoint_folder(self, self._dialog_start())
@@ -65,6 +63,30 @@ class ModelActions:
         repo_id = dialogs.choose_cached_model(self)
         if repo_id:
             self.open_checkpoint(repo_id)
+
+    def list_devices(self) -> None:
+        """Fill the Device menu with the CPU and every accelerator torch sees (once)."""
+        if self.device_actions:
+            return
+        devices = available_devices()
+        for device in devices:
+            action = self.device_menu.addAction(device.label)
+            action.setCheckable(True)
+            action.setData(device.name)
+            self.device_group.addAction(action)
+            self.device_actions[device.name] = action
+            action.triggered.connect(lambda _checked=False, name=device.name: self.set_device(name))
+        if len(devices) == 1:
+            self.device_menu.addSeparator()
+            self.device_menu.addAction("No GPU found (neither CUDA nor Apple MPS is available)").setEnabled(False)
+        current = self.model.device if self.model is not None else "cpu"
+        self.device_actions.get(current, self.device_actions["cpu"]).setChecked(True)
+
+    def usable_device(self, name: str | None) -> str:
+        """``name`` normalised, or the CPU when the listed devices lack it. Before the list is
+        made, the worker is left to fall back (it says so in the status bar)."""
+        device = normalise_device(name)
+        return device if not self.device_actions or device in self.device_actions else "cpu"
 
     def set_device(self, device: str) -> None:
         self.settings.set_value("model/device", device)
@@ -116,8 +138,7 @@ class ModelActions:
     def _on_device_changed(self, info: ModelInfo, notice: str) -> None:
         self.model = info
         self._show_model(info)
-        name = info.device if info.device in self.device_actions else "cpu"
-        self.device_actions[name].setChecked(True)
+        self._show_device(info)
         if notice:
             self.statusBar().showMessage(notice, 10000)
             self.last_notice = notice
@@ -127,10 +148,13 @@ class ModelActions:
         self.setWindowTitle(f"Attention Explorer — {info.name}")
         self.model_label.setText(f"{info.name} · {info.architecture}")
         self.model_label.setToolTip(f"{info.description}\n{info.source}")
-        self.device_label.setText(f"device: {info.device}")
-        action = self.device_actions.get(info.device)
-        if action is not None:
-            action.setChecked(True)
+        precision = "" if info.dtype == "float32" else f" · {info.dtype}"
+        self.device_label.setText(f"device: {info.device}{precision}")
+        self._show_device(info)
+
+    def _show_device(self, info: ModelInfo) -> None:
+        self.list_devices()  # torch is in by now: a model was loaded
+        self.device_actions.get(info.device, self.device_actions["cpu"]).setChecked(True)
 
     @staticmethod
     def example_text(info: ModelInfo) -> str:

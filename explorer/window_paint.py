@@ -55,6 +55,8 @@ class PaintLoop:
             kind = "cross" if "cross" in result.trace.kinds else result.trace.kinds[0]
             layer, head = self.state.sharpest_head(kind)
             self.state.select(kind=kind, layer=layer, head=head, query=0)
+            # --kind / --layer / --head on the command line name the first view instead.
+            self.state.select(**getattr(self, "view_overrides", {}))
         self._show_availability(result.trace.architecture)
         self._staged = StagedPaint(result, self._plan_paint(), (time.perf_counter() - start) * 1000)
         self._paint_next_stage()

@@ -46,6 +46,7 @@ def model_info(model, from_run: bool = False) -> ModelInfo:  # model: AttentionM
         description=model.describe(),
         source=model.source,
         device=str(model.device),
+        dtype=str(model.dtype).removeprefix("torch."),
         max_length=model.tokenizer.max_length,
         kinds=config.attention_kinds,
         layers=layers,
@@ -158,14 +159,16 @@ class InferenceWorker(QObject):
 
     def _load(self, request: LoadRequest) -> None:
         from model import load_checkpoint
+        from model.precision import requested_dtype
 
         try:
+            device = normalise_device(request.device)
             if request.from_run:
                 model = self._run_checkpoint(request.location)
             else:
                 self._run_checkpoints = None  # another model: the run's kept checkpoints are done with
-                model = load_checkpoint(request.location, device="cpu")
-            device = normalise_device(request.device)
+                # Read on the CPU in the dtype meant for the device, then moved there.
+                model = load_checkpoint(request.location, device="cpu", dtype=requested_dtype(request.dtype, device))
             notice = ""
             if device != "cpu":
                 try:
@@ -274,8 +277,8 @@ class InferenceController(QObject):
         self._pump()
         return request.request_id
 
-    def load(self, location: str | None, device: str = "cpu", from_run: bool = False) -> int:
-        request = self.queue.load(location, device, from_run)
+    def load(self, location: str | None, device: str = "cpu", from_run: bool = False, dtype: str = "auto") -> int:
+        request = self.queue.load(location, device, from_run, dtype)
         self.load_started.emit(location or "the bundled model")
         self._pump()
         return request.request_id

@@ -79,6 +79,12 @@ def scaled_dot_product_attention(
         scale = 1.0 / math.sqrt(q.size(-1))
     if not need_weights and softcap is None:
         return AttentionResult(_fused_attention(q, k, v, mask, bias, scale), None, None)
+    if q.dtype != torch.float32:
+        # A half-precision network: what the explorer shows is computed in float32 from
+        # its rounded queries and keys, as Hugging Face's eager attention softmaxes in float32.
+        as_float = None if bias is None else bias.float()
+        result = scaled_dot_product_attention(q.float(), k.float(), v.float(), mask, as_float, scale, need_weights, slots, softcap)
+        return result._replace(output=result.output.to(q.dtype))
 
     # Every (Tq, Tk) pass costs as much as a matmul for long inputs, so the scale, bias
     # and mask are applied in place on the fresh product (autograd allows it: matmul,

@@ -18,6 +18,7 @@ from .bundled import bundled_checkpoint
 from .chat import ChatTemplate
 from .inference import AttentionModel
 from .native import NATIVE_MODEL_TYPE, load_native
+from .precision import requested_dtype
 from .weights import CheckpointError, read_config_json
 
 __all__ = ["bundled_checkpoint", "load_checkpoint", "resolve_folder"]
@@ -37,8 +38,17 @@ def resolve_folder(location: str | os.PathLike | None) -> Path:
     return path
 
 
-def load_checkpoint(location: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> AttentionModel:
+def load_checkpoint(
+    location: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = "auto",
+) -> AttentionModel:
     """Open a native checkpoint, a Hugging Face folder or a cached Hugging Face repo id.
+
+    ``dtype`` is the network's compute dtype (``model.precision``): a ``--dtype`` choice,
+    resolved for ``device`` (``"auto"`` is float32 on the CPU and the checkpoint's own
+    float dtype elsewhere); or what ``requested_dtype`` gave for another device (a torch
+    dtype, or None for the checkpoint's own), for a model loaded here to be moved there.
 
     Raises:
         CheckpointError: with one sentence saying what is wrong; nothing else escapes
@@ -52,13 +62,14 @@ def load_checkpoint(location: str | os.PathLike | None = None, device: str | tor
         if repo_folder is None:
             raise CheckpointError(f"{location} is neither a checkpoint folder nor a model in the local Hugging Face cache")
         folder = repo_folder
+    weights_dtype = requested_dtype(dtype, device) if isinstance(dtype, str) else dtype
     values = read_config_json(folder)
     if values.get("model_type") == NATIVE_MODEL_TYPE:
-        model = load_native(folder, values)
+        model = load_native(folder, values, weights_dtype)
     else:
         from .hf import load_hf_folder
 
-        model = load_hf_folder(folder, values)
+        model = load_hf_folder(folder, values, weights_dtype)
     model.chat_template = _chat_template(folder)
     return model.to(device)
 

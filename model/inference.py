@@ -29,6 +29,7 @@ from .chat import ChatTemplate
 from .config import ModelConfig
 from .generation import greedy_generate
 from .incremental import IncrementalTracer, recomputed_maps
+from .probes import TraceProbe
 from .progress import Progress
 from .recorder import AttentionRecorder, AttentionStack
 from .tokenization import Encoded, TextTokenizer, clean_text
@@ -138,6 +139,11 @@ class AttentionModel:
     @property
     def config(self) -> ModelConfig:
         return self.network.config
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The network's compute dtype (its embedding table's)."""
+        return self.network.embed_tokens.weight.dtype
 
     @property
     def device(self) -> torch.device:
@@ -292,6 +298,7 @@ class AttentionModel:
         return AttentionRecorder(dtype=dtype, overview_side=overview_side, progress=self._progress)
 
     def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
+        probe = None  # a recomputed trace has no value norms nor residuals (no hooks run)
         if self._recomputed(len(encoded.ids), 0):
             run = self.incremental.encoder_only(
                 encoded.ids, encoded.type_ids if self.config.type_vocab_size else None, overview_side, self._progress, self.device
@@ -300,27 +307,30 @@ class AttentionModel:
         else:
             type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
             recorder = self._recorder(precision, overview_side, len(encoded.ids), 0)
-            output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
+            with TraceProbe(self.network) as probe:
+                output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
             maps = _maps(output.self_attention, self.config, "encoder_self")
-        return Trace(
+        return _probed(probe, Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
             decoder=None,
             attention={"encoder_self": maps},
             notices=notices,
-        )
+        ))
 
     def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
+        probe = None
         if self._recomputed(0, len(encoded.ids)):
             run, _ = self.incremental.decoder_only(encoded.ids, overview_side, self._progress, self._reuse, self.device)
             maps = recomputed_maps(run.self_attention, attention_structure(self.config, "decoder_self"))
             hidden = run.hidden
         else:
             recorder = self._recorder(precision, overview_side, 0, len(encoded.ids))
-            output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
+            with TraceProbe(self.network) as probe:
+                output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
             maps, hidden = _maps(output.self_attention, self.config, "decoder_self"), output.hidden
-        return Trace(
+        return _probed(probe, Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=None,
@@ -328,7 +338,7 @@ class AttentionModel:
             attention={"decoder_self": maps},
             notices=notices,
             decoder_hidden=_hidden(hidden),
-        )
+        ))
 
     def _trace_encoder_decoder(
         self,
@@ -351,6 +361,7 @@ class AttentionModel:
             decoder_ids, cut = self.decoder_ids(target)
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
+        probe = None
         if self._recomputed(len(encoded.ids), len(decoder_ids)):
             _, encoder_maps, run = self.incremental.encoder_decoder(
                 encoded.ids, decoder_ids, generated, overview_side, self._progress, self._reuse,
@@ -364,14 +375,15 @@ class AttentionModel:
             hidden = run.hidden
         else:
             recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
-            encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
+            with TraceProbe(self.network) as probe:
+                encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
             attention = {
                 "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
                 "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
                 "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
             }
             hidden = decoder_output.hidden
-        return Trace(
+        return _probed(probe, Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
@@ -380,7 +392,7 @@ class AttentionModel:
             generated=generated,
             notices=notices,
             decoder_hidden=_hidden(hidden),
-        )
+        ))
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
         prefix = self._tensor([self.config.start_token_id])
@@ -400,6 +412,11 @@ def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind:
         overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
         **(attention_structure(config, kind) if config is not None else {}),
     )
+
+
+def _probed(probe: TraceProbe | None, trace: Trace) -> Trace:
+    """``trace`` with what the dense forward's probe collected (value norms, residuals)."""
+    return probe.attach(trace) if probe is not None else trace
 
 
 def _hidden(hidden: torch.Tensor) -> np.ndarray:

@@ -201,6 +201,9 @@ class StackRunner:
                         cos, sin = rotary_tables(settings, config.head_dim, T, device)  # (T, dims) each
                         tables[settings] = (cos[start:], sin[start:])
                     q, k = apply_rotary(q, tables[settings]), apply_rotary(k, tables[settings])
+                # A half-precision network's attention is computed (and kept) in float32 from
+                # its rounded queries and keys, as the dense path and Hugging Face do.
+                q, k, v = q.float(), k.float(), v.float()
                 kept = self_run.kept[index] if self_run.kept is not None else None
                 keys = (kept.keys if kept else RowChunks(())).extended(k)
                 values = (self_run.kept_values[index] if kept else RowChunks(())).extended(v)
@@ -210,17 +213,18 @@ class StackRunner:
                     keys, values = single(keys.whole()), single(values.whole())
                 recipe = ScoreRecipe(causal=self.causal, window=config.layer_window(index), key_padding=key_padding,
                                      relative=stack.relative_bias, softcap=attention.softcap)
-                return attention.merge(self_run.attend(index, q * attention.scale, keys, values, recipe))
+                output = self_run.attend(index, q * attention.scale, keys, values, recipe)
+                return attention.merge(output.to(h.dtype))
 
             def cross_attention(h: Tensor, index=index, attention=getattr(layer, "cross_attn", None)) -> Tensor:
                 if lent is not None:  # the same source: its keys and values were projected once
                     keys, values = lent[index].keys, cross_past.values[index]
                 else:
                     k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
-                    keys, values = single(k), single(v)
+                    keys, values = single(k.float()), single(v.float())
                 recipe = ScoreRecipe(key_padding=memory_padding, softcap=attention.softcap)
-                q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
-                return attention.merge(cross_run.attend(index, q, keys, values, recipe))
+                q = attention.project_queries(h).float() * attention.scale  # (B, H, Tn, dh)
+                return attention.merge(cross_run.attend(index, q, keys, values, recipe).to(h.dtype))
 
             x = layer.self_attn_residual(x, self_attention)
             if cross_run is not None and layer.cross_attn_residual is not None:

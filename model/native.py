@@ -15,14 +15,17 @@ Face cache listing, can import it without importing the dispatcher that imports 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
+import torch
 from safetensors.torch import save_file
 
 from .building import network_from_state
 from .config import ModelConfig
 from .inference import AttentionModel
+from .precision import stored_float_dtype
 from .tokenization import TextTokenizer
 from .transformer import Transformer, parameter_shapes
 from .weights import (
@@ -39,12 +42,14 @@ NATIVE_MODEL_TYPE = "attention-explorer"
 FORMAT_VERSION = 1
 
 
-def load_native(folder: Path, values: dict | None = None) -> AttentionModel:
+def load_native(folder: Path, values: dict | None = None, dtype: torch.dtype | None = torch.float32) -> AttentionModel:
     """Open a native checkpoint folder (see the module docstring for its layout).
 
     Args:
         folder: the checkpoint folder.
         values: its ``config.json`` already parsed, or None to read it here.
+        dtype: what the weights are converted to as they are read; None keeps the
+            checkpoint's own float dtype (``stored_float_dtype``).
 
     Raises:
         CheckpointError: one sentence naming the file and what is wrong with it.
@@ -70,7 +75,9 @@ def load_native(folder: Path, values: dict | None = None) -> AttentionModel:
     check_shapes(weights_path.name, {key: entry.shape for key, entry in header.items()}, expected)
     for key, entry in header.items():
         require_float(weights_path.name, key, entry.dtype)
-    tensors = load_safetensors(weights_path)
+    if dtype is None:
+        dtype = stored_float_dtype((entry.dtype, math.prod(entry.shape)) for entry in header.values())
+    tensors = load_safetensors(weights_path, dtype=dtype)
     network = network_from_state(config, tensors)
     return AttentionModel(network, tokenizer, name=str(name), source=str(folder))
 

@@ -72,7 +72,7 @@ class InputEmbedding(nn.Module):
         x = token_embeddings * self.token_scale
         if self.positions is not None or self.sinusoids is not None:
             positions = self.position_ids(padding_mask)[:, start:]  # (B, T − start)
-            x = x + (self.positions(positions) if self.positions is not None else self.sinusoids[positions])
+            x = x + (self.positions(positions) if self.positions is not None else self.sinusoids[positions].to(x.dtype))
         if self.types is not None:
             if type_ids is None:
                 type_ids = torch.zeros(padding_mask.shape, dtype=torch.long, device=padding_mask.device)

@@ -183,7 +183,7 @@ def _rotate_half(x: Tensor) -> Tensor:
 
 def apply_rotary(x: Tensor, tables: tuple[Tensor, Tensor]) -> Tensor:
     """Rotate ``x`` ``(B, H, T, dh)`` by its positions; dimensions past the table's pass unchanged."""
-    cos, sin = tables  # (T, dims) each
+    cos, sin = (table.to(x.dtype) for table in tables)  # (T, dims) each; computed in float32, applied in x's dtype
     dims = cos.shape[-1]
     if dims == x.shape[-1]:
         return x * cos + _rotate_half(x) * sin

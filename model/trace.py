@@ -112,6 +112,12 @@ class AttentionMaps:
     # ``windows`` holds each layer's sliding window in tokens, None where it is global.
     kv_heads: np.ndarray | None = None
     windows: tuple[int | None, ...] | None = None
+    # Value-weighted attention (``model.probes``): ‖f(x_j)‖ = ‖(x_j W_V + b_V) W_O^h‖ of
+    # every layer, head and key, (L, H, K) float32; and the heads' Gram matrix per key,
+    # G[l, h, g, j] = f^h(x_j) · f^g(x_j), (L, H, H, K), kept under ``probes.VALUE_GRAM_CAP``
+    # values, for the norm of the summed heads.
+    value_norms: np.ndarray | None = None
+    value_gram: np.ndarray | None = None
 
     @property
     def n_layers(self) -> int:
@@ -243,6 +249,10 @@ class Trace:
     # predictions are computed on demand (``explorer.next_token.next_token_top``); None
     # for models without a decoder.
     decoder_hidden: np.ndarray | None = None
+    # (L + 1, T, d_model) float32: the decoder's residual stream entering each layer and
+    # after the last (before the final norm), for the logit lens; None for models without
+    # a decoder and for inputs over ``probes.RESIDUAL_CAP`` values.
+    decoder_residuals: np.ndarray | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:

@@ -211,8 +211,10 @@ def _entry(file_name: str, tensor_name: str, info: object, data_size: int) -> Te
     return TensorEntry(dtype, tuple(shape), start, end)
 
 
-def load_safetensors(path: Path, names: dict[str, str] | None = None) -> dict[str, torch.Tensor]:
-    """Read tensors as float32 (integers as they are), optionally renaming.
+def load_safetensors(
+    path: Path, names: dict[str, str] | None = None, dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
+    """Read float tensors as ``dtype`` (integers as they are), optionally renaming.
 
     ``names`` maps file tensor names to the names wanted; tensors not in it are skipped.
     The header has been validated before any data is read. Each tensor's bytes are read
@@ -230,7 +232,7 @@ def load_safetensors(path: Path, names: dict[str, str] | None = None) -> dict[st
                 if entry is None:
                     continue
                 tensor = _read_tensor(handle, data_start, entry, path.name, file_name)
-                tensors[our_name] = _as_compute_dtype(path.name, file_name, tensor, entry.dtype)
+                tensors[our_name] = as_compute_dtype(path.name, file_name, tensor, entry.dtype, dtype)
     except OSError as error:
         raise CheckpointError(f"cannot read {path.name}: {error.strerror or error}") from None
     return tensors
@@ -256,26 +258,33 @@ def require_float(file_name: str, tensor_name: str, dtype: str) -> None:
         )
 
 
-def _as_compute_dtype(file_name: str, tensor_name: str, tensor: torch.Tensor, dtype: str) -> torch.Tensor:
-    if dtype not in FLOAT_DTYPES:
+def as_compute_dtype(
+    file_name: str, tensor_name: str, tensor: torch.Tensor, stored: str, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """A float tensor checked (finite, of plausible size) and converted to ``dtype``;
+    integer tensors as they are. ``stored`` is its safetensors dtype name."""
+    if stored not in FLOAT_DTYPES:
         return tensor
-    tensor = tensor.float()
-    if not tensor.numel():
-        return tensor
-    # aminmax makes no tensor-sized temporary (abs() and isfinite() would) and passes NaN on.
-    low, high = (float(value) for value in torch.aminmax(tensor))
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise CheckpointError(f"{file_name}: tensor {tensor_name!r} holds NaN or infinite values")
-    largest = max(-low, high)
-    if largest > MAX_WEIGHT_MAGNITUDE:
-        raise CheckpointError(
-            f"{file_name}: tensor {tensor_name!r} holds a value of {largest:.3g}, far beyond any trained "
-            "weight; the file is probably corrupt"
-        )
-    return tensor
+    if tensor.numel():
+        # aminmax makes no tensor-sized temporary (abs() and isfinite() would) and passes NaN on.
+        low, high = (float(value) for value in torch.aminmax(tensor))
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise CheckpointError(f"{file_name}: tensor {tensor_name!r} holds NaN or infinite values")
+        largest = max(-low, high)
+        if largest > MAX_WEIGHT_MAGNITUDE:
+            raise CheckpointError(
+                f"{file_name}: tensor {tensor_name!r} holds a value of {largest:.3g}, far beyond any trained "
+                "weight; the file is probably corrupt"
+            )
+        if dtype == torch.float16 and largest > torch.finfo(torch.float16).max:
+            raise CheckpointError(
+                f"{file_name}: tensor {tensor_name!r} holds a value of {largest:.3g}, beyond float16's range; "
+                "open it as bfloat16 or float32"
+            )
+    return tensor.to(dtype)
 
 
-def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
+def load_pickled_weights(path: Path, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """A ``pytorch_model.bin`` read with the restricted unpickler that runs no code.
 
     Zip-format files (torch >= 1.6) are memory-mapped; the older plain-pickle format,
@@ -290,8 +299,8 @@ def load_pickled_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path.name} does not hold a mapping of tensor names to tensors")
     tensors = {}
     for name, tensor in state.items():
-        dtype = "F32" if tensor.is_floating_point() else "I64"
-        tensors[name] = _as_compute_dtype(path.name, name, tensor, dtype)
+        stored = "F32" if tensor.is_floating_point() else "I64"
+        tensors[name] = as_compute_dtype(path.name, name, tensor, stored, dtype)
     return tensors
 
 

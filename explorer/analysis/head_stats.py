@@ -17,6 +17,21 @@ whose row is not fully masked (a fully masked row is all zeros).
 - ``max_weight``: ``max_j w_ij``, each row's largest weight, averaged over queries (the
   largest single weight of a head is 1 in almost every causal head — its first row —
   so it would say nothing).
+- ``sink_share``: ``w_i0``, the weight on the first position (an "attention sink": BOS,
+  [CLS] or whatever token opens the text), averaged over the counted queries with
+  ``i ≥ 1`` in self-attention (a causal first query can see nothing else) and over
+  every counted query in cross-attention.
+- ``duplicate_share``: ``Σ_j w_ij`` over the earlier copies of the query's token
+  (``j < i``, ``t_j = t_i``), averaged over the counted queries that have one.
+  Self-attention only.
+- ``induction_share``: ``Σ_j w_ij`` over the tokens just after an earlier copy of the
+  query's token (``t_{j−1} = t_i``, ``j < i``): what an induction head looks at to
+  predict that the text repeats ("… A B … A" → B). Averaged over the counted queries
+  that have one. On the induction probe (a random token sequence repeated twice,
+  ``induction_probe_ids``) it is the usual induction score: the weight from each token
+  of the second copy on the token after its first occurrence. Self-attention only.
+  Both token-match statistics are NaN when no query has an earlier copy, and when the
+  text repeats so much that the matching (query, key) pairs exceed ``MAX_MATCH_PAIRS``.
 
 Cross-attention's queries and keys run along different sequences, so a position
 difference ``i − j`` means nothing there: ``mean_distance``, ``previous_share`` and
@@ -44,6 +59,9 @@ STATISTICS = (
     "previous_share",
     "diagonal_share",
     "max_weight",
+    "sink_share",
+    "duplicate_share",
+    "induction_share",
 )
 STATISTIC_TITLES = {
     "entropy_bits": "entropy (bits)",
@@ -53,9 +71,16 @@ STATISTIC_TITLES = {
     "previous_share": "on previous token",
     "diagonal_share": "on same token",
     "max_weight": "max weight",
+    "sink_share": "on the first position",
+    "duplicate_share": "on earlier copies",
+    "induction_share": "induction",
 }
-# Statistics that compare query and key positions: undefined for cross-attention.
-POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share"})
+# Statistics that compare query and key positions (or tokens of one sequence): undefined
+# for cross-attention.
+POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share", "duplicate_share", "induction_share"})
+# Token-match statistics sum over (query, key) pairs of equal tokens; a text that repeats
+# one token thousands of times would make millions, so beyond this many they are NaN.
+MAX_MATCH_PAIRS = 2**22
 CSV_COLUMNS = ("kind", "layer", "head", "kv_head", *STATISTICS)
 # At most this many weights (heads × queries × keys) per step of the table on the worker:
 # four heads of 1,024 × 1,024, about 30 ms on two CPU cores (a whole layer of GPT-2 small ~90 ms).
@@ -91,6 +116,25 @@ PRESETS: dict[str, Preset] = {
         0.5,
         "at least half of each query's attention, on average, on [SEP], </s> or EOS tokens",
     ),
+    "induction": Preset(
+        "induction heads",
+        "induction_share",
+        0.4,
+        "at least 0.4 of the attention of each query, on average, on the token that followed an earlier "
+        "copy of the query's token (run the induction probe: a random sequence repeated twice)",
+    ),
+    "duplicate-token": Preset(
+        "duplicate-token heads",
+        "duplicate_share",
+        0.5,
+        "at least half of each query's attention, on average, on earlier copies of its own token",
+    ),
+    "attention-sink": Preset(
+        "attention-sink heads",
+        "sink_share",
+        0.5,
+        "at least half of each query's attention, on average, on the first position",
+    ),
 }
 
 
@@ -103,6 +147,8 @@ class HeadRow:
     head: int
     values: dict[str, float]  # statistic name → value; NaN where it does not apply
     kv_head: int = 0  # the key/value head it reads (its own index unless heads share one)
+    # Over a corpus: each statistic's standard deviation over the inputs; None for one input.
+    spread: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +159,11 @@ class HeadStats:
     values: dict[str, np.ndarray]  # statistic name → (L, H) float64
     counted_queries: int  # non-padding query rows; a head's fully masked rows also drop out of its means
     kv_heads: np.ndarray | None = None  # (H,) the key/value head of each query head; None: its own
+    # Over a corpus (``analysis.corpus_stats``): ``values`` are means over the inputs,
+    # ``spread`` their standard deviations (L, H) per statistic, ``inputs`` (L, H) how many
+    # inputs gave a value; None for one input.
+    spread: dict[str, np.ndarray] | None = None
+    inputs: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -128,6 +179,7 @@ class HeadStats:
                 head,
                 {name: float(self.values[name][layer, head]) for name in STATISTICS},
                 int(self.kv_heads[head]) if self.kv_heads is not None else head,
+                None if self.spread is None else {name: float(self.spread[name][layer, head]) for name in STATISTICS},
             )
             for layer in range(n_layers)
             for head in range(n_heads)
@@ -159,17 +211,66 @@ def _mean_over(values: np.ndarray, counted: np.ndarray) -> np.ndarray:
     return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
 
 
+def match_pairs(ids: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """(queries, keys) of the token-match statistics of one sequence's ``ids``.
+
+    ``"duplicate"``: every (i, j) with j < i and t_j = t_i; ``"induction"``: every (i, j)
+    with j < i and t_{j−1} = t_i. None for a kind of pair that exceeds ``MAX_MATCH_PAIRS``.
+    """
+    ids = np.asarray(ids)
+    order = np.argsort(ids, kind="stable")  # positions grouped by token, ascending within a group
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    sizes = np.diff(np.r_[starts, len(ids)])
+    if int((sizes * (sizes - 1) // 2).sum()) > MAX_MATCH_PAIRS:
+        return {"duplicate": None, "induction": None}
+    queries, keys = [], []
+    for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+        positions = order[start : start + size]  # ascending
+        later, earlier = np.triu_indices(size, 1)[::-1]  # later > earlier within the group
+        queries.append(positions[later])
+        keys.append(positions[earlier])
+    if not queries:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"duplicate": (empty, empty), "induction": (empty, empty)}
+    query, key = np.concatenate(queries), np.concatenate(keys)  # key < query, same token
+    after = key + 1
+    induction = after < query
+    return {"duplicate": (query, key), "induction": (query[induction], after[induction])}
+
+
+def _pair_share(layer_weights: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None,
+                counted: np.ndarray) -> np.ndarray:
+    """(H,) mean over the counted queries having a pair of Σ w over their pairs' keys."""
+    n_heads, n_queries, _ = layer_weights.shape
+    if pairs is None:
+        return np.full(n_heads, np.nan)
+    queries, keys = pairs
+    has_pair = np.zeros(n_queries, dtype=bool)
+    has_pair[queries] = True
+    sums = np.zeros((n_heads, n_queries), dtype=np.float64)
+    if len(queries):
+        picked = layer_weights[:, queries, keys]  # (H, pairs)
+        for head in range(n_heads):
+            sums[head] = np.bincount(queries, weights=picked[head], minlength=n_queries)
+    return _mean_over(sums, counted & has_pair[None, :])
+
+
 def layer_statistics(
     layer_weights: np.ndarray,
     query_padding: np.ndarray,
     key_hidden: np.ndarray,
     key_separator: np.ndarray,
     self_attention: bool,
+    token_ids: np.ndarray | None = None,
+    pairs: dict | None = None,
 ) -> dict[str, np.ndarray]:
     """Every statistic of the heads of one layer's ``(H, Q, K)`` weights: name → ``(H,)`` float64.
 
     The arguments are those of ``head_statistics``; every head and query is vectorised,
-    and the temporaries stay at H × Q × K.
+    and the temporaries stay at H × Q × K. ``token_ids`` (self-attention: the sequence's
+    ids) gives the token-match statistics, ``pairs`` the ``match_pairs`` of them when
+    already made; without either they are NaN.
     """
     layer_weights = np.asarray(layer_weights, dtype=np.float32)  # (H, Q, K)
     n_heads, n_queries, n_keys = layer_weights.shape
@@ -189,6 +290,14 @@ def layer_statistics(
     results["special_share"] = _mean_over(layer_weights @ hidden, counted)
     results["separator_share"] = _mean_over(layer_weights @ separator, counted)
     results["max_weight"] = _mean_over(layer_weights.max(axis=-1), counted)
+    sink_counted = counted.copy()
+    if self_attention:
+        sink_counted[:, :1] = False  # a causal first query sees only itself
+    results["sink_share"] = _mean_over(layer_weights[:, :, 0], sink_counted) if n_keys else np.full(n_heads, np.nan)
+    if self_attention and (pairs is not None or token_ids is not None):
+        pairs = pairs if pairs is not None else match_pairs(token_ids)
+        results["duplicate_share"] = _pair_share(layer_weights, pairs["duplicate"], counted)
+        results["induction_share"] = _pair_share(layer_weights, pairs["induction"], counted)
     if self_attention:
         positions = np.arange(n_queries, dtype=np.float32)
         distance = np.abs(positions[:, None] - np.arange(n_keys, dtype=np.float32)[None, :])  # (Q, K)
@@ -214,6 +323,8 @@ def head_statistics(
     key_separator: np.ndarray,
     self_attention: bool,
     kind: str = "",
+    token_ids: np.ndarray | None = None,
+    pairs: dict | None = None,
 ) -> HeadStats:
     """Statistics of ``(L, H, Q, K)`` weights; see the module docstring for the definitions.
 
@@ -222,12 +333,15 @@ def head_statistics(
         key_hidden: ``(K,)`` bool, special and padding keys (``special_share``).
         key_separator: ``(K,)`` bool, separator keys (``separator_share``).
         self_attention: whether queries and keys share one axis (positional statistics).
+        token_ids: ``(T,)`` the sequence's token ids (self-attention's token-match statistics).
     """
     weights = np.asarray(weights)
+    if self_attention and pairs is None and token_ids is not None:
+        pairs = match_pairs(token_ids)
     # One layer at a time keeps the temporaries at H × Q × K instead of L × H × Q × K
     # (150 MB per temporary for 12 × 12 × 512 × 512).
     layers = [
-        layer_statistics(weights[layer], query_padding, key_hidden, key_separator, self_attention)
+        layer_statistics(weights[layer], query_padding, key_hidden, key_separator, self_attention, pairs=pairs)
         for layer in range(weights.shape[0])
     ]
     return stack_layers(kind, layers, int((~np.asarray(query_padding, dtype=bool)).sum()))
@@ -248,6 +362,7 @@ def _masks(trace: Trace, kind: str) -> dict[str, object]:
         key_hidden=hidden_keys(key_axis),
         key_separator=separator_keys(key_axis.special) & ~np.asarray(key_axis.padding, dtype=bool),
         self_attention=kind != "cross",
+        pairs=match_pairs(query_axis.ids) if kind != "cross" else None,
     )
 
 

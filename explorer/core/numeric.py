@@ -100,6 +100,8 @@ def colour_levels(values: str, raw: np.ndarray | Iterable[np.ndarray]) -> tuple[
     if extent is None:
         return (0.0, 1.0)
     low, high = extent
+    if values == "value-weighted":  # norms: from 0, so no contribution is the darkest colour
+        return (0.0, high) if high > 0 else (0.0, 1.0)
     return (low, high) if high > low else (low - 0.5, high + 0.5)
 
 

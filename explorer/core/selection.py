@@ -12,8 +12,8 @@ from model.trace import KIND_TITLES
 
 from ..colormaps import DEFAULT as DEFAULT_COLORMAP
 
-VALUES = ("weights", "scores")
-VALUE_TITLES = {"weights": "probabilities", "scores": "raw scores"}
+VALUES = ("weights", "scores", "value-weighted")
+VALUE_TITLES = {"weights": "probabilities", "scores": "raw scores", "value-weighted": "value-weighted ‖α·f(x)‖"}
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 
 
@@ -31,6 +31,8 @@ class Selection:
     show_mean_column: bool = True
     # Drop [CLS]/[SEP]/BOS/EOS/padding key columns and renormalise the rows.
     hide_special: bool = False
+    # Which keys the head views' colour range leaves out (``core.sink_scale.COLOUR_RANGES``).
+    colour_range: str = "auto"
 
 
 def kind_title(kind: str) -> str:

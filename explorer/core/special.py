@@ -65,10 +65,11 @@ def drop_keys(matrix: np.ndarray, keep: np.ndarray | None, values: str = "weight
     """``(..., Q, K)`` → ``(..., Q, kept)``: the kept key columns; weights renormalised per row.
 
     Raw scores only lose the columns: a softmax of what remains equals the renormalised
-    weights. None keeps every column and returns ``matrix`` unchanged.
+    weights; so do value-weighted norms (what a kept key adds does not change when
+    another is hidden). None keeps every column and returns ``matrix`` unchanged.
     """
-    if values not in ("weights", "scores"):
-        raise ValueError(f"values must be weights or scores, not {values!r}")
+    if values not in ("weights", "scores", "value-weighted"):
+        raise ValueError(f"values must be weights, scores or value-weighted, not {values!r}")
     if keep is None:
         return matrix
     keep = np.asarray(keep, dtype=bool)

@@ -25,6 +25,8 @@ from .special import drop_keys, filtered_axis, kept_keys, mean_over_heads
 from . import thumbnails
 from .mosaic import mosaic_key
 from .thumbnails import cache_key
+from .sink_scale import COLOUR_RANGES
+from .value_weighted import VALUE_WEIGHTED, ValueWeighted, has_value_norms, layer_summed
 
 
 @dataclass
@@ -67,12 +69,16 @@ class ExplorerState:
         selection = replace(self.selection, **changes)
         if selection.values not in VALUES:
             raise ValueError(f"values must be one of {', '.join(VALUES)}, not {selection.values!r}")
+        if selection.colour_range not in COLOUR_RANGES:
+            raise ValueError(f"colour range must be one of {', '.join(COLOUR_RANGES)}, not {selection.colour_range!r}")
         temperature = min(max(float(selection.temperature), MIN_TEMPERATURE), MAX_TEMPERATURE)
         selection = replace(selection, temperature=temperature)
         if self.trace is not None:
             kinds = self.trace.kinds
             kind = selection.kind if selection.kind in kinds else kinds[0]
             maps = self.trace.attention[kind]
+            if selection.values == VALUE_WEIGHTED and not has_value_norms(maps):
+                selection = replace(selection, values="weights")  # a trace saved without value norms
             layer = min(max(selection.layer, 0), maps.n_layers - 1)
             head = None if selection.head is None else min(max(selection.head, 0), maps.n_heads - 1)
             n_queries = maps.weights.shape[2]
@@ -152,7 +158,16 @@ class ExplorerState:
     def _raw(self, kind: str, values: str) -> np.ndarray:
         assert self.trace is not None
         maps = self.trace.attention[kind]
+        if values == VALUE_WEIGHTED:
+            return ValueWeighted(maps)  # (L, H, Q, K), computed for what is indexed
         return maps.weights if values == "weights" else maps.scores  # (L, H, Q, K)
+
+    def layer_summed(self, kind: str, layer: int) -> np.ndarray | None:
+        """(Q, K) norm of the summed heads' value-weighted vectors (cached), or None without one."""
+        key = ("summed", kind, layer)
+        if key not in self._cache:
+            self._cache[key] = layer_summed(self.trace.attention[kind], layer)
+        return self._cache[key]
 
     # -- derived arrays ------------------------------------------------------------------
     def head_matrix(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected",
@@ -165,6 +180,8 @@ class ExplorerState:
         layer = min(layer, raw.shape[0] - 1)
         head = self.selection.head if head == "selected" else head
         keep = self.kept_keys(kind)
+        if head is None and values == VALUE_WEIGHTED and (summed := self.layer_summed(kind, layer)) is not None:
+            return drop_keys(summed, keep, values)  # the layer's view: the norm of the summed heads
         if head is None:
             return mean_over_heads(drop_keys(raw[layer], keep, values))
         return drop_keys(raw[layer, min(int(head), raw.shape[1] - 1)], keep, values)
@@ -185,6 +202,10 @@ class ExplorerState:
         """(L, q, k) thumbnails of the per-layer mean over heads (cached like ``grid``)."""
         kind, values = kind or self.selection.kind, values or self.selection.values
         key = self._view_key("means", kind, values)
+        if key not in self._cache and values == VALUE_WEIGHTED:
+            layers = range(self.trace.attention[kind].n_layers)
+            self._cache[key] = np.stack([thumbnails.display_values(thumbnails.thumbnail(
+                self.head_matrix(kind, layer, None, values))) for layer in layers])
         if key not in self._cache:
             self._cache[key] = thumbnails.layer_mean_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
         return self._cache[key]
@@ -211,7 +232,12 @@ class ExplorerState:
             keep = self.kept_keys(kind)
             raw = self._raw(kind, values)
             # Hidden columns leave the range too, one layer at a time (no full-size copy).
-            self._cache[key] = colour_levels(values, raw if keep is None else (layer[..., keep] for layer in raw))
+            layers = raw if keep is None else (layer[..., keep] for layer in raw)
+            if values == VALUE_WEIGHTED:  # the layers' summed heads share the range
+                n_layers = self.trace.attention[kind].n_layers
+                summed = [self.head_matrix(kind, layer, None, values) for layer in range(n_layers)]
+                layers = [*layers, *summed]
+            self._cache[key] = colour_levels(values, layers)
         return self._cache[key]
 
     def title(self) -> str:

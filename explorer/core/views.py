@@ -25,9 +25,11 @@ import numpy as np
 from model.trace import KIND_AXES, TokenAxis
 
 from .numeric import entropy_bits, softmax_with_temperature, top_k
-from .selection import Selection, kind_title
+from .selection import VALUE_TITLES, Selection, kind_title
 from .special import drop_keys, mean_over_heads
 from .state import ExplorerState
+from .sink_scale import excluded_keys, exclusion_title, first_key_share, levels_without
+from .value_weighted import VALUE_WEIGHTED, summed_refusal
 
 PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
 
@@ -118,15 +120,23 @@ class HeadView:
     query: int | None  # the outlined query row
     # The layer's sliding window in tokens (None: it attends to every key it may).
     window: int | None = None
+    # (Q, K) α_ij·‖f(x_j)‖ (the mean over heads: the norm of the summed heads), when
+    # ``values`` is "value-weighted"; None otherwise.
+    value_weighted: np.ndarray | None = None
+    # Key columns the colour range leaves out (an attention sink; ``core.sink_scale``):
+    # drawn saturated and marked.
+    excluded_keys: tuple[int, ...] = ()
 
     @property
     def matrix(self) -> np.ndarray:
-        """What the heatmap shows: the probabilities or the raw scores.
+        """What the heatmap shows: the probabilities, the raw scores or the value-weighted norms.
 
         In a windowed layer the keys the window cuts off are nan (drawn empty, apart from
         keys that merely got little weight); a causal decoder's future keys stay 0 as in
         every other layer.
         """
+        if self.values == VALUE_WEIGHTED and self.value_weighted is not None:
+            return self.value_weighted
         if self.values != "weights":
             return self.scores
         if self.window is None:
@@ -185,7 +195,10 @@ def tokens_view(state: ExplorerState) -> TokensView:
 def grid_view(state: ExplorerState) -> GridView:
     selection = state.selection
     query_axis, key_axis = state.axes()
-    values_title = "probabilities" if selection.values == "weights" else "raw scores"
+    values_title = VALUE_TITLES[selection.values]
+    if selection.values == VALUE_WEIGHTED and selection.show_mean_column:
+        refusal = summed_refusal(state.trace.attention[selection.kind])
+        values_title += f" · last column: {'norm of the summed heads' if not refusal else refusal}"
     return GridView(
         kind=selection.kind,
         values=selection.values,
@@ -214,23 +227,58 @@ def _prepared_mosaic(state: ExplorerState) -> tuple | None:
     return rgba, unit
 
 
+def _value_weighted(state: ExplorerState, kind: str, layer: int, head: int | None) -> np.ndarray | None:
+    if state.selection.values != VALUE_WEIGHTED:
+        return None
+    return state.head_matrix(kind=kind, layer=layer, head=head, values=VALUE_WEIGHTED)
+
+
+def _value_title(state: ExplorerState, kind: str) -> str:
+    """' · value-weighted ‖α·f(x)‖' (and for the mean, what the layer's map is), or ''."""
+    selection = state.selection
+    if selection.values != VALUE_WEIGHTED:
+        return ""
+    if selection.head is not None:
+        return f" · {VALUE_TITLES[VALUE_WEIGHTED]}"
+    refusal = summed_refusal(state.trace.attention[kind])
+    return " · ‖Σ_h α·f_h(x)‖, the norm of the summed heads" if not refusal else f" · {refusal}"
+
+
+def _sink_scale(state: ExplorerState, kind: str, weights: np.ndarray, shown: np.ndarray,
+                key_axis: TokenAxis) -> tuple[tuple[int, ...], tuple[float, float], str]:
+    """(excluded keys, colour range, title suffix) of a head view under the selected colour range."""
+    causal = kind == "decoder_self"
+    default = state.levels(kind=kind)
+    excluded = excluded_keys(state.selection.colour_range, weights, key_axis, causal)
+    share = first_key_share(weights, causal) if excluded == (0,) else None
+    levels = levels_without(shown, state.selection.values, excluded, default)
+    return excluded, levels, exclusion_title(excluded, key_axis, share) if levels != default else ""
+
+
 def head_view(state: ExplorerState) -> HeadView:
     selection = state.selection
     query_axis, key_axis = state.axes()
+    weights = state.head_matrix(values="weights")
+    scores = state.head_matrix(values="scores")
+    value_weighted = _value_weighted(state, selection.kind, selection.layer, selection.head)
+    shown = {"weights": weights, "scores": scores}.get(selection.values, value_weighted)
+    excluded, levels, range_title = _sink_scale(state, selection.kind, weights, shown, key_axis)
     return HeadView(
         kind=selection.kind,
         layer=selection.layer,
         head=selection.head,
         values=selection.values,
-        title=state.title(),
-        weights=state.head_matrix(values="weights"),
-        scores=state.head_matrix(values="scores"),
+        title=state.title() + _value_title(state, selection.kind) + range_title,
+        weights=weights,
+        scores=scores,
         query_axis=query_axis,
         key_axis=key_axis,
-        levels=state.levels(),
+        levels=levels,
         colormap=selection.colormap,
         query=selection.query,
         window=state.trace.attention[selection.kind].window(selection.layer),
+        value_weighted=value_weighted,
+        excluded_keys=excluded if levels != state.levels() else (),
     )
 
 
@@ -255,6 +303,7 @@ def cross_view(state: ExplorerState) -> CrossView | None:
         levels=state.levels(kind="cross"),
         colormap=selection.colormap,
         query=selection.query if KIND_AXES[selection.kind][0] == "decoder" else None,
+        value_weighted=_value_weighted(state, "cross", layer, head),
     )
 
 

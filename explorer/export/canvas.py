@@ -8,6 +8,8 @@ same units and no hinting, so text measures the same at every scale.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -18,9 +20,41 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QImage,
 from .raster import MASKED_RGB, upsample
 from .ticks import format_ticks, label_step, labelled_indices, nice_ticks, token_label
 
-INK = QColor(34, 34, 34)
-MUTED = QColor(120, 120, 120)
-FRAME = QColor(68, 68, 68)
+@dataclass(frozen=True)
+class PageTheme:
+    """The colours of a figure's page: paper, text, muted text (special tokens, notes), frames."""
+
+    name: str
+    paper: QColor
+    ink: QColor
+    muted: QColor
+    frame: QColor
+
+
+PAGE_COLOURS = {
+    "light": PageTheme("light", QColor(255, 255, 255), QColor(34, 34, 34), QColor(120, 120, 120), QColor(68, 68, 68)),
+    "dark": PageTheme("dark", QColor(30, 31, 34), QColor(220, 220, 220), QColor(150, 150, 150), QColor(170, 170, 170)),
+}
+# The theme of the figure being painted. A figure's drawing blocks are many small
+# functions; they read their colours here rather than each taking the theme, and
+# ``painting_in`` sets it (per thread and task) only while one figure paints.
+_PAGE: ContextVar[PageTheme] = ContextVar("page theme", default=PAGE_COLOURS["light"])
+
+
+def page() -> PageTheme:
+    """The colours of the page being painted (light outside ``painting_in``)."""
+    return _PAGE.get()
+
+
+@contextmanager
+def painting_in(theme: str):
+    """Paint figures on the ``theme`` page (``"light"`` or ``"dark"``) inside this block."""
+    token = _PAGE.set(PAGE_COLOURS[theme])
+    try:
+        yield
+    finally:
+        _PAGE.reset(token)
+
 TICK_LENGTH = 3.0
 LABEL_GAP = 2.0
 # Font sizes in points.
@@ -68,10 +102,10 @@ def draw_text(
     text: str,
     text_font: QFont,
     flags: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-    colour: QColor = INK,
+    colour: QColor | None = None,
 ) -> None:
     painter.setFont(text_font)
-    painter.setPen(colour)
+    painter.setPen(page().ink if colour is None else colour)
     # Layouts leave room for every text; never cut one off at its rectangle.
     painter.drawText(rect, int(flags | Qt.TextFlag.TextDontClip), text)
 
@@ -82,7 +116,7 @@ def draw_rotated_text(
     text: str,
     text_font: QFont,
     width: float,
-    colour: QColor = INK,
+    colour: QColor | None = None,
     align_end: bool = True,
 ) -> None:
     """Text reading bottom to top, centred on ``anchor.x()``; it ends (or starts) at ``anchor.y()``."""
@@ -120,7 +154,7 @@ def draw_rgb(painter: QPainter, rect: QRectF, rgb: np.ndarray) -> None:
 
 def draw_frame(painter: QPainter, rect: QRectF) -> None:
     painter.save()
-    painter.setPen(QPen(FRAME, 0.6))
+    painter.setPen(QPen(page().frame, 0.6))
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawRect(rect)
     painter.restore()
@@ -165,7 +199,7 @@ class TokenAxisLabels:
         return special_font
 
     def colour(self, index: int) -> QColor:
-        return MUTED if self.special[index] else INK
+        return page().muted if self.special[index] else page().ink
 
 
 def draw_row_labels(painter: QPainter, axis: TokenAxisLabels, top: float, right: float, pitch: float) -> None:
@@ -173,7 +207,7 @@ def draw_row_labels(painter: QPainter, axis: TokenAxisLabels, top: float, right:
     width = axis.extent
     for index in axis.shown:
         centre = top + (index + 0.5) * pitch
-        painter.setPen(QPen(FRAME, 0.5))
+        painter.setPen(QPen(page().frame, 0.5))
         painter.drawLine(QPointF(right - TICK_LENGTH, centre), QPointF(right, centre))
         rect = QRectF(right - width, centre - pitch / 2 - 20, width - TICK_LENGTH - LABEL_GAP, pitch + 40)
         draw_text(
@@ -190,7 +224,7 @@ def draw_column_labels(painter: QPainter, axis: TokenAxisLabels, left: float, to
     """Labels below a heatmap whose bottom edge is at ``top``, reading bottom to top."""
     for index in axis.shown:
         centre = left + (index + 0.5) * pitch
-        painter.setPen(QPen(FRAME, 0.5))
+        painter.setPen(QPen(page().frame, 0.5))
         painter.drawLine(QPointF(centre, top), QPointF(centre, top + TICK_LENGTH))
         anchor = QPointF(centre, top + TICK_LENGTH + LABEL_GAP)
         draw_rotated_text(
@@ -231,7 +265,7 @@ class ColourBar:
         widest = 0.0
         for tick, text in zip(self.ticks, format_ticks(self.ticks)):
             y = top + bar_height * (1 - (tick - low) / (high - low))
-            painter.setPen(QPen(FRAME, 0.5))
+            painter.setPen(QPen(page().frame, 0.5))
             painter.drawLine(QPointF(left + self.width, y), QPointF(left + self.width + TICK_LENGTH, y))
             widest = max(widest, text_width(label_font, text))
             draw_text(painter, QRectF(label_left, y - 8, 80, 16), text, label_font)
@@ -253,7 +287,7 @@ class ColourBar:
                 QRectF(label_left, swatch_rect.top() - 4, 80, swatch + 8),
                 "masked",
                 font(LABEL_FONT),
-                colour=MUTED,
+                colour=page().muted,
             )
 
 
@@ -267,6 +301,8 @@ class Figure:
     title: str
     # Where the main heatmap's cells lie, in points, for figures that have one.
     heatmap: QRectF | None = None
+    # The page it is painted on: a key of ``PAGE_COLOURS``.
+    theme: str = "light"
 
 
 def draw_titles(painter: QPainter, left: float, top: float, width: float, title: str, subtitle: str) -> None:
@@ -277,7 +313,7 @@ def draw_titles(painter: QPainter, left: float, top: float, width: float, title:
         QRectF(left, top + line_height(title_font) + 2, width, line_height(subtitle_font)),
         subtitle,
         subtitle_font,
-        colour=MUTED,
+        colour=page().muted,
     )
 
 

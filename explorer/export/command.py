@@ -37,16 +37,20 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
     if suffix not in IMAGE_FORMATS + DATA_FORMATS:
         raise user_error(f"--out must end in one of {', '.join(IMAGE_FORMATS + DATA_FORMATS)}; got {out.name!r}")
     head = parse_head(args.head)
+    values = getattr(args, "values", None) or ("scores" if args.scores else "weights")
+    if args.scores and values != "scores":
+        raise user_error(f"--scores and --values {values} ask for different things: give one of them")
     aggregate = getattr(args, "aggregate", None)
     hide_special = bool(getattr(args, "hide_special", False))
     if suffix in IMAGE_FORMATS and args.kind is None:
         raise user_error("--kind is needed for an image: encoder_self, decoder_self or cross")
     if aggregate is not None and suffix in DATA_FORMATS:
         raise user_error("--aggregate draws a figure: --out must end in .png, .svg or .pdf")
-    if aggregate is not None and args.scores:
-        raise user_error("--aggregate combines probabilities; it cannot be used with --scores")
+    if aggregate is not None and values != "weights":
+        given = "--scores" if args.scores else f"--values {values}"
+        raise user_error(f"--aggregate combines probabilities; it cannot be used with {given}")
     comparing = bool(getattr(args, "compare_text", None) or getattr(args, "compare_checkpoint", None))
-    if comparing and (suffix in DATA_FORMATS or aggregate is not None or head == "all" or args.scores):
+    if comparing and (suffix in DATA_FORMATS or aggregate is not None or head == "all" or values != "weights"):
         raise user_error(
             "--compare-text and --compare-checkpoint draw the A, B and B − A heatmaps of one head or the "
             "mean of probabilities: use a .png, .svg or .pdf --out, without --aggregate, --head all or --scores"
@@ -63,14 +67,14 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
 
     from model import load_checkpoint
 
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # Data files keep float32 however long the input; figures look the same either way.
     precision = "float32" if suffix in DATA_FORMATS else None
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision=precision, chat=args.chat)
     for notice in trace.notices:
         print(notice, file=sys.stderr)
     if suffix in DATA_FORMATS:
-        export_trace_data(trace, out)
+        export_trace_data(trace, out, values=values)
         return f"wrote {out} ({', '.join(trace.kinds)})"
 
     if comparing:
@@ -94,11 +98,13 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         kind=args.kind,
         layer=layer,
         head=None if head == "all" else head,
-        values="scores" if args.scores else "weights",
+        values=values,
         colormap=args.colormap,
         show_mean_column=head == "all",
         aggregate=aggregate or "rollout",
         hide_special=hide_special,
+        colour_range=getattr(args, "colour_range", None) or "all",
+        theme=args.theme,
     )
     export_figure(request, out, scale=args.scale)
     return f"wrote {out}"
@@ -126,5 +132,6 @@ def _export_comparison(args: argparse.Namespace, model, trace, out: Path) -> str
         colormap=args.colormap,
         scale=args.scale,
         hide_special=bool(getattr(args, "hide_special", False)),
+        theme=args.theme,
     )
     return f"wrote {out}"

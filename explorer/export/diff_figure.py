@@ -13,6 +13,7 @@ written as PNG, SVG or PDF through the same writers, atomically.
 from __future__ import annotations
 
 import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from .canvas import (
     text_width,
 )
 from .raster import to_rgb
+from .request import PAGE_THEMES
 from .titles import AXIS_NAMES, page_figure
 from .writers import DEFAULT_SCALE, image_format, write_figure
 
@@ -244,6 +246,7 @@ def export_diff_figure(
     colormap: str = colormaps.DEFAULT,
     scale: float = DEFAULT_SCALE,
     hide_special: bool = False,
+    theme: str = "light",
 ) -> Path:
     """Write the diff figure to ``path`` (.png, .svg or .pdf, from the extension), atomically.
 
@@ -255,10 +258,14 @@ def export_diff_figure(
         colormap: the sequential map of A and B; the difference always uses the diverging map.
         scale: PNG pixels per point; SVG and PDF ignore it.
         hide_special: hide special and padding key columns, renormalising the rows first.
+        theme: the page, ``"light"`` or ``"dark"``.
 
     Raises ``ValueError`` for what cannot be drawn (``ComparisonError`` for traces that
     cannot be compared) and ``OSError`` when the file cannot be written; an existing file
     is then left as it was.
     """
     image_format(path)  # refuses an unknown extension before anything is drawn
-    return write_figure(diff_figure(trace_a, trace_b, kind, layer, head, labels, colormap, hide_special), path, scale)
+    if theme not in PAGE_THEMES:
+        raise ValueError(f"unknown theme {theme!r}; choose one of {', '.join(PAGE_THEMES)}")
+    figure = diff_figure(trace_a, trace_b, kind, layer, head, labels, colormap, hide_special)
+    return write_figure(dataclasses.replace(figure, theme=theme), path, scale)

@@ -10,10 +10,8 @@ from .. import colormaps
 from ..token_labels import display_token
 from .canvas import (
     AXIS_TITLE_FONT,
-    FRAME,
-    INK,
     LABEL_FONT,
-    MUTED,
+    page,
     TICK_LENGTH,
     Figure,
     TokenAxisLabels,
@@ -105,12 +103,12 @@ def distribution_figure(request: FigureRequest) -> Figure:
                 painter.drawLine(QPointF(x, y0 + key * pitch), QPointF(x, y0 + (key + 1) * pitch))
         for key in shown:
             centre = y0 + (key + 0.5) * pitch
-            painter.setPen(QPen(FRAME, 0.5))
+            painter.setPen(QPen(page().frame, 0.5))
             painter.drawLine(QPointF(x0 - TICK_LENGTH, centre), QPointF(x0, centre))
             rect = QRectF(left, centre - pitch / 2 - 10, labels.extent - 4, pitch + 20)
             draw_text(painter, rect, labels.labels[key], labels.label_font(key), right, labels.colour(key))
             masked_key = not np.isfinite(row.scores[key])
-            colour = MUTED if masked_key else INK
+            colour = page().muted if masked_key else page().ink
             draw_text(
                 painter,
                 QRectF(probability_left, centre - 10, probability_width - COLUMN_GAP, 20),
@@ -127,12 +125,12 @@ def distribution_figure(request: FigureRequest) -> Figure:
                 right,
                 colour,
             )
-        painter.setPen(QPen(FRAME, 0.6))
+        painter.setPen(QPen(page().frame, 0.6))
         painter.drawLine(QPointF(x0, y0), QPointF(x0, y0 + chart_height))
         painter.drawLine(QPointF(x0, y0 + chart_height), QPointF(x0 + BAR_AREA_WIDTH, y0 + chart_height))
         for tick in nice_ticks(0.0, axis_end, 5):
             x = x0 + BAR_AREA_WIDTH * tick / axis_end
-            painter.setPen(QPen(FRAME, 0.5))
+            painter.setPen(QPen(page().frame, 0.5))
             painter.drawLine(QPointF(x, y0 + chart_height), QPointF(x, y0 + chart_height + TICK_LENGTH))
             draw_text(
                 painter,
@@ -154,7 +152,7 @@ def distribution_figure(request: FigureRequest) -> Figure:
             QRectF(left, axis_title_top + line_height(header_font) + 4, content_width, line_height(header_font)),
             summary,
             header_font,
-            colour=MUTED,
+            colour=page().muted,
         )
 
     subtitle = f"{request.trace.model_name} · {shows}"

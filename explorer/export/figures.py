@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .canvas import Figure, ensure_application
 from .distribution_figure import distribution_figure
 from .grid_figure import grid_figure
@@ -21,4 +23,4 @@ def build_figure(request: FigureRequest) -> Figure:
     """Validate ``request`` and lay its figure out in points."""
     validate(request)
     ensure_application()  # fonts need a GUI application
-    return BUILDERS[request.figure](request)
+    return dataclasses.replace(BUILDERS[request.figure](request), theme=request.theme)

@@ -15,7 +15,7 @@ from .. import colormaps
 from .canvas import (
     AXIS_TITLE_FONT,
     LABEL_FONT,
-    MUTED,
+    page,
     ColourBar,
     Figure,
     TokenAxisLabels,
@@ -190,7 +190,8 @@ class AlignmentDrawing:
         weights, target_axis, source_axis = view.weights, view.query_axis, view.key_axis
         n_targets, n_sources = weights.shape
         source_pitch = row_pitch * n_targets / n_sources
-        r, g, b = colormaps.colour_of(request.colormap, 0.25, 0.0, 1.0)
+        # A dark end of the map on a light page, a light end on a dark one.
+        r, g, b = colormaps.colour_of(request.colormap, 0.75 if request.theme == "dark" else 0.25, 0.0, 1.0)
         return cls(
             weights=weights,
             source=TokenAxisLabels.build(source_axis.tokens, source_axis.special, source_pitch),
@@ -279,7 +280,7 @@ class AlignmentDrawing:
         )
         legend_rect = QRectF(lines_left, header_top, self.lines_width, header_height)
         centred = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter
-        draw_text(painter, legend_rect, LINES_LEGEND, font(LABEL_FONT), centred, MUTED)
+        draw_text(painter, legend_rect, LINES_LEGEND, font(LABEL_FONT), centred, page().muted)
 
 
 def cross_figure(request: FigureRequest) -> Figure:

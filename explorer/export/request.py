@@ -23,7 +23,11 @@ from ..core.special import filtered_axis, kept_keys
 from ..core.state import ExplorerState
 
 FIGURES = ("head", "grid", "cross", "distribution", "aggregate")
-VALUE_TITLES = {"weights": "attention weight", "scores": "score (before softmax)"}
+VALUE_TITLES = {
+    "weights": "attention weight",
+    "scores": "score (before softmax)",
+    "value-weighted": "‖α·f(x)‖ (value-weighted)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,17 @@ class FigureRequest:
     show_mean_column: bool = False
     aggregate: str = "rollout"
     hide_special: bool = False
+    # Keys left out of a head figure's colour range (``core.sink_scale``); the command line's
+    # default keeps every key, the app passes its own view.
+    colour_range: str = "all"
+    # The page: "light" (the default, also on a dark desktop) or "dark".
+    theme: str = "light"
     # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
     view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
+
+
+# The pages a figure can be painted on (``canvas.PAGE_COLOURS`` holds their colours).
+PAGE_THEMES = ("light", "dark")
 
 
 def _index_range(count: int) -> str:
@@ -90,8 +103,10 @@ def validate(request: FigureRequest) -> None:
     if request.figure == "cross" and request.kind != "cross":
         raise ValueError(f"the cross figure shows cross-attention, not {KIND_TITLES[request.kind]}")
     if request.values not in VALUES:
-        raise ValueError(f"unknown values {request.values!r}; choose weights or scores")
+        raise ValueError(f"unknown values {request.values!r}; choose weights or scores, or value-weighted")
     colormaps.colormap(request.colormap)  # raises ValueError naming the maps
+    if request.theme not in PAGE_THEMES:
+        raise ValueError(f"unknown theme {request.theme!r}; choose one of {', '.join(PAGE_THEMES)}")
     maps = trace.attention[request.kind]
     if request.figure != "grid":
         if not 0 <= request.layer < maps.n_layers:
@@ -140,6 +155,7 @@ def selection_of(request: FigureRequest) -> Selection:
         colormap=request.colormap,
         show_mean_column=request.show_mean_column,
         hide_special=request.hide_special,
+        colour_range=request.colour_range,
     )
 
 
@@ -198,4 +214,9 @@ def distribution(request: FigureRequest) -> "views.DistributionView":
 def head_title(request: FigureRequest) -> str:
     """ "layer 1, head 2" or "layer 1, mean over heads"."""
     head = "mean over heads" if request.head is None else f"head {request.head}"
+    if request.head is None and request.values == "value-weighted" and request.kind in request.trace.attention:
+        from ..core.value_weighted import summed_refusal
+
+        if not summed_refusal(request.trace.attention[request.kind]):
+            head = "norm of the summed heads"
     return f"layer {request.layer}, {head}"

@@ -6,13 +6,13 @@ import math
 from typing import Callable
 
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QPainter
 
 from model.trace import KIND_TITLES
 
 from ..analysis.aggregation import AGGREGATIONS
 from ..token_labels import display_token
-from .canvas import Figure, draw_titles, titles_height, titles_width
+from .canvas import Figure, draw_titles, page, titles_height, titles_width
 from .request import VALUE_TITLES, FigureRequest, aggregate_title, figure_axes, head_title
 
 MARGIN = 14.0
@@ -42,6 +42,15 @@ def subtitle_of(request: FigureRequest, shows: str | None = None) -> str:
     parts = [request.trace.model_name, shows]
     if _hides_keys(request):
         parts.append("special tokens hidden")
+    excluded = getattr(request.view, "excluded_keys", ()) if request.figure in ("head", "cross") else ()
+    if request.figure == "head" and request.view is None:
+        from .request import figure_view
+
+        excluded = getattr(figure_view(request), "excluded_keys", ())
+    if excluded:
+        keys = figure_axes(request)[1]
+        named = ", ".join(repr(keys.tokens[key]) for key in excluded[:3]) + (" …" if len(excluded) > 3 else "")
+        parts.append(f"colour range without {named}")
     if request.trace.generated and request.kind in ("decoder_self", "cross"):
         parts.append("decoder tokens generated greedily")
     return " · ".join(parts)
@@ -87,7 +96,7 @@ def page_figure(
     content_top = MARGIN + titles_height() + TITLE_GAP
 
     def paint(painter: QPainter) -> None:
-        painter.fillRect(QRectF(0, 0, width, height), QColor(255, 255, 255))
+        painter.fillRect(QRectF(0, 0, width, height), page().paper)
         draw_titles(painter, MARGIN, MARGIN, width - 2 * MARGIN, title, subtitle)
         paint_content(painter, MARGIN, content_top)
 

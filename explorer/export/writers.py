@@ -17,7 +17,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, QS
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtSvg import QSvgGenerator
 
-from .canvas import Figure
+from .canvas import Figure, painting_in
 from .files import IMAGE_FORMATS, write_file
 from .figures import build_figure
 from .request import FigureRequest
@@ -39,7 +39,8 @@ def _painted(device, figure: Figure, scale: float) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         painter.scale(scale, scale)
-        figure.paint(painter)
+        with painting_in(figure.theme):
+            figure.paint(painter)
     finally:
         painter.end()
 

@@ -6,9 +6,12 @@ from .aggregation import AggregationMode
 from .base import AnalysisMode
 from .compare import CompareMode
 from .head_stats import HeadStatsMode
+from .logit_lens import LogitLensMode
 from .stepping import SteppingMode
 from .timeline import TimelineMode
 
-MODES: tuple[type[AnalysisMode], ...] = (HeadStatsMode, AggregationMode, CompareMode, TimelineMode, SteppingMode)
+MODES: tuple[type[AnalysisMode], ...] = (
+    HeadStatsMode, AggregationMode, CompareMode, TimelineMode, SteppingMode, LogitLensMode,
+)
 
 __all__ = ["MODES", "AnalysisMode"]

@@ -8,170 +8,96 @@ new ones are complete. Choosing a kind, a preset or a head only filters and high
 rows. Columns sort by their numbers (cells that do not apply, such as cross-attention's
 positional statistics, sort last). Clicking a row selects that head in the window, and
 the selected head's row stays highlighted.
+
+Two other sources fill the same table, each on the worker: **Induction probe** (a random
+token sequence of the model's vocabulary repeated twice, ``model.induction``, where the
+induction column is the usual induction score) and Analysis ▸ **Statistics over a text
+file…** (one input per line, traced in padded batches, one batch per worker request so
+the progress shows and Cancel stops between batches; the cells then read mean ± standard
+deviation over the inputs). The next input typed brings the table back to it.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..analysis.head_stats import (
     PRESETS,
-    STATISTIC_TITLES,
-    STATISTICS,
-    HeadRow,
     HeadStats,
     preset_note,
     step_statistics,
     table_from_steps,
     table_steps,
 )
+from ..analysis.corpus_stats import MAX_CORPUS_BYTES, CorpusAccumulator, corpus_lines, input_table, trace_tokens
 from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
-from ..core.selection import kind_labels
 from .base import AnalysisMode
+from .head_table import (  # noqa: F401 - COLUMNS, SORT_ROLE and the models are this dock's API too
+    ALL_HEADS,
+    ALL_KINDS,
+    COLUMN_TIPS,
+    COLUMN_TITLES,
+    COLUMNS,
+    SELECTED_KIND,
+    SORT_ROLE,
+    HeadFilterProxy,
+    HeadKey,
+    HeadTableModel,
+)
 
-COLUMNS = ("kind", "layer", "head", "kv_head", *STATISTICS)
-# Short headers keep the table narrow enough for a side dock; the tooltips say it in full.
-COLUMN_TITLES = {
-    "kind": "kind",
-    "layer": "layer",
-    "head": "head",
-    "kv_head": "KV",
-    "entropy_bits": "entropy",
-    "mean_distance": "distance",
-    "special_share": "special",
-    "separator_share": "separator",
-    "previous_share": "previous",
-    "diagonal_share": "same",
-    "max_weight": "max",
-}
-_DEFINITIONS = {
-    "entropy_bits": "−Σ w log2 w of each query's row (0 = one key only)",
-    "mean_distance": "Σ w·|query − key| in tokens (self-attention only)",
-    "special_share": "weight on special and padding tokens ([CLS], [SEP], BOS, EOS, pad)",
-    "separator_share": "weight on special tokens after the first ([SEP], </s>, EOS)",
-    "previous_share": "weight on the token just before the query (self-attention only)",
-    "diagonal_share": "weight on the query's own position (self-attention only)",
-    "max_weight": "each row's largest weight",
-}
-COLUMN_TIPS = {name: f"{STATISTIC_TITLES[name]}: {tip}; mean over queries" for name, tip in _DEFINITIONS.items()}
-COLUMN_TIPS["kv_head"] = "the key/value head the head reads; heads with the same number share keys and values"
-SORT_ROLE = Qt.ItemDataRole.UserRole
-SELECTED_BACKGROUND = QColor("#fde3df")
-ALL_HEADS = "all heads"
-SELECTED_KIND, ALL_KINDS = "selected", "all"
-HeadKey = tuple[str, int, int]  # (kind, layer, head)
+CORPUS_BATCH = 8  # inputs per worker request: the progress moves, and Cancel waits at most one batch
 
 
-class HeadTableModel(QAbstractTableModel):
-    """One row per head; ``SORT_ROLE`` gives the raw numbers (NaN where a statistic does not apply)."""
+def probe_table(model) -> tuple[dict[str, HeadStats], str]:
+    """Worker side: the induction probe's statistics of every kind, and its notice."""
+    from model.induction import trace_probe
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.head_rows: list[HeadRow] = []
-        self.selected: HeadKey | None = None
-
-    def set_rows(self, rows: list[HeadRow]) -> None:
-        self.beginResetModel()
-        self.head_rows = rows
-        self.endResetModel()
-
-    def set_selected(self, key: HeadKey | None) -> None:
-        if key == self.selected:
-            return
-        self.selected = key
-        if self.head_rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.head_rows) - 1, len(COLUMNS) - 1))
-
-    def key(self, row: int) -> HeadKey:
-        head_row = self.head_rows[row]
-        return head_row.kind, head_row.layer, head_row.head
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
-        return 0 if parent.isValid() else len(self.head_rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt override
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def value(self, row: int, column: int) -> str | int | float:
-        head_row = self.head_rows[row]
-        name = COLUMNS[column]
-        if name == "kind":
-            return head_row.kind
-        if name in ("layer", "head", "kv_head"):
-            return getattr(head_row, name)
-        return head_row.values[name]
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        value = self.value(index.row(), index.column())
-        name = COLUMNS[index.column()]
-        if role == SORT_ROLE:
-            return value
-        if role == Qt.ItemDataRole.DisplayRole:
-            if name == "kind":
-                return kind_labels().get(str(value), str(value))
-            if isinstance(value, float):
-                return "—" if math.isnan(value) else f"{value:.3f}"
-            return str(value)
-        if role == Qt.ItemDataRole.ToolTipRole and isinstance(value, float) and math.isnan(value):
-            return "does not apply: cross-attention's queries and keys lie on different sequences"
-        if role == Qt.ItemDataRole.TextAlignmentRole and name != "kind":
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        selected = self.selected is not None and self.key(index.row()) == self.selected
-        if role == Qt.ItemDataRole.BackgroundRole and selected:
-            return QBrush(SELECTED_BACKGROUND)
-        if role == Qt.ItemDataRole.FontRole and selected:
-            font = QFont()
-            font.setBold(True)
-            return font
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802 - Qt override
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMN_TITLES[COLUMNS[section]]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return COLUMN_TIPS.get(COLUMNS[section])
-        return None
+    trace = trace_probe(model)
+    return input_table(trace), trace.notices[0]
 
 
-class HeadFilterProxy(QSortFilterProxyModel):
-    """Sorts numerically (NaN last either way) and keeps the rows of one kind and one preset."""
+def corpus_batch(model, lines: list[str]) -> list[tuple[dict[str, HeadStats], int]]:
+    """Worker side: each line's statistics and token count, from one padded forward."""
+    from model.batch import trace_batch
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-        self.kind: str | None = None  # None: every kind
-        self.matching: set[HeadKey] | None = None  # None: every head
+    return [(input_table(trace), trace_tokens(trace)) for trace in trace_batch(model, lines)]
 
-    def set_filter(self, kind: str | None, matching: set[HeadKey] | None) -> None:
-        if (kind, matching) == (self.kind, self.matching):
-            return
-        self.beginFilterChange()
-        self.kind, self.matching = kind, matching
-        self.endFilterChange()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        key = self.sourceModel().key(source_row)
-        return (self.kind is None or key[0] == self.kind) and (self.matching is None or key in self.matching)
+def read_corpus(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 file; ``ValueError`` with one sentence otherwise."""
+    from pathlib import Path
 
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        left_value, right_value = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        left_nan = isinstance(left_value, float) and math.isnan(left_value)
-        right_nan = isinstance(right_value, float) and math.isnan(right_value)
-        if left_nan or right_nan:
-            # Qt reverses lessThan for a descending sort; NaN stays at the bottom both ways.
-            descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
-            return (not left_nan and right_nan) != descending and left_nan != right_nan
-        return left_value < right_value
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_CORPUS_BYTES:
+            raise ValueError(f"{file.name} holds {size:,} bytes; a corpus may hold up to {MAX_CORPUS_BYTES:,}")
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise ValueError(f"cannot read {file.name}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file.name} is not UTF-8 text (byte {error.start:,} is not valid)") from None
+    lines = corpus_lines(text)
+    if not lines:
+        raise ValueError(f"{file.name} has no non-empty line: one input per line")
+    return lines
 
 
 class HeadStatsMode(AnalysisMode):
@@ -192,6 +118,29 @@ class HeadStatsMode(AnalysisMode):
         for key, preset in PRESETS.items():
             self.preset.addItem(preset.name, key)
         self.preset.setToolTip("Keep only the heads that show a pattern")
+        self.probe_button = QPushButton("Induction probe")
+        self.probe_button.setToolTip(
+            "Score every head on a random token sequence of the model's vocabulary repeated twice: the induction "
+            "column is then the weight from each token of the second copy on the token after its first occurrence"
+        )
+        self.probe_button.clicked.connect(self._on_probe_clicked)
+        # What the table shows when it is not the typed input: the probe or a corpus.
+        self.source_note = plain_label("")
+        self.source_note.setWordWrap(True)
+        self.source_note.setStyleSheet("font-weight:600;")
+        self.source_note.hide()
+        self.corpus_progress = plain_label("")
+        self.corpus_progress.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the batch of inputs now on the worker")
+        self.cancel_button.clicked.connect(self.cancel_corpus)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.corpus_progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        self.progress_widget = QWidget()
+        self.progress_widget.setLayout(progress_row)
+        progress_row.setContentsMargins(0, 0, 0, 0)
+        self.progress_widget.hide()
         self.note = plain_label("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet(f"color:{MUTED};")
@@ -216,10 +165,7 @@ class HeadStatsMode(AnalysisMode):
         # Fixed narrow columns (the numbers are at most "12.345"); the user can widen any.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(36)
-        metrics = header.fontMetrics()
-        for column, name in enumerate(COLUMNS):
-            fits = metrics.horizontalAdvance(COLUMN_TITLES[name]) + 16
-            header.resizeSection(column, 92 if name == "kind" else max(fits, 42 if name in ("layer", "head", "kv_head") else 54))
+        self._narrow_columns()
         header.setStretchLastSection(True)
         self.table.setAlternatingRowColors(True)
         self.table.clicked.connect(self._on_row_clicked)
@@ -231,9 +177,16 @@ class HeadStatsMode(AnalysisMode):
         controls.addWidget(QLabel("Preset "))
         controls.addWidget(self.preset)
         controls.addStretch(1)
+        # The other sources on a line of their own, so the dock is no wider than before.
+        sources = QHBoxLayout()
+        sources.addWidget(self.probe_button)
+        sources.addWidget(self.progress_widget, 1)
+        sources.addStretch(0)
         layout = QVBoxLayout(widget)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(controls)
+        layout.addLayout(sources)
+        layout.addWidget(self.source_note)
         layout.addWidget(self.updating)
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
@@ -242,7 +195,112 @@ class HeadStatsMode(AnalysisMode):
         self.stats: dict[str, HeadStats] = {}
         self.table_trace: object | None = None  # the trace the table's numbers are of
         self.chain: LayerChain | None = None  # the numbers being computed; its key is their trace
+        # A corpus being read: (file name, lines, accumulator, inputs requested so far).
+        self.corpus: tuple[str, list[str], CorpusAccumulator, int] | None = None
+        self.pending: tuple[str, str | None] | None = None  # a source named on the command line
         return widget
+
+    def apply_args(self, args) -> bool:
+        """``--induction-probe`` or ``--corpus FILE``: fill the table from it once a model is open."""
+        if getattr(args, "induction_probe", False):
+            self.pending = ("probe", None)
+        elif getattr(args, "corpus", None):
+            self.pending = ("corpus", args.corpus)
+        return False
+
+    def _start_pending(self) -> None:
+        if self.pending is None or self.host.model is None or self.host.state.trace is None:
+            return
+        source, path = self.pending
+        self.pending = None
+        if source == "probe":
+            self.request("probe", probe_table)
+        else:
+            self.start_corpus(path)
+
+    def _narrow_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        metrics = header.fontMetrics()
+        for column, name in enumerate(COLUMNS):
+            fits = metrics.horizontalAdvance(COLUMN_TITLES[name]) + 16
+            header.resizeSection(column, 92 if name == "kind" else max(fits, 42 if name in ("layer", "head", "kv_head") else 54))
+
+    def add_actions(self, menu: QMenu) -> None:
+        action = menu.addAction("Statistics over a text file…")
+        action.setToolTip("Every head's statistics over a file of inputs, one per line: mean ± standard deviation")
+        action.triggered.connect(self._on_corpus_action)
+
+    # -- the induction probe and corpora ----------------------------------------------------
+    def _on_probe_clicked(self) -> None:
+        if self.host.model is None:
+            return
+        self.raise_dock()
+        self.request("probe", probe_table)
+
+    def _on_corpus_action(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self.host.dialog_parent(), "Statistics over a text file", "", "Text files (*.txt);;All files (*)"
+        )
+        if path:
+            self.start_corpus(path)
+
+    def start_corpus(self, path: str) -> None:
+        """Read ``path`` (one input per line) and start its statistics on the worker."""
+        from pathlib import Path
+
+        try:
+            lines = read_corpus(path)
+        except ValueError as error:
+            self.host.show_error("Statistics over a text file", str(error))
+            return
+        self.raise_dock()
+        self.corpus = (Path(path).name, lines, CorpusAccumulator(), 0)
+        self._request_corpus_batch()
+
+    def _request_corpus_batch(self) -> None:
+        name, lines, accumulator, requested = self.corpus
+        batch = lines[requested : requested + CORPUS_BATCH]
+        self.corpus = (name, lines, accumulator, requested + len(batch))
+        self.request("corpus", lambda model, batch=batch: corpus_batch(model, batch))
+        self._show_corpus_progress()
+
+    def _show_corpus_progress(self) -> None:
+        if self.corpus is None:
+            self.progress_widget.hide()
+            return
+        name, lines, accumulator, _requested = self.corpus
+        self.corpus_progress.setText(f"Statistics over {name}: {accumulator.inputs:,} of {len(lines):,} inputs…")
+        self.progress_widget.show()
+
+    def cancel_corpus(self) -> None:
+        """Stop the corpus between batches; the table keeps what it showed."""
+        if self.corpus is None:
+            return
+        name, lines, accumulator, _requested = self.corpus
+        self.corpus = None
+        self._show_corpus_progress()
+        self.host.show_status(f"Statistics over {name} cancelled after {accumulator.inputs:,} of {len(lines):,} inputs", 8000)
+
+    def _show_table(self, table: dict[str, HeadStats], note: str, sort_by: str | None = None) -> None:
+        """Fill the table from another source than the typed input, saying which.
+
+        The typed input's own numbers are no longer wanted: the next trace brings them back.
+        """
+        self.chain = None
+        self.table_trace = self.host.state.trace
+        self._show_progress()
+        self.stats = table
+        self.table_model.set_rows([row for kind_stats in table.values() for row in kind_stats.rows()])
+        self.source_note.setText(note)
+        self.source_note.show()
+        self._apply_filter()
+        if any(stats.spread is not None for stats in table.values()):
+            self.table.resizeColumnsToContents()  # "0.512 ± 0.031" is wider than one number
+        if sort_by is not None:  # strongest first, and the column in view
+            column = COLUMNS.index(sort_by)
+            self.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+            if self.proxy.rowCount():
+                self.table.scrollTo(self.proxy.index(0, column))
 
     # -- painting -------------------------------------------------------------------------------
     def paint(self) -> None:
@@ -258,6 +316,7 @@ class HeadStatsMode(AnalysisMode):
             self._request_next()
         self._show_progress()
         self._apply_filter()
+        self._start_pending()
 
     def _request_next(self) -> None:
         compute = self.chain.next_compute() if self.chain is not None else None
@@ -280,6 +339,28 @@ class HeadStatsMode(AnalysisMode):
         self.updating.show()
 
     def on_result(self, topic: str, value: Any) -> None:
+        if topic == "probe":
+            table, notice = value
+            self._show_table(table, f"Showing the {notice[4:]} Sorted by the induction score; type to go back to "
+                             "your input.", sort_by="induction_share")
+            return
+        if topic == "corpus":
+            if self.corpus is None:
+                return  # cancelled while this batch ran
+            name, lines, accumulator, requested = self.corpus
+            for table, tokens in value:
+                accumulator.add_table(table, tokens)
+            if requested < len(lines):
+                self._request_corpus_batch()
+                return
+            self.corpus = None
+            self._show_corpus_progress()
+            self._show_table(
+                accumulator.result(),
+                f"Showing {name}: mean ± standard deviation over {accumulator.inputs:,} inputs "
+                f"({accumulator.tokens:,} tokens). Type to go back to your input.",
+            )
+            return
         chain = self.chain
         if chain is None or not chain.take(value):
             return  # a chain dropped for a newer trace
@@ -289,6 +370,9 @@ class HeadStatsMode(AnalysisMode):
             self.chain = None
         elif chain.done:
             self.chain = None
+            if not self.source_note.isHidden():  # back from the probe or a corpus
+                self._narrow_columns()
+            self.source_note.hide()
             self.table_trace, self.stats = trace, table_from_steps(trace, chain.results)
             self.table_model.set_rows([row for kind_stats in self.stats.values() for row in kind_stats.rows()])
             self._apply_filter()
@@ -298,6 +382,12 @@ class HeadStatsMode(AnalysisMode):
 
     def on_failure(self, topic: str, reason: str) -> None:
         super().on_failure(topic, reason)
+        if topic in ("probe", "corpus"):
+            self.corpus = None
+            self._show_corpus_progress()
+            self.note.setText(f"Could not compute the statistics: {reason}")
+            self.note.show()
+            return
         self.chain = None
         self._show_progress()
         self.note.setText(f"Could not compute the statistics: {reason}")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import torch
+
 from ..inference import AttentionModel
 from ..tokenization import TextTokenizer
 from ..building import network_from_state
@@ -45,8 +47,11 @@ def family_of(folder: Path, values: dict) -> Family:
     return FAMILIES[model_type]
 
 
-def load_hf_folder(folder: Path, values: dict) -> AttentionModel:
+def load_hf_folder(folder: Path, values: dict, dtype: torch.dtype | None = torch.float32) -> AttentionModel:
     """Open a Hugging Face checkpoint folder whose ``config.json`` was parsed into ``values``.
+
+    ``dtype`` is what the weights are converted to as they are read; None keeps the
+    checkpoint's own float dtype.
 
     Raises:
         CheckpointError: one sentence naming the file and what is wrong with it.
@@ -66,7 +71,7 @@ def load_hf_folder(folder: Path, values: dict) -> AttentionModel:
     expected = parameter_shapes(config)
     sources = family.sources(config, prefix, keys)
     chosen = _check(weights, family, prefix, sources, expected)
-    tensors = weights.read(set(chosen.values()))
+    tensors = weights.read(set(chosen.values()), weights.stored_dtype() if dtype is None else dtype)
     state = {}
     for name, file_key in chosen.items():
         convert = sources[name].convert

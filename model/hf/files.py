@@ -9,11 +9,13 @@ the whole map before reading anything. A ``pytorch_model.bin`` is opened only wi
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ..precision import stored_float_dtype
 from ..weights import (
     SAFETENSORS_DTYPES,
     CheckpointError,
@@ -32,7 +34,7 @@ _DTYPE_NAMES = {dtype: name for name, (_, dtype) in SAFETENSORS_DTYPES.items()}
 
 @dataclass
 class WeightFiles:
-    """Every tensor's shape and the file holding it; ``read`` loads the ones asked for as fp32."""
+    """Every tensor's shape and the file holding it; ``read`` loads the ones asked for (as fp32 unless told)."""
 
     folder: Path
     shapes: dict[str, tuple[int, ...]]
@@ -42,15 +44,20 @@ class WeightFiles:
     # A pickle has to be read whole to learn its shapes; its tensors are kept from then on.
     loaded: dict[str, torch.Tensor] | None = None
 
-    def read(self, names: set[str]) -> dict[str, torch.Tensor]:
+    def stored_dtype(self) -> torch.dtype:
+        """The float dtype holding most of the checkpoint's values."""
+        return stored_float_dtype((self.dtypes[name], math.prod(shape)) for name, shape in self.shapes.items())
+
+    def read(self, names: set[str], dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
         if self.loaded is not None:
-            return {name: self.loaded[name] for name in names}
+            return {name: self.loaded[name].to(dtype) if self.loaded[name].is_floating_point() else self.loaded[name]
+                    for name in names}
         by_file: dict[str, dict[str, str]] = {}
         for name in names:
             by_file.setdefault(self.file_of[name], {})[name] = name
         tensors: dict[str, torch.Tensor] = {}
         for file_name, wanted in sorted(by_file.items()):
-            tensors.update(load_safetensors(self.folder / file_name, wanted))
+            tensors.update(load_safetensors(self.folder / file_name, wanted, dtype))
         return tensors
 
 

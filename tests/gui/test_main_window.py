@@ -206,6 +206,7 @@ def test_settings_remember_colour_map_and_recent_checkpoints(drive, qtbot, windo
 def test_device_menu_says_when_there_is_no_gpu(window):
     import torch
 
+    window.device_menu.aboutToShow.emit()  # the menu is listed when it first opens
     labels = [action.text() for action in window.device_menu.actions()]
     assert labels[0] == "CPU"
     if not torch.cuda.is_available() and not torch.backends.mps.is_available():

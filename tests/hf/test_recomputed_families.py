@@ -65,3 +65,22 @@ def test_typing_into_a_decoder_continues_exactly(loaded, name):
         assert_traces_match(typed, dense, side=4, incremental=True)
         ran.append(model.incremental.last_run_tokens < len(typed.decoder))
     assert any(ran[1:]), "no edit continued the previous input"
+
+
+@pytest.mark.parametrize("name", ["llama", "gemma2", "qwen3", "gpt2", "modernbert"])
+@torch.inference_mode()
+def test_a_bfloat16_network_is_recomputed_in_float32_as_its_dense_trace_is(reference, name):
+    import numpy as np
+
+    folder = reference(name)[0]
+    exact = load_checkpoint(folder).trace(TEXTS["long"], storage="dense")
+    half = load_checkpoint(folder, dtype="bfloat16")
+    dense, recomputed = half.trace(TEXTS["long"], storage="dense"), half.trace(TEXTS["long"], storage="recomputed")
+    for kind in dense.kinds:
+        ours = np.asarray(recomputed.attention[kind].weights)
+        assert ours.dtype == np.float32
+        rounding = np.abs(dense.attention[kind].weights - exact.attention[kind].weights).max()
+        # The two bfloat16 forwards round their hidden states alike up to float32 noise in
+        # the attention output, which can flip a bfloat16 rounding: at most the network's
+        # own bfloat16 error apart.
+        assert np.abs(ours - dense.attention[kind].weights).max() <= rounding + 1e-3

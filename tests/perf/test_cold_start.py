@@ -37,3 +37,16 @@ def test_opening_the_bundled_model_does_not_import_the_compiler_stack() -> None:
     code = "import sys, model; model.load_checkpoint(); print('torch._dynamo' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_window_is_built_without_importing_torch() -> None:
+    """torch takes 1.5 s to import; the worker imports it for the first model while the
+    window is built and shown, so the window itself must not (the Device menu waits)."""
+    code = (
+        "import sys; from PySide6.QtWidgets import QApplication; app = QApplication(['x', '-platform', 'offscreen']); "
+        "from explorer.main_window import MainWindow; window = MainWindow(restore_layout=False); "
+        "print('torch' in sys.modules); window.device_menu.aboutToShow.emit(); "
+        "print([action.text() for action in window.device_menu.actions()][0]); window.controller.stop()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "CPU"], result.stderr[-2000:]

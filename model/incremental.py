@@ -61,6 +61,7 @@ def recomputed_maps(run: AttentionRun, structure: dict, batch: int = 0) -> Atten
         scores=RecomputedArray(source, "scores"),
         overview=run.overview.heads[batch].cpu().numpy(),  # (L, H, q, k)
         overview_means=run.overview.means[batch].cpu().numpy(),  # (L, q, k)
+        overview_steps=run.overview.steps,
         **structure,
     )
 

@@ -405,11 +405,19 @@ def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind:
     when the model's ``config`` is given."""
     assert stack is not None  # a forward given a recorder always returns a stack
     with_overview = stack.overview is not None and stack.overview_means is not None
+    steps = None
+    if with_overview:
+        # Recovered from the shapes as pool_steps made them: ceil(n / side) per cell, so
+        # ceil(n / cells) for n ≥ cells (an axis that fits keeps one cell per token).
+        Q, K = stack.weights.shape[-2:]
+        q, k = stack.overview.shape[-2:]
+        steps = (-(-Q // q), -(-K // k))
     return AttentionMaps(
         weights=stack.weights[0].cpu().numpy(),  # (L, H, Q, K)
         scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)
         overview=stack.overview[0].cpu().numpy() if with_overview else None,  # (L, H, q, k)
         overview_means=stack.overview_means[0].cpu().numpy() if with_overview else None,  # (L, q, k)
+        overview_steps=steps,
         **(attention_structure(config, kind) if config is not None else {}),
     )
 

@@ -30,7 +30,9 @@ And on ``AttentionMaps``, cheapest for what a viewer draws:
   ``out_shape`` cells (``model.tiles``: exact cells when the output is at least the
   region; for scores the maximum of the finite values, -inf where all are masked);
 - ``row(layer, head, query, values)``: one query's ``(K,)`` distribution or scores;
-- ``overview`` / ``overview_means``: every head's thumbnail, pooled during the forward.
+- ``overview`` / ``overview_means``: every head's thumbnail, pooled during the forward;
+  ``overview_steps`` says how many rows and keys each of its cells covers (a dense
+  trace's ceil(n / side), a recomputed trace's powers of two at or above it).
 
 Readers that only use these never care which storage a trace has; a reader that needs
 every cell (rollout, flow) checks the size first and says why it stops.
@@ -107,6 +109,9 @@ class AttentionMaps:
     # to at most that many cells a side, per head and for each layer's mean over heads.
     overview: np.ndarray | None = None  # (L, H, q, k) float32
     overview_means: np.ndarray | None = None  # (L, q, k) float32
+    # Rows and keys each overview cell covers: (ceil(Q / side), ceil(K / side)) for a dense
+    # trace, the powers of two at or above those for a recomputed one (``model.overview``).
+    overview_steps: tuple[int, int] | None = None
     # The attention's structure, for showing it: ``kv_heads`` (H,) int is the key/value
     # head each query head reads (grouped-query attention shares one among several);
     # ``windows`` holds each layer's sliding window in tokens, None where it is global.

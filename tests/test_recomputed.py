@@ -276,3 +276,16 @@ def test_a_tile_is_the_maximum_of_the_cells_each_output_cell_covers(region, out_
     pooled = pool_region(values, out_shape)
     assert pooled.shape == (min(region[0], out_shape[0]), min(region[1], out_shape[1]))
     assert np.array_equal(pooled, expected)
+
+
+@pytest.mark.parametrize("storage", ["dense", "recomputed"])
+def test_the_overview_says_how_many_rows_and_keys_each_cell_covers(storage):
+    from model.overview import pool_steps, power_of_two_steps
+
+    trace = tiny_model("encoder-decoder").trace(TEXT, target="fig cat owl", storage=storage, overview_side=3)
+    for kind in trace.kinds:
+        maps = trace.attention[kind]
+        Q, K = maps.shape[2:]
+        rule = pool_steps if storage == "dense" else power_of_two_steps
+        assert maps.overview_steps == rule(Q, K, 3)
+        assert maps.overview.shape[-2:] == (-(-Q // maps.overview_steps[0]), -(-K // maps.overview_steps[1]))

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from model.trace import KIND_AXES, TokenAxis
 
+from .head_matrix import HeadMatrix
 from .numeric import entropy_bits, softmax_with_temperature, top_k
 from .selection import Selection, kind_title
 from .special import drop_keys, mean_over_heads
+from .thumbnails import grid_note
 from .state import ExplorerState
+from .viewport import TileRequest
 
 PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
 
@@ -109,8 +113,9 @@ class HeadView:
     head: int | None
     values: str  # which of the two matrices the heatmap shows
     title: str
-    weights: np.ndarray  # (Q, K) probabilities
-    scores: np.ndarray  # (Q, K) raw scores before the softmax; masked keys -inf
+    # The head's rows and tiles (``core.head_matrix``): a long input's matrix is never held
+    # whole; the panel and a figure ask it for the region they show.
+    source: HeadMatrix
     query_axis: TokenAxis
     key_axis: TokenAxis  # without hidden special tokens
     levels: tuple[float, float]
@@ -118,6 +123,24 @@ class HeadView:
     query: int | None  # the outlined query row
     # The layer's sliding window in tokens (None: it attends to every key it may).
     window: int | None = None
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """(Q, K) probabilities, whole (refused for a head too large to hold: use ``tile``)."""
+        return self.source.matrix("weights")
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """(Q, K) raw scores before the softmax, masked keys -inf (whole, as ``weights``)."""
+        return self.source.matrix("scores")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.source.shape
+
+    def tile(self, request: TileRequest) -> np.ndarray:
+        """What the heatmap shows of ``request``'s region, pooled to its cells (see ``matrix``)."""
+        return self.source.tile(request.rows, request.columns, request.out_shape, self.values, display=True)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -186,10 +209,11 @@ def grid_view(state: ExplorerState) -> GridView:
     selection = state.selection
     query_axis, key_axis = state.axes()
     values_title = "probabilities" if selection.values == "weights" else "raw scores"
+    note = grid_note(state.trace.attention[selection.kind], state.kept_keys(), selection.values)
     return GridView(
         kind=selection.kind,
         values=selection.values,
-        title=f"{kind_title(selection.kind)} · {values_title}",
+        title=f"{kind_title(selection.kind)} · {values_title}" + (f" · {note}" if note else ""),
         thumbnails=state.grid(),
         means=state.grid_means() if selection.show_mean_column else None,
         levels=state.levels(),
@@ -223,8 +247,7 @@ def head_view(state: ExplorerState) -> HeadView:
         head=selection.head,
         values=selection.values,
         title=state.title(),
-        weights=state.head_matrix(values="weights"),
-        scores=state.head_matrix(values="scores"),
+        source=state.head_source(),
         query_axis=query_axis,
         key_axis=key_axis,
         levels=state.levels(),
@@ -248,8 +271,7 @@ def cross_view(state: ExplorerState) -> CrossView | None:
         head=head,
         values=selection.values,
         title=f"layer {layer} · {'mean over heads' if head is None else f'head {head}'}",
-        weights=state.head_matrix(kind="cross", layer=layer, head=head, values="weights"),
-        scores=state.head_matrix(kind="cross", layer=layer, head=head, values="scores"),
+        source=state.head_source(kind="cross", layer=layer, head=head),
         query_axis=decoder_axis,
         key_axis=encoder_axis,
         levels=state.levels(kind="cross"),

@@ -102,11 +102,6 @@ class HeadMatrix:
         """(kept,) original key index of each column, or None when every key is kept."""
         return None if self.keep is None else np.flatnonzero(self.keep)
 
-    @cached_property
-    def hidden(self) -> np.ndarray | None:
-        """Original indices of the keys the filter drops (None without a filter)."""
-        return None if self.keep is None else np.flatnonzero(~np.asarray(self.keep, dtype=bool))
-
     @property
     def shape(self) -> tuple[int, int]:
         _layers, _heads, queries, keys = self.maps.weights.shape
@@ -120,24 +115,18 @@ class HeadMatrix:
     def rows(self, rows: slice, values: str = "weights", columns: slice = slice(None)) -> np.ndarray:
         """``(r, c)`` float32 exact values of query rows ``rows`` and (filtered) key columns ``columns``.
 
-        Recomputed maps are asked only for these rows and the columns they need: the kept
-        columns, plus the hidden ones whose weight the renormalisation removes.
+        Recomputed maps are asked only for these rows (and, without a filter, these columns);
+        with the special-token filter whole rows are read, since each is renormalised.
         """
         raw = values_of(self.maps, values)
         head = slice(None) if self.head is None else self.head
-        if self.dense:
+        if self.dense or self.columns is not None:
+            # Whole rows: the filter renormalises each over its kept keys.
             block = np.asarray(raw[self.layer, head, rows], dtype=np.float32)  # (r, K) or (H, r, K)
             block = drop_keys(block, self.keep, values)[..., columns]
-        elif self.columns is None:
-            block = np.asarray(raw[self.layer, head, rows, columns], dtype=np.float32)
         else:
-            wanted = self.columns[columns]
-            block = np.asarray(raw[self.layer, head, rows, wanted], dtype=np.float32)
-            if values == "weights":
-                # A row's kept weights sum to 1 minus its hidden ones (a masked row: all 0).
-                hidden = np.asarray(raw[self.layer, head, rows, self.hidden], dtype=np.float32).sum(axis=-1)
-                total = (1.0 - hidden)[..., None]
-                block = np.divide(block, total, out=np.zeros_like(block), where=total > 0)
+            # Only ints and slices: the maps recompute just this block.
+            block = np.asarray(raw[self.layer, head, rows, columns], dtype=np.float32)
         if self.head is None:
             block = mean_over_heads(block)
         return block
@@ -194,7 +183,7 @@ class HeadMatrix:
         ends = np.append(starts[1:], region_rows)
         per_bin = max(int(ends[0] - starts[0]), 1)
         heads = self.maps.n_heads if self.head is None else 1
-        width = (self.maps.weights.shape[-1] if self.dense else region_columns) * heads
+        width = (region_columns if not self.dense and self.columns is None else self.maps.weights.shape[-1]) * heads
         bins_per_block = max(ROW_BLOCK_CELLS // max(per_bin * width, 1), 1)
         pieces = []
         for first in range(0, len(starts), bins_per_block):

@@ -27,6 +27,8 @@ _SOURCES = {
     "Rotary": "rotary",
     "TokenAxis": "trace",
     "Trace": "trace",
+    "TraceCancelled": "progress",
+    "TraceTooLarge": "trace",
     "Transformer": "transformer",
     "bundled_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
@@ -43,6 +45,8 @@ __all__ = [
     "Rotary",
     "TokenAxis",
     "Trace",
+    "TraceCancelled",
+    "TraceTooLarge",
     "Transformer",
     "bundled_checkpoint",
     "load_checkpoint",
@@ -56,7 +60,8 @@ if TYPE_CHECKING:
     from .native import save_checkpoint
     from .recorder import AttentionRecorder
     from .rotary import Rotary
-    from .trace import KINDS, AttentionMaps, TokenAxis, Trace
+    from .progress import TraceCancelled
+    from .trace import KINDS, AttentionMaps, TokenAxis, Trace, TraceTooLarge
     from .transformer import Transformer
     from .weights import CheckpointError
 

@@ -25,6 +25,7 @@ import torch
 from .chat import ChatTemplate
 from .config import ModelConfig
 from .generation import greedy_generate
+from .progress import Progress
 from .recorder import AttentionRecorder, AttentionStack
 from .tokenization import Encoded, TextTokenizer, clean_text
 from .trace import AttentionMaps, TokenAxis, Trace
@@ -37,6 +38,11 @@ TRACE_PRECISIONS = ("auto", "float32", "float16")
 # (302 MB) and halves GPT-2-small from 1,024 tokens on (1.2 GB, 4.8 GB at 2,048).
 AUTO_FLOAT16_BYTES = 512 * 2**20
 _TRACE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+TRACE_STORAGES = ("auto", "dense", "recomputed")
+# "auto" storage keeps a trace dense while its float32 weights + scores take at most this
+# many bytes (GPT-2-small up to 682 tokens) and recomputes cells from stored queries and
+# keys beyond: dense reads cost nothing, but a dense 2,048-token GPT-2-small trace is 4.8 GB.
+DENSE_TRACE_BYTES = 512 * 2**20
 
 
 def default_threads() -> int:
@@ -105,6 +111,7 @@ class AttentionModel:
         self.threads = default_threads() if threads is None else threads
         # The checkpoint's chat template (tokenizer_config.json), if it has one; the loader sets it.
         self.chat_template: ChatTemplate | None = None
+        self._progress: Progress | None = None  # the running trace's, handed to its recorder
 
     def _set_threads(self) -> None:
         # torch keeps the count per calling thread, so it is set where the forward runs.
@@ -198,6 +205,9 @@ class AttentionModel:
         precision: str | None = None,
         overview_side: int | None = None,
         chat: bool = False,
+        storage: str = "auto",
+        progress: Progress | None = None,
+        reuse: bool = False,
     ) -> Trace:
         """Run the model on ``text`` and return every attention matrix it computed.
 
@@ -213,10 +223,23 @@ class AttentionModel:
                 cells a side during the forward (``AttentionMaps.overview``).
             chat: wrap ``text`` as one user turn of the model's chat template (see
                 ``encode_chat``); the axis's ``template`` marks the template's tokens.
+            storage: ``"dense"`` (every cell stored), ``"recomputed"`` (queries, keys and
+                log-sum-exps stored, cells recomputed when read; see ``model.trace``) or
+                ``"auto"``: dense while the float32 weights and scores would take at most
+                ``DENSE_TRACE_BYTES``, recomputed beyond.
+            progress: called at every layer boundary with ``(stack, layers done,
+                n_layers)``; it cancels the trace by raising ``TraceCancelled`` or
+                returning True (``model.progress``).
+            reuse: keep this trace's keys, values and queries, and start the next
+                ``reuse`` trace from the first token id that differs (see
+                ``model.incremental``); one thread at a time.
         """
         config = self.config
         precision = precision or self.trace_precision
         resolve_precision(precision, 0)
+        if storage not in TRACE_STORAGES:
+            raise ValueError(f"trace storage must be one of {', '.join(TRACE_STORAGES)}, not {storage!r}")
+        self._progress = progress
         self._set_threads()
         notices: list[str] = []
         started = time.perf_counter()
@@ -241,7 +264,7 @@ class AttentionModel:
     def _recorder(self, precision: str, overview_side: int | None, n_source: int, n_target: int) -> AttentionRecorder:
         """How this trace's attention is kept: its dtype for this size, and any overview."""
         dtype = _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
-        return AttentionRecorder(dtype=dtype, overview_side=overview_side)
+        return AttentionRecorder(dtype=dtype, overview_side=overview_side, progress=self._progress)
 
     def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
         type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from .attention import AttentionResult, TraceSlots
 from .overview import pool_max
+from .progress import Progress, report
 
 
 class AttentionStack(NamedTuple):
@@ -58,10 +59,16 @@ class AttentionRecorder:
         dtype: the dtype the weights and scores are stored in.
         overview_side: also pool every layer's float32 weights to at most this many
             cells a side (``AttentionStack.overview``); None pools nothing.
+        progress: called at every layer boundary (``model.progress``); it may cancel.
     """
 
     dtype: torch.dtype = torch.float32
     overview_side: int | None = None
+    progress: Progress | None = None
+
+    def layer_done(self, stack: str, layer: int, n_layers: int) -> None:
+        """Report that ``layer`` layers of ``stack`` are done; raises ``TraceCancelled`` when asked."""
+        report(self.progress, stack, layer, n_layers)
 
     def __post_init__(self) -> None:
         if not self.dtype.is_floating_point:

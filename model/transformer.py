@@ -111,6 +111,8 @@ class Encoder(nn.Module):
             x, attention = layer(x, shared.mask(index), bias, slots, shared.rotary(index))
             recording.keep(index, attention)
             del attention  # kept: free this layer's matrices before the next
+            if recorder is not None:
+                recorder.layer_done("encoder", index + 1, len(self.layers))
         if self.final_norm is not None:
             x = self.final_norm(x)
         return EncoderOutput(x, recording.stack())
@@ -158,6 +160,8 @@ class Decoder(nn.Module):
             self_recording.keep(index, self_attention)
             cross_recording.keep(index, cross_attention)
             del self_attention, cross_attention  # kept: free them before the next layer runs
+            if recorder is not None:
+                recorder.layer_done("decoder", index + 1, len(self.layers))
         if self.final_norm is not None:
             x = self.final_norm(x)
         return DecoderOutput(x, self_recording.stack(), cross_recording.stack())

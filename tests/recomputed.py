@@ -42,9 +42,17 @@ class RecomputedArray:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def tile(self, layer, head, rows, cols, out_shape) -> np.ndarray:
+        self.reads += 1
+        return pool_to(self._dense[layer, head, rows, cols], out_shape)
+
+    def row(self, layer, head, query) -> np.ndarray:
+        self.reads += 1
+        return np.array(self._dense[layer, head, query], dtype=np.float32)
+
 
 def recomputed(maps: AttentionMaps) -> AttentionMaps:
-    """``maps`` as recomputed maps: array-likes, ``is_dense`` False, a ``tile`` method."""
+    """``maps`` as recomputed maps: array-likes with ``tile`` and ``row``, so ``is_dense`` is False."""
     weights, scores = RecomputedArray(maps.weights), RecomputedArray(maps.scores)
     lazy = replace(maps, weights=weights, scores=scores)
     if lazy.overview is None:
@@ -52,17 +60,7 @@ def recomputed(maps: AttentionMaps) -> AttentionMaps:
 
         lazy.overview = layer_thumbnails(maps.weights)
         lazy.overview_means = layer_mean_thumbnails(maps.weights)
-    lazy.is_dense = False
-
-    def tile(layer, head, rows, cols, out_shape, values="weights"):
-        source = maps.weights if values == "weights" else maps.scores
-        return pool_to(source[layer, head, rows, cols], out_shape)
-
-    def row(layer, head, query, values="weights"):
-        source = maps.weights if values == "weights" else maps.scores
-        return np.asarray(source[layer, head, query], dtype=np.float32)
-
-    lazy.tile, lazy.row = tile, row
+    assert not lazy.is_dense
     return lazy
 
 

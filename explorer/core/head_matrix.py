@@ -34,10 +34,7 @@ DENSE_CELLS = 1 << 24
 
 def is_dense(maps: AttentionMaps) -> bool:
     """Whether ``maps`` holds its weights as numbers (True) or recomputes them on indexing."""
-    flag = getattr(maps, "is_dense", None)
-    if flag is not None:
-        return bool(flag)
-    return isinstance(maps.weights, np.ndarray)
+    return bool(maps.is_dense)
 
 
 def values_of(maps: AttentionMaps, values: str):
@@ -172,8 +169,8 @@ class HeadMatrix:
         if region_rows == 0 or region_columns == 0:
             return np.zeros((region_rows, region_columns), dtype=np.float32)
         mark = display and self.window_cut and values == "weights"
-        tiler = getattr(self.maps, "tile", None)
-        if not self.dense and tiler is not None and self.head is not None and self.columns is None:
+        tiler = self.maps.tile
+        if not self.dense and self.head is not None and self.columns is None:
             tile = np.asarray(tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values=values), dtype=np.float32)
             if mark and (out_rows, out_columns) == (region_rows, region_columns):
                 scores = tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values="scores")

@@ -43,7 +43,7 @@ from .selection_bar import SelectionBar
 from .settings import Settings
 from .window_host import WindowHost
 from .window_models import BUNDLED_EXAMPLE, GENERIC_EXAMPLE, ModelActions  # noqa: F401 - the examples are re-exported
-from .window_paint import NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
+from .window_paint import HEAD_TILE_TOPIC, NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
 from .worker import InferenceController
 
 log = logging.getLogger(__name__)
@@ -265,6 +265,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.grid.head_clicked.connect(self._on_grid_head_clicked)
         self.head_detail.query_clicked.connect(lambda row: self.select(query=row))
         self.head_detail.values_changed.connect(lambda values: self.select(values=values))
+        self.head_detail.tile_runner = self._request_head_tile
         self.cross.heatmap.row_clicked.connect(self._on_cross_row_clicked)
         self.distribution.temperature_changed.connect(lambda value: self.select(temperature=value))
         controller = self.controller
@@ -325,10 +326,24 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
                 self.select(kind=kind, query=index)
                 return
 
+    def _request_head_tile(self, view, request) -> None:
+        """Make a costly tile of the head view on the worker (the newest request wins)."""
+
+        def compute(_model):  # on the worker: numpy only, the trace's stored queries and keys
+            return view, request, view.tile(request)
+
+        self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
+
     # -- analysis modes ------------------------------------------------------------------------------
     def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
         if topic == NEXT_TOKEN_TOPIC:
             self._on_next_token(value, failed)
+            return
+        if topic == HEAD_TILE_TOPIC:
+            if failed:
+                self.head_detail.tile_failed(value)
+            else:
+                self.head_detail.tile_answered(*value)
             return
         name, _, sub_topic = topic.partition("/")
         if name in self.modes:

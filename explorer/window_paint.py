@@ -18,6 +18,7 @@ from .core.views import panel_availability
 from .jobs import TraceResult
 
 NEXT_TOKEN_TOPIC = "next_token"
+HEAD_TILE_TOPIC = "head_tile"
 
 PANEL_TITLES = {
     "input": "Input",

@@ -20,6 +20,9 @@ MIN_CELLS = 4.0
 LABEL_PIXELS = 3.0
 # "go to token" shows this many cells around the token (labels fit at any panel size).
 GO_TO_CELLS = 32.0
+# A tile is never pooled below this many cells a side: so small a region costs little
+# exact, and the image item draws it down to the screen itself.
+EXACT_CELLS = 512
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,12 @@ class Viewport:
             range(max(math.floor(self.left), 0), min(math.ceil(self.left + self.width), self.columns)),
         )
 
-    def request(self, pixel_height: float, pixel_width: float) -> TileRequest:
-        """The tile to draw: the visible cells at no more cells than pixels on each side."""
+    def request(self, pixel_height: float, pixel_width: float, exact_cells: int = EXACT_CELLS) -> TileRequest:
+        """The tile to draw: the visible cells at no more cells than pixels on each side
+        (nor fewer than ``exact_cells``: below that every cell is exact)."""
         rows, columns = self.visible()
-        out_rows = max(min(len(rows), math.ceil(pixel_height)), 1)
-        out_columns = max(min(len(columns), math.ceil(pixel_width)), 1)
+        out_rows = max(min(len(rows), max(math.ceil(pixel_height), exact_cells)), 1)
+        out_columns = max(min(len(columns), max(math.ceil(pixel_width), exact_cells)), 1)
         return TileRequest(slice(rows.start, rows.stop), slice(columns.start, columns.stop), (out_rows, out_columns))
 
     def cell_pixels(self, pixel_height: float, pixel_width: float) -> tuple[float, float]:

@@ -123,6 +123,8 @@ class HeadView:
     query: int | None  # the outlined query row
     # The layer's sliding window in tokens (None: it attends to every key it may).
     window: int | None = None
+    # (q, k) the whole head pooled (the overview's thumbnail): the zoomed view's minimap.
+    overview: np.ndarray | None = None
 
     @cached_property
     def weights(self) -> np.ndarray:
@@ -254,7 +256,16 @@ def head_view(state: ExplorerState) -> HeadView:
         colormap=selection.colormap,
         query=selection.query,
         window=state.trace.attention[selection.kind].window(selection.layer),
+        overview=_head_thumbnail(state),
     )
+
+
+def _head_thumbnail(state: ExplorerState) -> np.ndarray | None:
+    """The selected head's thumbnail in the overview (the mean column's for the mean)."""
+    selection = state.selection
+    if selection.head is None:
+        return state.grid_means()[selection.layer]
+    return state.grid()[selection.layer, selection.head]
 
 
 def cross_view(state: ExplorerState) -> CrossView | None:

@@ -1,23 +1,45 @@
-"""The head detail panel: one head (or the mean) as a large heatmap with token labels.
+"""The head detail panel: one head (or the mean) as a zoomable heatmap with token labels.
 
-Query tokens run down the rows, key tokens along the columns. Hovering reads out the
-cell (query, key, probability, raw score); clicking a row makes that token the query.
-A switch shows softmax probabilities or the raw pre-softmax scores.
+Query tokens run down the rows, key tokens along the columns. The wheel (or a pinch)
+zooms around the cursor and a drag pans; what is on screen is drawn from a tile of the
+visible region at screen resolution — max-pooled when zoomed out, exact cells when zoomed
+in (``HeadView.tile``) — so an 8,192-token head costs a screenful of cells, not 67
+million. A tile that is cheap (a dense trace, or a small region) is made here at once;
+a costly one goes to the worker through ``tile_runner``, and only the answer to the
+latest request is drawn (``tile_answered``). Hovering reads out the cell (query, key,
+probability, raw score); clicking a row makes that token the query. "Go to token" takes
+a position or a word and centres the view there. A switch shows softmax probabilities
+or the raw pre-softmax scores.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QRadioButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLineEdit, QRadioButton, QToolButton, QVBoxLayout, QWidget
 
+from ..core.viewport import GO_TO_CELLS, TileRequest, Viewport, find_token
 from ..core.views import HeadView
 from .heatmap import plain_label, token_label
-from .token_heatmap import TokenHeatmap
+from .zoom_heatmap import ZoomHeatmap
+
+# A tile of at most this many recomputed cells (region rows × columns, times the heads
+# for the mean) is made on the GUI thread: a few milliseconds. Larger ones go to the worker.
+SYNC_TILE_CELLS = 1 << 18
+
+
+def tile_cost(view: HeadView, request: TileRequest) -> int:
+    """Cells a tile of ``request`` recomputes: 0 for a dense trace (it only slices)."""
+    if view.source.dense:
+        return 0
+    cells = (request.rows.stop - request.rows.start) * (request.columns.stop - request.columns.start)
+    return cells * (view.source.maps.n_heads if view.head is None else 1)
 
 
 class HeadDetail(QWidget):
-    """Header (title + probabilities/scores switch), heatmap, hover readout."""
+    """Header (title, go to token, probabilities/scores switch), zoomable heatmap, hover readout."""
 
     values_changed = Signal(str)  # "weights" | "scores"
     query_clicked = Signal(int)
@@ -26,6 +48,17 @@ class HeadDetail(QWidget):
         super().__init__(parent)
         self.title = plain_label()
         self.title.setStyleSheet("font-weight:600;")
+        self.go_to = QLineEdit()
+        self.go_to.setPlaceholderText("go to token…")
+        self.go_to.setToolTip("Type a token position or a word and press Enter; Enter again finds the next one")
+        self.go_to.setClearButtonEnabled(True)
+        self.go_to.setMinimumWidth(120)
+        self.go_to.setMaximumWidth(200)
+        self.go_to.returnPressed.connect(self._on_go_to)
+        self.whole_button = QToolButton()
+        self.whole_button.setText("Whole")
+        self.whole_button.setToolTip("Show the whole matrix (the wheel zooms, a drag pans)")
+        self.whole_button.clicked.connect(self.show_whole)
         self.probabilities_button = QRadioButton("Probabilities")
         self.scores_button = QRadioButton("Scores")
         self.probabilities_button.setToolTip("y = softmax(x): what the model mixes values with")
@@ -37,10 +70,12 @@ class HeadDetail(QWidget):
         self.probabilities_button.toggled.connect(self._on_values_toggled)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
+        header.addWidget(self.go_to)
+        header.addWidget(self.whole_button)
         header.addWidget(self.probabilities_button)
         header.addWidget(self.scores_button)
-        self.heatmap = TokenHeatmap()
-        self.readout = plain_label("Hover a cell to read it.")
+        self.heatmap = ZoomHeatmap()
+        self.readout = plain_label("Hover a cell to read it; the wheel zooms, a drag pans.")
         self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -50,11 +85,16 @@ class HeadDetail(QWidget):
         layout.addWidget(self.readout)
         self.heatmap.row_clicked.connect(self.query_clicked)
         self.heatmap.cell_hovered.connect(self._on_cell_hovered)
-        self._weights: np.ndarray | None = None
-        self._scores: np.ndarray | None = None
+        self.heatmap.viewport_changed.connect(self._on_viewport_changed)
         self._query_tokens: list[str] = []
         self._key_tokens: list[str] = []
+        self._found: int = -1  # the last "go to token" match, so Enter steps on
         self.shown: HeadView | None = None
+        # Runs ``HeadView.tile`` off the GUI thread: ``tile_runner(view, request)``; the
+        # window answers through ``tile_answered``. None: every tile is made here.
+        self.tile_runner: Callable[[HeadView, TileRequest], None] | None = None
+        self.pending: tuple[HeadView, TileRequest] | None = None  # the tile being made on the worker
+        self.tiles_made_here = 0  # how many tiles were made on the GUI thread (a test reads it)
 
     def show(self, view: HeadView) -> None:
         """Show one head's view: the matrix its values switch picks, with token labels."""
@@ -65,10 +105,10 @@ class HeadDetail(QWidget):
             button.blockSignals(True)
             button.setChecked(True)
             button.blockSignals(False)
-        self._weights, self._scores = view.weights, view.scores
         self._query_tokens, self._key_tokens = view.query_axis.tokens, view.key_axis.tokens
-        self.heatmap.show_matrix(
-            view.matrix,
+        self.pending = None
+        self.heatmap.set_matrix(
+            view.shape,
             view.query_axis.tokens,
             view.key_axis.tokens,
             view.levels,
@@ -76,16 +116,70 @@ class HeadDetail(QWidget):
             view.query,
             view.query_axis.special,
             view.key_axis.special,
+            view.overview,
         )
 
+    # -- tiles -------------------------------------------------------------------------------
+    def _on_viewport_changed(self, viewport: Viewport) -> None:
+        view = self.shown
+        if view is None or not viewport.rows or not viewport.columns:
+            return
+        request = viewport.request(*self.heatmap.pixels())
+        if self.heatmap.request == request and self.pending is None:
+            return
+        if self.pending is not None and self.pending == (view, request):
+            return
+        if self.tile_runner is None or tile_cost(view, request) <= SYNC_TILE_CELLS:
+            self.pending = None
+            self.tiles_made_here += 1
+            self.heatmap.show_tile(view.tile(request), request)
+            return
+        self.pending = (view, request)
+        self.tile_runner(view, request)
+
+    def tile_answered(self, view: HeadView, request: TileRequest, tile: np.ndarray) -> None:
+        """A tile made on the worker; drawn only if it answers the latest request of this view."""
+        if self.pending is None or self.pending[0] is not view or self.pending[1] != request:
+            return
+        self.pending = None
+        self.heatmap.show_tile(tile, request)
+
+    def tile_failed(self, reason: str) -> None:
+        self.pending = None
+        self.readout.setText(f"Could not compute this region: {reason}")
+
+    # -- navigation -----------------------------------------------------------------------------
+    def show_whole(self) -> None:
+        self.heatmap.set_viewport(Viewport.whole(*self.heatmap.shape))
+
+    def go_to_token(self, wanted: str) -> int | None:
+        """Centre the view on the token a position or word names, make it the query; its index."""
+        found = find_token(self._query_tokens, wanted, self._found)
+        if found is None:
+            self.readout.setText(f"No token matches {wanted!r}.")
+            return None
+        self._found = found
+        rows, columns = self.heatmap.shape
+        cells = min(GO_TO_CELLS, max(rows, columns))
+        # Self-attention: the token's own key sits on the diagonal; cross: keep the columns.
+        column = found if columns == rows else self.heatmap.viewport.left + self.heatmap.viewport.width / 2
+        self.heatmap.set_viewport(self.heatmap.viewport.centred_on(found, column, cells))
+        self.query_clicked.emit(found)
+        return found
+
+    def _on_go_to(self) -> None:
+        self.go_to_token(self.go_to.text())
+
+    # -- readout --------------------------------------------------------------------------------
     def readout_text(self, row: int, column: int) -> str:
-        if self._weights is None or self._scores is None:
+        view = self.shown
+        if view is None:
             return ""
-        score = float(self._scores[row, column])
+        probability, score = view.source.cell(row, column)
         score_text = "masked" if not np.isfinite(score) else f"{score:+.4f}"
         return (
             f"query {row} {token_label(self._query_tokens[row])!r}  →  key {column} "
-            f"{token_label(self._key_tokens[column])!r}   p = {float(self._weights[row, column]):.4f}   "
+            f"{token_label(self._key_tokens[column])!r}   p = {probability:.4f}   "
             f"score = {score_text}"
         )
 

@@ -175,6 +175,7 @@ def test_the_tile_request_is_the_visible_cells_at_screen_resolution():
     assert (request.rows, request.columns) == (slice(100, 141), slice(2000, 2061))
     assert request.out_shape == (41, 61) and request.exact
     assert Viewport.whole(10, 20).request(600, 800).out_shape == (10, 20)
+    assert Viewport.whole(2000, 2000).request(100, 100).out_shape == (512, 512)  # small regions stay cheap
 
 
 def test_token_labels_appear_once_cells_are_wide_enough():

@@ -1,0 +1,106 @@
+"""The zoomable head view: tiles equal the exact cells, the latest tile wins, go to token."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from explorer.core.viewport import Viewport
+from explorer.panels import head_detail as head_detail_module
+from recomputed import recomputed_trace
+
+TEXT = "reverse: owl cat fig yak emu ant bee owl cat fig yak emu ant bee"
+
+
+def _load(drive, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"], text=TEXT, target=None)
+    window.select(kind="encoder_self", layer=1, head=1, query=0)
+    return window.head_detail
+
+
+def test_zooming_in_paints_the_exact_cells_of_the_visible_region(drive, qtbot, window, checkpoints):
+    detail = _load(drive, window, checkpoints)
+    weights = window.state.trace.attention["encoder_self"].weights[1, 1]
+    heatmap = detail.heatmap
+    assert heatmap.request.rows == slice(0, weights.shape[0]) and not heatmap.minimap.isVisible()
+    np.testing.assert_allclose(heatmap.matrix, weights, atol=1e-6)
+    heatmap.set_viewport(Viewport(*weights.shape, top=3.0, left=5.0, height=6.0, width=7.0))
+    request = heatmap.request
+    assert (request.rows, request.columns) == (slice(3, 9), slice(5, 12)) and request.exact
+    np.testing.assert_allclose(heatmap.matrix, weights[3:9, 5:12], atol=1e-6)
+    # The image sits on its region, the minimap shows where it is, every visible key is labelled.
+    rect = heatmap.image.mapRectToView(heatmap.image.boundingRect())
+    assert (rect.left(), rect.top(), rect.width(), rect.height()) == pytest.approx((5, 3, 7, 6))
+    assert heatmap.minimap.isVisible()
+    keys = window.state.axes()[1].tokens
+    ticks = heatmap.plot.getAxis("bottom")._tickLevels[0]
+    assert [position for position, _ in ticks] == [index + 0.5 for index in range(5, 12)]
+    assert "owl" in " ".join(label for _, label in ticks) or len(keys) < 12
+    # Hovering a cell reads the matrix's own cell, wherever the view is.
+    assert f"p = {weights[4, 6]:.4f}" in detail.readout_text(4, 6)
+
+
+def test_the_wheel_zooms_and_a_drag_pans_within_the_matrix(drive, qtbot, window, checkpoints):
+    detail = _load(drive, window, checkpoints)
+    heatmap = detail.heatmap
+    rows, columns = heatmap.shape
+    viewport = heatmap.view.viewport()
+    centre = viewport.rect().center()
+    event = QWheelEvent(
+        QPointF(centre), QPointF(viewport.mapToGlobal(centre)), QPoint(0, 0), QPoint(0, 480),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(viewport, event)
+    zoomed = heatmap.viewport
+    assert zoomed.zoomed_in and zoomed.width < columns
+    weights = window.state.trace.attention["encoder_self"].weights[1, 1]
+    request = heatmap.request
+    np.testing.assert_allclose(heatmap.matrix, weights[request.rows, request.columns], atol=1e-6)
+    heatmap.box.translateBy(x=1000.0, y=-1000.0)  # a drag far past the corner stops at the edges
+    panned = heatmap.viewport
+    assert panned.left + panned.width == pytest.approx(columns) and panned.top == pytest.approx(0.0)
+    request = heatmap.request
+    np.testing.assert_allclose(heatmap.matrix, weights[request.rows, request.columns], atol=1e-6)
+    detail.show_whole()
+    assert not heatmap.viewport.zoomed_in and not heatmap.minimap.isVisible()
+
+
+def test_a_costly_tile_is_made_on_the_worker_and_only_the_latest_is_painted(drive, qtbot, window, checkpoints, monkeypatch):
+    detail = _load(drive, window, checkpoints)
+    dense = window.state.trace
+    window.state.set_trace(recomputed_trace(dense))
+    window.paint()
+    monkeypatch.setattr(head_detail_module, "SYNC_TILE_CELLS", 0)  # every tile goes to the worker
+    heatmap = detail.heatmap
+    weights = dense.attention["encoder_self"].weights[1, 1]
+    rows, columns = weights.shape
+    heatmap.set_viewport(Viewport(rows, columns, top=0.0, left=0.0, height=5.0, width=5.0))
+    first_view, first_request = detail.pending
+    heatmap.set_viewport(Viewport(rows, columns, top=8.0, left=2.0, height=6.0, width=6.0))
+    view, latest = detail.pending
+    assert latest != first_request
+    qtbot.waitUntil(lambda: detail.pending is None, timeout=30_000)
+    assert heatmap.request == latest
+    np.testing.assert_allclose(heatmap.matrix, weights[8:14, 2:8], atol=1e-6)
+    # An answer to an older request arriving late is never painted over the latest.
+    detail.tile_answered(first_view, first_request, np.zeros((5, 5), dtype=np.float32))
+    assert heatmap.request == latest
+    np.testing.assert_allclose(heatmap.matrix, weights[8:14, 2:8], atol=1e-6)
+
+
+def test_go_to_token_centres_the_view_and_selects_the_query(drive, qtbot, window, checkpoints):
+    detail = _load(drive, window, checkpoints)
+    tokens = window.state.trace.encoder.tokens
+    detail.go_to.setText("emu")
+    qtbot.keyClick(detail.go_to, Qt.Key.Key_Return)
+    first = next(index for index, token in enumerate(tokens) if token == "emu")
+    assert window.state.selection.query == first
+    viewport = detail.heatmap.viewport
+    assert viewport.top <= first < viewport.top + viewport.height
+    qtbot.keyClick(detail.go_to, Qt.Key.Key_Return)  # Enter again: the next "emu"
+    second = next(index for index, token in enumerate(tokens) if token == "emu" and index > first)
+    assert window.state.selection.query == second
+    assert detail.go_to_token("nothing-like-it") is None and "No token matches" in detail.readout.text()

@@ -218,7 +218,12 @@ class ZoomHeatmap(QWidget):
         else:
             self.row_outline.hide()
         self.minimap.set_picture(overview, levels, colormap)
-        self.request = None  # the old tile belongs to another matrix
+        self.request, self.matrix = None, None  # the old tile belongs to another matrix
+        if overview is not None and overview.size:
+            # Until its tile comes (at once, or from the worker), the head's pooled
+            # thumbnail stands in for the whole matrix.
+            self.image.setImage(display_values(overview), autoLevels=False, levels=levels)
+            self.image.setRect(0, 0, columns, rows)
         self.set_viewport(viewport, force=True)
 
     def show_tile(self, tile: np.ndarray, request: TileRequest) -> None:
@@ -278,7 +283,9 @@ class ZoomHeatmap(QWidget):
         self._update_ticks()
         if viewport.zoomed_in and viewport.rows and viewport.columns:
             self.minimap.set_viewport(viewport)
-            self.minimap.move(self.view.width() - self.minimap.width() - 8, 8)
+            # Inside the plot's top-right corner, clear of the colour bar.
+            corner = self.view.mapFromScene(self.box.sceneBoundingRect().topRight())
+            self.minimap.move(corner.x() - self.minimap.width() - 6, corner.y() + 6)
             self.minimap.show()
             self.minimap.raise_()
         else:

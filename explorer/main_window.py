@@ -271,6 +271,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         controller = self.controller
         controller.trace_ready.connect(self._on_trace_ready)
         controller.trace_failed.connect(self._on_trace_failed)
+        controller.trace_progressed.connect(self._on_trace_progressed)
         controller.load_started.connect(self._on_load_started)
         controller.model_loaded.connect(self._on_model_loaded)
         controller.load_failed.connect(self._on_load_failed)

@@ -19,6 +19,7 @@ from .jobs import TraceResult
 
 NEXT_TOKEN_TOPIC = "next_token"
 HEAD_TILE_TOPIC = "head_tile"
+PROGRESS_PREFIX = "Running the model: "
 
 PANEL_TITLES = {
     "input": "Input",
@@ -83,6 +84,7 @@ class PaintLoop:
         """Every showing panel shows ``result``: record it and say so."""
         trace = result.trace
         self.painted = result
+        self._clear_progress()
         self.last_timings = {"tokenise": result.tokenise_ms, "forward": result.forward_ms, "paint": paint_ms}
         self.timings_label.setText(
             f"tokenise {result.tokenise_ms:.1f} ms · forward {result.forward_ms:.1f} ms · paint {paint_ms:.1f} ms"
@@ -94,6 +96,14 @@ class PaintLoop:
             counts.append(f"{len(trace.decoder)} {'generated' if trace.generated else 'target'}")
         self.tokens_label.setText(" · ".join(counts) + " tokens")
         self.trace_painted.emit(result)
+
+    def _on_trace_progressed(self, stack: str, layers_done: int, n_layers: int) -> None:
+        """A long forward's progress, layer by layer, until its trace is painted."""
+        self.statusBar().showMessage(f"{PROGRESS_PREFIX}{stack} layer {layers_done} of {n_layers}…")
+
+    def _clear_progress(self) -> None:
+        if self.statusBar().currentMessage().startswith(PROGRESS_PREFIX):
+            self.statusBar().clearMessage()
 
     def _on_trace_failed(self, _request_id: int, reason: str) -> None:
         self.statusBar().showMessage(f"Could not run the model: {reason}", 10000)

@@ -1,7 +1,12 @@
 """A trace's raw numbers to NPZ (the layout of ``attention-explorer dump``) or CSV.
 
-No Qt here. The CSV is streamed one head at a time, so a long trace never sits in memory
-as text; the atomic write still means the file appears complete or not at all.
+No Qt here. The CSV is streamed a block of query rows at a time, so a long trace never
+sits in memory as text (nor, when its weights are recomputed, as numbers); the atomic
+write still means the file appears complete or not at all.
+
+Both take a selection of layers, heads and query rows (``dump --layers/--heads/--rows``);
+a dense file above ``model.trace.DENSE_LIMIT_BYTES`` is refused before anything is
+written, with one sentence naming its size and the selection options (``Trace.arrays``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import IO, Iterator
 
 import numpy as np
 
-from model.trace import Trace
+from model import trace as trace_module
+from model.trace import Trace, TraceTooLarge, size_words
 
 from .files import write_file
 
@@ -27,57 +33,79 @@ def _number(value: float) -> str:
     return f"{value:.9g}"
 
 
-def csv_rows(trace: Trace) -> Iterator[list[list[str]]]:
-    """For each kind, layer and head, its rows in ``CSV_COLUMNS`` order (query-major)."""
+# Query rows of one head read at once while a CSV is written.
+CSV_BLOCK_ROWS = 64
+
+
+def _picked(chosen, n: int) -> list[int]:
+    """Positions ``chosen`` (None: all) selects on an axis of ``n``."""
+    return list(range(n)) if chosen is None else [int(position) for position in chosen]
+
+
+def csv_rows(trace: Trace, layers=None, heads=None, rows=None) -> Iterator[list[list[str]]]:
+    """For each kind, layer, head and block of query rows, its lines in ``CSV_COLUMNS`` order (query-major)."""
     for kind in trace.kinds:
         query_axis, key_axis = trace.axes(kind)
         maps = trace.attention[kind]
         n_layers, n_heads, n_queries, n_keys = maps.weights.shape
-        for layer in range(n_layers):
-            for head in range(n_heads):
-                weights, scores = maps.weights[layer, head], maps.scores[layer, head]  # (Q, K) each
-                yield [
-                    [
-                        kind,
-                        str(layer),
-                        str(head),
-                        str(query),
-                        query_axis.tokens[query],
-                        str(key),
-                        key_axis.tokens[key],
-                        _number(float(weights[query, key])),
-                        _number(float(scores[query, key])),
+        queries = _picked(rows, n_queries)
+        for layer in _picked(layers, n_layers):
+            for head in _picked(heads, n_heads):
+                for start in range(0, len(queries), CSV_BLOCK_ROWS):
+                    block = np.asarray(queries[start : start + CSV_BLOCK_ROWS], dtype=np.int64)
+                    weights = maps.weights[layer, head, block]  # (rows, K)
+                    scores = maps.scores[layer, head, block]
+                    yield [
+                        [
+                            kind,
+                            str(layer),
+                            str(head),
+                            str(query),
+                            query_axis.tokens[query],
+                            str(key),
+                            key_axis.tokens[key],
+                            _number(float(weights[index, key])),
+                            _number(float(scores[index, key])),
+                        ]
+                        for index, query in enumerate(block.tolist())
+                        for key in range(n_keys)
                     ]
-                    for query in range(n_queries)
-                    for key in range(n_keys)
-                ]
 
 
-def write_csv(trace: Trace, handle: IO[bytes]) -> None:
+def write_csv(trace: Trace, handle: IO[bytes], layers=None, heads=None, rows=None) -> None:
     text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
     try:
         writer = csv.writer(text)
         writer.writerow(CSV_COLUMNS)
-        for block in csv_rows(trace):
+        for block in csv_rows(trace, layers, heads, rows):
             writer.writerows(block)
         text.flush()
     finally:
         text.detach()  # the caller owns the binary handle and closes it
 
 
-def export_trace_data(trace: Trace, path: str | os.PathLike) -> Path:
-    """Write every attention matrix of ``trace`` to ``path``: ``.npz`` or ``.csv``.
+def export_trace_data(trace: Trace, path: str | os.PathLike, layers=None, heads=None, rows=None) -> Path:
+    """Write the attention matrices of ``trace`` to ``path``: ``.npz`` or ``.csv``.
 
-    The NPZ holds ``trace.arrays()``, the same keys and arrays as ``attention-explorer dump``.
-    The CSV has one row per kind, layer, head, query and key, with the token strings as
-    the tokenizer wrote them.
+    The NPZ holds ``trace.arrays(layers, heads, rows)``, the same keys and arrays as
+    ``attention-explorer dump``. The CSV has one row per kind, layer, head, query and key,
+    with the token strings as the tokenizer wrote them. ``layers``, ``heads`` and ``rows``
+    (query positions) select parts, None meaning all; a selection larger than
+    ``DENSE_LIMIT_BYTES`` as dense float32 is refused with ``TraceTooLarge``.
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
-        arrays = trace.arrays()
+        arrays = trace.arrays(layers, heads, rows)
         return write_file(path, lambda handle: np.savez(handle, **arrays))
     if suffix == ".csv":
-        return write_file(path, lambda handle: write_csv(trace, handle))
+        nbytes = trace.dense_nbytes(layers, heads, rows)
+        if nbytes > trace_module.DENSE_LIMIT_BYTES:
+            raise TraceTooLarge(
+                f"A CSV of this trace would hold {size_words(nbytes)} of float32 weights and scores (several times "
+                f"that as text), above the {size_words(trace_module.DENSE_LIMIT_BYTES)} limit; select layers, heads "
+                "or query rows (dump --layers, --heads, --rows) to write a part."
+            )
+        return write_file(path, lambda handle: write_csv(trace, handle, layers, heads, rows))
     raise ValueError(
         f"cannot tell the data format from {Path(path).name!r}; use a name ending in {', '.join(DATA_FORMATS)}"
     )

@@ -16,7 +16,7 @@ import numpy as np
 from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
 from .. import colormaps
-from ..analysis.aggregation import ACROSS_LAYERS, AGGREGATIONS, METHODS, aggregate, flow_refusal
+from ..analysis.aggregation import ACROSS_LAYERS, AGGREGATIONS, METHODS, aggregate, aggregate_refusal
 from ..core import views
 from ..core.selection import VALUES, Selection
 from ..core.special import filtered_axis, kept_keys
@@ -114,7 +114,7 @@ def validate(request: FigureRequest) -> None:
                 f"{request.aggregate} needs self-attention (queries and keys on one sequence); cross-attention "
                 "has decoder queries and encoder keys — choose encoder_self or decoder_self"
             )
-        if request.aggregate == "flow" and (refusal := flow_refusal(maps.weights.shape[-1])):
+        if refusal := aggregate_refusal(request.aggregate, *maps.weights.shape[-2:]):
             raise ValueError(refusal)
     if request.levels is not None:
         low, high = request.levels

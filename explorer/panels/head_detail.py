@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLineEdit, QRadioButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLineEdit, QRadioButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from ..core.viewport import GO_TO_CELLS, TileRequest, Viewport, find_token
 from ..core.views import HeadView
@@ -48,6 +48,8 @@ class HeadDetail(QWidget):
         super().__init__(parent)
         self.title = plain_label()
         self.title.setStyleSheet("font-weight:600;")
+        # A long title gives way to the controls beside it (its tooltip keeps it whole).
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.go_to = QLineEdit()
         self.go_to.setPlaceholderText("go to token…")
         self.go_to.setToolTip("Type a token position or a word and press Enter; Enter again finds the next one")
@@ -100,6 +102,7 @@ class HeadDetail(QWidget):
         """Show one head's view: the matrix its values switch picks, with token labels."""
         self.shown = view
         self.title.setText(view.title)
+        self.title.setToolTip(view.title)
         button = self.probabilities_button if view.values == "weights" else self.scores_button
         if not button.isChecked():
             button.blockSignals(True)

@@ -109,6 +109,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.selection_bar)
         self.modes: dict = {}
         self.exports = ExportActions(self, self.state, self._focused_panel, self.modes)
+        self.exports.visible_region = lambda panel: self.head_detail.visible_region() if panel == "head" else None
         self.host = WindowHost(self)
         self.modes.update({mode.name: mode(self.host, self) for mode in MODES})
         for mode in self.modes.values():

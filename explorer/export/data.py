@@ -77,7 +77,8 @@ def write_csv(trace: Trace, handle: IO[bytes], layers=None, heads=None, rows=Non
     try:
         writer = csv.writer(text)
         writer.writerow(CSV_COLUMNS)
-        for block in csv_rows(trace, layers, heads, rows):
+        selected = (layers, heads, rows) != (None, None, None)
+        for block in csv_rows(trace, layers, heads, rows) if selected else csv_rows(trace):
             writer.writerows(block)
         text.flush()
     finally:

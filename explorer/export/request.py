@@ -53,6 +53,9 @@ class FigureRequest:
             rows, as the app's "Hide special tokens" does.
         view: the view the figure draws; the app passes the one its panel shows, and
             None (the command line) makes it from the fields above (``figure_view``).
+        region: ``"head"``'s (rows, key columns) to draw, as slices of the head's matrix
+            (the zoomed view's visible region); None draws the whole head. A region of
+            more than ``FIGURE_EXACT_CELLS`` cells is max-pooled, and the figure says so.
     """
 
     trace: Trace
@@ -70,6 +73,7 @@ class FigureRequest:
     hide_special: bool = False
     # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
     view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
+    region: tuple[slice, slice] | None = None
 
 
 def _index_range(count: int) -> str:
@@ -116,6 +120,13 @@ def validate(request: FigureRequest) -> None:
             )
         if refusal := aggregate_refusal(request.aggregate, *maps.weights.shape[-2:]):
             raise ValueError(refusal)
+    if request.region is not None:
+        if request.figure != "head":
+            raise ValueError(f"a region is drawn by the head figure, not the {request.figure} figure")
+        for (name, part), size in zip((("query rows", request.region[0]), ("keys", request.region[1])), maps.weights.shape[2:]):
+            start, stop, step = part.indices(size)
+            if step != 1 or stop <= start or part.start is not None and not 0 <= part.start < size:
+                raise ValueError(f"the region's {name} must be a run of positions within 0–{size - 1}")
     if request.levels is not None:
         low, high = request.levels
         if not (np.isfinite(low) and np.isfinite(high) and low < high):

@@ -151,6 +151,14 @@ class HeadDetail(QWidget):
         self.pending = None
         self.readout.setText(f"Could not compute this region: {reason}")
 
+    def visible_region(self) -> tuple[slice, slice] | None:
+        """(rows, keys) on screen while zoomed in, for "Export visible region…"; None otherwise."""
+        viewport = self.heatmap.viewport
+        if self.shown is None or not viewport.zoomed_in:
+            return None
+        rows, columns = viewport.visible()
+        return slice(rows.start, rows.stop), slice(columns.start, columns.stop)
+
     # -- navigation -----------------------------------------------------------------------------
     def show_whole(self) -> None:
         self.heatmap.set_viewport(Viewport.whole(*self.heatmap.shape))

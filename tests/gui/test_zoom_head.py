@@ -104,3 +104,20 @@ def test_go_to_token_centres_the_view_and_selects_the_query(drive, qtbot, window
     second = next(index for index, token in enumerate(tokens) if token == "emu" and index > first)
     assert window.state.selection.query == second
     assert detail.go_to_token("nothing-like-it") is None and "No token matches" in detail.readout.text()
+
+
+def test_cross_attention_too_long_for_every_cell_is_drawn_pooled_without_lines(drive, qtbot, window, checkpoints, monkeypatch):
+    from explorer.core.head_matrix import pool_to
+    from explorer.panels import cross_attention
+
+    _load(drive, window, checkpoints)
+    monkeypatch.setattr(cross_attention, "POOLED_CELLS", 10)
+    monkeypatch.setattr(cross_attention, "POOLED_SIDE", 4)
+    window.state.set_trace(recomputed_trace(window.state.trace))
+    window.select(kind="cross", layer=1, head=0)
+    window.paint()
+    panel = window.cross
+    weights = window.state.trace.attention["cross"].weights._dense[1, 0]
+    np.testing.assert_allclose(panel.heatmap.matrix, pool_to(weights, (4, 4)), atol=1e-6)
+    assert "max-pooled to 4 × 4" in panel.title.text()
+    assert panel.alignment.weights.size == 0

@@ -182,17 +182,7 @@ class MultiHeadAttention(nn.Module):
         ``scaled_dot_product_attention``; rotary: the ``(T, dims)`` cos and sin tables
         of this forward's positions (``model.rotary``), None for no rotation.
         """
-        source = x if memory is None else memory
-        q, k, v = self.q(x), self.k(source), self.v(source)  # (B, T, heads · dh)
-        if self.qk_norm == "projection":
-            assert self.q_norm is not None and self.k_norm is not None
-            q, k = self.q_norm(q), self.k_norm(k)
-        q = self._split_heads(q, self.n_heads)  # (B, H, Tq, dh)
-        k = self._split_heads(k, self.n_kv_heads)  # (B, KV, Tk, dh)
-        v = self._split_heads(v, self.n_kv_heads)  # (B, KV, Tk, dh)
-        if self.qk_norm == "head":
-            assert self.q_norm is not None and self.k_norm is not None
-            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = self.project(x, memory)
         if rotary is not None:
             q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
         if self.n_kv_heads != self.n_heads:
@@ -200,6 +190,37 @@ class MultiHeadAttention(nn.Module):
             k = k.repeat_interleave(group, dim=1)  # (B, H, Tk, dh)
             v = v.repeat_interleave(group, dim=1)  # (B, H, Tk, dh)
         result = scaled_dot_product_attention(q, k, v, mask, bias, self.scale, need_weights, slots, self.softcap)
-        B, H, T, dh = result.output.shape
-        merged = result.output.transpose(1, 2).reshape(B, T, H * dh)  # (B, Tq, H·dh)
-        return AttentionResult(self.o(merged), result.weights, result.scores)
+        return AttentionResult(self.merge(result.output), result.weights, result.scores)
+
+    def project(self, x: Tensor, memory: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries ``(B, H, Tq, dh)`` from ``x``, keys and values ``(B, KV, Tk, dh)`` from
+        ``memory`` (or ``x``), QK-normalised, not yet rotated nor repeated for shared heads."""
+        k, v = self.project_keys_values(x if memory is None else memory)
+        return self.project_queries(x), k, v
+
+    def project_queries(self, x: Tensor) -> Tensor:
+        """``(B, T, d_model)`` → queries ``(B, H, T, dh)``, QK-normalised, not rotated."""
+        q = self.q(x)  # (B, T, H · dh)
+        if self.q_norm is not None and self.qk_norm == "projection":
+            q = self.q_norm(q)
+        q = self._split_heads(q, self.n_heads)  # (B, H, T, dh)
+        if self.q_norm is not None and self.qk_norm == "head":
+            q = self.q_norm(q)
+        return q
+
+    def project_keys_values(self, source: Tensor) -> tuple[Tensor, Tensor]:
+        """``(B, T, d_model)`` → keys and values ``(B, KV, T, dh)``, keys QK-normalised, not rotated."""
+        k, v = self.k(source), self.v(source)  # (B, T, KV · dh)
+        if self.k_norm is not None and self.qk_norm == "projection":
+            k = self.k_norm(k)
+        k = self._split_heads(k, self.n_kv_heads)  # (B, KV, T, dh)
+        v = self._split_heads(v, self.n_kv_heads)  # (B, KV, T, dh)
+        if self.k_norm is not None and self.qk_norm == "head":
+            k = self.k_norm(k)
+        return k, v
+
+    def merge(self, output: Tensor) -> Tensor:
+        """``(B, H, Tq, dh)`` attention output → ``(B, Tq, d_model)``: heads merged and projected."""
+        B, H, T, dh = output.shape
+        merged = output.transpose(1, 2).reshape(B, T, H * dh)  # (B, Tq, H·dh)
+        return self.o(merged)

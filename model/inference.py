@@ -25,6 +25,7 @@ import torch
 from .chat import ChatTemplate
 from .config import ModelConfig
 from .generation import greedy_generate
+from .incremental import IncrementalTracer, recomputed_maps
 from .progress import Progress
 from .recorder import AttentionRecorder, AttentionStack
 from .tokenization import Encoded, TextTokenizer, clean_text
@@ -75,6 +76,15 @@ def trace_nbytes(config: ModelConfig, n_source: int, n_target: int, itemsize: in
     return 2 * values * itemsize  # weights and scores
 
 
+def resolve_storage(storage: str, float32_nbytes: int) -> str:
+    """``"dense"`` or ``"recomputed"``: what ``storage`` means for a trace of that size."""
+    if storage not in TRACE_STORAGES:
+        raise ValueError(f"trace storage must be one of {', '.join(TRACE_STORAGES)}, not {storage!r}")
+    if storage == "auto":
+        return "recomputed" if float32_nbytes > DENSE_TRACE_BYTES else "dense"
+    return storage
+
+
 def resolve_precision(precision: str, float32_nbytes: int) -> str:
     """``"float32"`` or ``"float16"``: what ``precision`` means for a trace of that size."""
     if precision not in TRACE_PRECISIONS:
@@ -111,7 +121,11 @@ class AttentionModel:
         self.threads = default_threads() if threads is None else threads
         # The checkpoint's chat template (tokenizer_config.json), if it has one; the loader sets it.
         self.chat_template: ChatTemplate | None = None
-        self._progress: Progress | None = None  # the running trace's, handed to its recorder
+        # The running trace's options, read by the per-architecture steps below.
+        self._progress: Progress | None = None
+        self._storage, self._reuse = "auto", False
+        # Recomputed traces, and the state an incremental (reuse) trace continues from.
+        self.incremental = IncrementalTracer(self.network)
 
     def _set_threads(self) -> None:
         # torch keeps the count per calling thread, so it is set where the forward runs.
@@ -128,6 +142,7 @@ class AttentionModel:
 
     def to(self, device: str | torch.device) -> "AttentionModel":
         self.network.to(device)
+        self.incremental.forget()  # its tensors live on the previous device
         return self
 
     def describe(self) -> str:
@@ -237,9 +252,8 @@ class AttentionModel:
         config = self.config
         precision = precision or self.trace_precision
         resolve_precision(precision, 0)
-        if storage not in TRACE_STORAGES:
-            raise ValueError(f"trace storage must be one of {', '.join(TRACE_STORAGES)}, not {storage!r}")
-        self._progress = progress
+        resolve_storage(storage, 0)
+        self._progress, self._storage, self._reuse = progress, storage, reuse
         self._set_threads()
         notices: list[str] = []
         started = time.perf_counter()
@@ -261,35 +275,55 @@ class AttentionModel:
         trace.tokenise_ms = tokenise_ms
         return trace
 
+    def _recomputed(self, n_source: int, n_target: int) -> bool:
+        """Whether this trace is recomputed (``storage``); a dense one drops the kept state."""
+        storage = resolve_storage(self._storage, trace_nbytes(self.config, n_source, n_target))
+        if storage == "dense":
+            self.incremental.forget()
+        return storage == "recomputed"
+
     def _recorder(self, precision: str, overview_side: int | None, n_source: int, n_target: int) -> AttentionRecorder:
         """How this trace's attention is kept: its dtype for this size, and any overview."""
         dtype = _TRACE_DTYPES[resolve_precision(precision, trace_nbytes(self.config, n_source, n_target))]
         return AttentionRecorder(dtype=dtype, overview_side=overview_side, progress=self._progress)
 
     def _trace_encoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
-        type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
-        recorder = self._recorder(precision, overview_side, len(encoded.ids), 0)
-        output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
+        if self._recomputed(len(encoded.ids), 0):
+            run = self.incremental.encoder_only(
+                encoded.ids, encoded.type_ids if self.config.type_vocab_size else None, overview_side, self._progress, self.device
+            )
+            maps = recomputed_maps(run.self_attention, attention_structure(self.config, "encoder_self"))
+        else:
+            type_ids = torch.tensor([encoded.type_ids], dtype=torch.long, device=self.device) if self.config.type_vocab_size else None
+            recorder = self._recorder(precision, overview_side, len(encoded.ids), 0)
+            output = self.network.encode(self._tensor(encoded.ids), type_ids=type_ids, recorder=recorder)
+            maps = _maps(output.self_attention, self.config, "encoder_self")
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
             decoder=None,
-            attention={"encoder_self": _maps(output.self_attention, self.config, "encoder_self")},
+            attention={"encoder_self": maps},
             notices=notices,
         )
 
     def _trace_decoder(self, encoded: Encoded, notices: list[str], precision: str, overview_side: int | None) -> Trace:
-        recorder = self._recorder(precision, overview_side, 0, len(encoded.ids))
-        output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
+        if self._recomputed(0, len(encoded.ids)):
+            run, _ = self.incremental.decoder_only(encoded.ids, overview_side, self._progress, self._reuse, self.device)
+            maps = recomputed_maps(run.self_attention, attention_structure(self.config, "decoder_self"))
+            hidden = run.hidden
+        else:
+            recorder = self._recorder(precision, overview_side, 0, len(encoded.ids))
+            output = self.network.decode(self._tensor(encoded.ids), recorder=recorder)
+            maps, hidden = _maps(output.self_attention, self.config, "decoder_self"), output.hidden
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=None,
             decoder=self._input_axis(encoded),
-            attention={"decoder_self": _maps(output.self_attention, self.config, "decoder_self")},
+            attention={"decoder_self": maps},
             notices=notices,
-            decoder_hidden=_hidden(output.hidden),
+            decoder_hidden=_hidden(hidden),
         )
 
     def _trace_encoder_decoder(
@@ -304,26 +338,44 @@ class AttentionModel:
         source = self._tensor(encoded.ids)
         generated = not target
         if generated:
-            decoder_ids = self.generate_from_ids(source, max_new_tokens)
+            previous = self.incremental.same_source(encoded.ids, overview_side) if self._reuse else None
+            if previous is not None and previous.generated and previous.decoder_ids is not None:
+                decoder_ids = list(previous.decoder_ids)  # greedy generation from the same source: the same tokens
+            else:
+                decoder_ids = self.generate_from_ids(source, max_new_tokens)
         else:
             decoder_ids, cut = self.decoder_ids(target)
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
-        recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
-        encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
+        if self._recomputed(len(encoded.ids), len(decoder_ids)):
+            _, encoder_maps, run = self.incremental.encoder_decoder(
+                encoded.ids, decoder_ids, generated, overview_side, self._progress, self._reuse,
+                attention_structure(self.config, "encoder_self"), self.device,
+            )
+            attention = {
+                "encoder_self": encoder_maps,
+                "decoder_self": recomputed_maps(run.self_attention, attention_structure(self.config, "decoder_self")),
+                "cross": recomputed_maps(run.cross_attention, attention_structure(self.config, "cross")),
+            }
+            hidden = run.hidden
+        else:
+            recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
+            encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
+            attention = {
+                "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
+                "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
+                "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
+            }
+            hidden = decoder_output.hidden
         return Trace(
             model_name=self.name,
             architecture=self.config.architecture,
             encoder=self._input_axis(encoded),
             decoder=self._axis(decoder_ids),
-            attention={
-                "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
-                "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
-                "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
-            },
+            attention=attention,
             generated=generated,
             notices=notices,
-            decoder_hidden=_hidden(decoder_output.hidden),
+            decoder_hidden=_hidden(hidden),
         )
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -33,3 +34,86 @@ def pool_max(weights: Tensor, side: int) -> Tensor:
         return weights
     steps = (row_step, column_step)
     return F.max_pool2d(weights, kernel_size=steps, stride=steps, ceil_mode=True)
+
+
+def power_of_two_steps(rows: int, columns: int, side: int) -> tuple[int, int]:
+    """Rows and columns per block of a recomputed trace's overview: the smallest powers of
+    two that keep each side within ``side``.
+
+    Powers of two let typing update a thumbnail exactly: appending tokens only touches
+    the last blocks, and when a block size doubles, the maximum of two adjacent block
+    maxima is the new block's maximum (``PooledOverview.regrown``).
+    """
+    row_step, column_step = pool_steps(rows, columns, side)
+    return 1 << (row_step - 1).bit_length(), 1 << (column_step - 1).bit_length()
+
+
+def _pool_blocks(weights: Tensor, first_row: int, first_col: int, steps: tuple[int, int]) -> Tensor:
+    """``(B, C, r, c)`` cells starting at ``(first_row, first_col)`` → block maxima
+    ``(B, C, nr, nc)`` of the aligned grid of ``steps`` blocks they touch (weights ≥ 0,
+    so the zero padding of partial blocks changes no maximum)."""
+    row_step, column_step = steps
+    B, C, r, c = weights.shape
+    top, left = first_row % row_step, first_col % column_step
+    bottom, right = -(top + r) % row_step, -(left + c) % column_step
+    if top or left or bottom or right:
+        weights = F.pad(weights, (left, right, top, bottom))
+    B, C, r, c = weights.shape
+    by_column = weights.reshape(B, C, r, c // column_step, column_step).amax(dim=-1)  # (B, C, r, nc)
+    return by_column.reshape(B, C, r // row_step, row_step, c // column_step).amax(dim=3)  # (B, C, nr, nc)
+
+
+class PooledOverview:
+    """One attention kind's thumbnails, built block by block while the weights exist.
+
+    ``heads`` ``(B, L, H, nr, nc)`` holds each head's weights max-pooled in blocks of
+    ``steps`` (``power_of_two_steps``), ``means`` ``(B, L, nr, nc)`` each layer's mean
+    over heads pooled the same way; cells never added stay 0 (masked weights are 0).
+    """
+
+    def __init__(self, heads: Tensor, means: Tensor, steps: tuple[int, int], shape: tuple[int, int]) -> None:
+        self.heads, self.means, self.steps, self.shape = heads, means, steps, shape
+
+    @classmethod
+    def empty(cls, batch: int, layers: int, n_heads: int, shape: tuple[int, int], side: int, device) -> "PooledOverview":
+        steps = power_of_two_steps(shape[0], shape[1], side)
+        cells = (-(-shape[0] // steps[0]), -(-shape[1] // steps[1]))
+        heads = torch.zeros((batch, layers, n_heads, *cells), dtype=torch.float32, device=device)
+        means = torch.zeros((batch, layers, *cells), dtype=torch.float32, device=device)
+        return cls(heads, means, steps, shape)
+
+    def add(self, layer: int, weights: Tensor, first_row: int, first_col: int) -> None:
+        """Fold ``(B, H, r, c)`` weights of rows and keys from ``(first_row, first_col)`` in."""
+        if weights.shape[-1] == 0 or weights.shape[-2] == 0:
+            return
+        row0, col0 = first_row // self.steps[0], first_col // self.steps[1]
+        pooled = _pool_blocks(weights, first_row, first_col, self.steps)  # (B, H, nr, nc)
+        nr, nc = pooled.shape[-2:]
+        region = self.heads[:, layer, :, row0 : row0 + nr, col0 : col0 + nc]
+        torch.maximum(region, pooled, out=region)
+        mean = _pool_blocks(weights.mean(dim=1, keepdim=True), first_row, first_col, self.steps)[:, 0]  # (B, nr, nc)
+        region = self.means[:, layer, row0 : row0 + nr, col0 : col0 + nc]
+        torch.maximum(region, mean, out=region)
+
+    def regrown(self, shape: tuple[int, int], side: int, kept_rows: int) -> "PooledOverview | None":
+        """A copy for ``shape`` that keeps the blocks of the first ``kept_rows`` rows whole
+        (later rows zeroed, to be added again), or None when the steps shrank (the
+        blocks cannot be split: the caller pools from scratch)."""
+        steps = power_of_two_steps(shape[0], shape[1], side)
+        if steps[0] < self.steps[0] or steps[1] < self.steps[1]:
+            return None
+        factor = (steps[0] // self.steps[0], steps[1] // self.steps[1])
+        heads, means = self.heads, self.means[:, :, None]  # means as one more "head" axis
+        if factor != (1, 1):  # a block of the new size is the maximum of the old ones it covers
+            heads = _pool_blocks(heads.flatten(0, 1), 0, 0, factor).unflatten(0, heads.shape[:2])
+            means = _pool_blocks(means.flatten(0, 1), 0, 0, factor).unflatten(0, means.shape[:2])
+        cells = (-(-shape[0] // steps[0]), -(-shape[1] // steps[1]))
+        whole_rows = kept_rows // steps[0]  # blocks every row of which is kept
+
+        def fitted(old: Tensor) -> Tensor:
+            new = old.new_zeros((*old.shape[:-2], *cells))
+            r, c = min(whole_rows, old.shape[-2], cells[0]), min(old.shape[-1], cells[1])
+            new[..., :r, :c] = old[..., :r, :c]
+            return new
+
+        return PooledOverview(fitted(heads), fitted(means)[:, :, 0], steps, shape)

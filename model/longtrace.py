@@ -1,0 +1,220 @@
+"""The recomputed trace's forward: one stack run layer by layer, keeping what makes attention.
+
+Each layer's attention runs blockwise (``model.blockwise``): queries and keys are
+projected, normalised and rotated as ``MultiHeadAttention.forward`` does, the scale is
+folded into the queries, and the layer's ``LayerRecord`` (queries, keys, lse, recipe)
+and values are kept; the overview is pooled while each block's weights exist. The rest
+of the layer (norms, residuals, feed-forward) is the network's own modules, so the
+hidden states are those of the dense forward to rounding.
+
+A forward may start at ``start`` > 0 with ``past``, the ``StackRun`` of a previous input
+whose first ``start`` tokens are the same (causal stacks only): their keys, values,
+queries, lse and hidden states are kept, only the suffix is run, its positions start at
+``start``, and the overview keeps its blocks of unchanged rows (``model.incremental``).
+Nothing of ``past`` is modified: a trace already handed out stays valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .blockwise import block_rows, blockwise_attention, grouped_products
+from .config import ModelConfig
+from .overview import PooledOverview
+from .progress import Progress, report
+from .recipe import ScoreRecipe
+from .recomputed import LayerRecord
+from .rotary import Rotary, apply_rotary, inverse_frequencies, rotary_tables
+from .rowchunks import RowChunks, single
+
+
+@dataclass(frozen=True)
+class AttentionRun:
+    """One attention kind of one stack's forward: every layer's record, values and overview."""
+
+    records: tuple[LayerRecord, ...]
+    values: tuple[RowChunks, ...]  # (B, KV, Tk, dh) per layer: the rest of the KV cache
+    overview: PooledOverview
+
+
+@dataclass(frozen=True)
+class StackRun:
+    """What a recomputed forward of one stack leaves: its attention and last hidden states."""
+
+    self_attention: AttentionRun
+    cross_attention: AttentionRun | None
+    hidden: Tensor  # (B, T, d_model), after the final norm
+    n_tokens: int
+
+
+def rotary_is_stable(config: ModelConfig, n_layers: int, old_length: int, new_length: int) -> bool:
+    """Whether every layer's rotary frequencies are the same at both lengths (dynamic NTK
+    and LongRoPE change them with the length: then every key rotates anew)."""
+    for layer in range(n_layers):
+        settings = config.layer_rotary(layer)
+        if settings is None:
+            continue
+        old, old_scale = inverse_frequencies(settings, config.head_dim, old_length)
+        new, new_scale = inverse_frequencies(settings, config.head_dim, new_length)
+        if old_scale != new_scale or not torch.equal(old, new):
+            return False
+    return True
+
+
+def recompute_weights(record: LayerRecord, first: int, end: int) -> tuple[Tensor, int]:
+    """Weights ``(B, H, r, c)`` of query rows ``[first, end)`` over the keys they can see,
+    from the record alone, and the first of those keys."""
+    k0, k1 = record.recipe.key_range(first, end, record.keys.length)
+    q = torch.cat([piece for _, piece in record.queries.pieces(first, end)], dim=2)  # (B, H, r, dh)
+    lse = torch.cat([piece for _, piece in record.lse.pieces(first, end)], dim=2)  # (B, H, r)
+    scores = grouped_products(q, record.keys, k0, k1)
+    record.recipe.apply(scores, torch.arange(first, end, device=q.device), torch.arange(k0, k1, device=q.device))
+    seen = torch.isfinite(lse)[..., None]
+    return torch.where(seen, (scores - lse[..., None]).exp_(), 0.0), k0
+
+
+def carried_overview(
+    past: AttentionRun | None, records: list[LayerRecord], shape: tuple[int, int], side: int, start: int, batch: int, n_heads: int, device
+) -> PooledOverview:
+    """The overview of a forward that keeps rows ``[0, start)``: the past's blocks of
+    those rows (regrown if the blocks doubled), and the rows of the block ``start`` falls
+    in recomputed from the kept records; the forward adds the rest."""
+    overview = past.overview.regrown(shape, side, start) if past is not None and start > 0 else None
+    if overview is None:
+        overview = PooledOverview.empty(batch, len(records), n_heads, shape, side, device)
+        first = 0
+    else:
+        first = (start // overview.steps[0]) * overview.steps[0]
+    if first < start:
+        for layer, record in enumerate(records):
+            step = block_rows(batch * n_heads, record.keys.length)
+            for r0 in range(first, start, step):
+                weights, k0 = recompute_weights(record, r0, min(start, r0 + step))
+                overview.add(layer, weights, r0, k0)
+    return overview
+
+
+class StackRunner:
+    """Runs ``stack`` (the network's ``Encoder`` or ``Decoder``) with recomputed attention.
+
+    Args:
+        network: the ``Transformer`` (for its token table).
+        stack: ``network.encoder`` or ``network.decoder``.
+        name: ``"encoder"`` or ``"decoder"`` (for progress).
+        causal: whether its self-attention is causal (the decoder's).
+        side: the overview's largest side.
+    """
+
+    def __init__(self, network, stack, name: str, causal: bool, side: int, progress: Progress | None = None) -> None:
+        self.network, self.stack, self.name, self.causal = network, stack, name, causal
+        self.config: ModelConfig = stack.config
+        self.side = side
+        self.progress = progress
+
+    def run(
+        self,
+        ids: Tensor,
+        padding_mask: Tensor | None = None,
+        type_ids: Tensor | None = None,
+        memory: Tensor | None = None,
+        memory_mask: Tensor | None = None,
+        start: int = 0,
+        past: StackRun | None = None,
+    ) -> StackRun:
+        """The stack's forward over ``ids`` ``(B, T)``, from token ``start`` on (see the module docstring)."""
+        if start and (past is None or not self.causal):
+            raise ValueError("only a causal stack continues a previous forward")
+        stack, config = self.stack, self.config
+        B, T = ids.shape
+        device = ids.device
+        if padding_mask is None:
+            padding_mask = self.network.no_padding(ids)
+        embedded = self.network.embed_tokens(ids)
+        if type_ids is not None or self.name == "encoder":
+            x = stack.embed(embedded, padding_mask, type_ids)
+        else:
+            x = stack.embed(embedded, padding_mask)
+        x = x[:, start:]  # (B, Tn, d_model): positions are those of the whole input
+        key_padding = None if bool(padding_mask.all()) else padding_mask
+        memory_padding = None if memory_mask is None or bool(memory_mask.all()) else memory_mask
+        tables: dict[Rotary, tuple[Tensor, Tensor]] = {}
+        n_layers, n_heads = len(stack.layers), stack.n_heads
+        self_records: list[LayerRecord] = []
+        self_values: list[RowChunks] = []
+        kept = [record.truncated(start, start) for record in past.self_attention.records] if past and start else None
+        self_overview = carried_overview(
+            past.self_attention if past else None, kept or [], (T, T), self.side, start, B, n_heads, device
+        ) if kept else PooledOverview.empty(B, n_layers, n_heads, (T, T), self.side, device)
+        cross_records: list[LayerRecord] = []
+        cross_values: list[RowChunks] = []
+        cross_overview = None
+        attends_memory = memory is not None and getattr(stack, "cross_attention", False)
+        if attends_memory:
+            Tk = memory.shape[1]
+            past_cross = past.cross_attention if past is not None and start else None
+            kept_cross = [record.truncated(start, Tk) for record in past_cross.records] if past_cross else None
+            cross_overview = carried_overview(past_cross, kept_cross, (T, Tk), self.side, start, B, n_heads, device) if kept_cross else (
+                PooledOverview.empty(B, n_layers, n_heads, (T, Tk), self.side, device))
+        for index, layer in enumerate(stack.layers):
+            attention = layer.self_attn
+            recipe = ScoreRecipe(
+                causal=self.causal, window=config.layer_window(index), key_padding=key_padding,
+                relative=stack.relative_bias, softcap=attention.softcap,
+            )
+            past_record = kept[index] if kept else None
+            past_values = past.self_attention.values[index].truncated(start) if kept else RowChunks(())
+
+            def self_attention(h: Tensor, index=index, attention=attention, recipe=recipe, past_record=past_record,
+                               past_values=past_values) -> Tensor:
+                q, k, v = attention.project(h)  # (B, H, Tn, dh), (B, KV, Tn, dh) × 2
+                settings = config.layer_rotary(index)
+                if settings is not None:
+                    if settings not in tables:
+                        cos, sin = rotary_tables(settings, config.head_dim, T, device)  # (T, dims) each
+                        tables[settings] = (cos[start:], sin[start:])
+                    q, k = apply_rotary(q, tables[settings]), apply_rotary(k, tables[settings])
+                q = q * attention.scale
+                keys = (past_record.keys if past_record else RowChunks(())).extended(k)
+                values = past_values.extended(v)
+                output, lse = blockwise_attention(
+                    q, keys, values, recipe, start, lambda w, r, c, i=index: self_overview.add(i, w, r, c)
+                )
+                queries = (past_record.queries if past_record else RowChunks(())).extended(q)
+                lses = (past_record.lse if past_record else RowChunks(())).extended(lse)
+                self_records.append(LayerRecord(queries, keys, lses, recipe))
+                self_values.append(values)
+                return attention.merge(output)
+
+            x = layer.self_attn_residual(x, self_attention)
+            if attends_memory and layer.cross_attn_residual is not None:
+                x = layer.cross_attn_residual(
+                    x, lambda h, i=index, l=layer: self._cross(i, l.cross_attn, h, memory, memory_padding, start,
+                                                               past, cross_records, cross_values, cross_overview))
+            x = layer.ffn_residual(x, layer.ffn)
+            report(self.progress, self.name, index + 1, n_layers)
+        if stack.final_norm is not None:
+            x = stack.final_norm(x)
+        hidden = torch.cat([past.hidden[:, :start], x], dim=1) if start else x  # (B, T, d_model)
+        cross = AttentionRun(tuple(cross_records), tuple(cross_values), cross_overview) if attends_memory else None
+        return StackRun(AttentionRun(tuple(self_records), tuple(self_values), self_overview), cross, hidden, T)
+
+    def _cross(self, index, attention, h, memory, memory_padding, start, past, records, values_out, overview) -> Tensor:
+        past_cross = past.cross_attention if past is not None and past.cross_attention is not None else None
+        if past_cross is not None and past_cross.records[index].keys.length == memory.shape[1]:
+            # The same source: its keys and values were projected once, by the first forward.
+            keys, values = past_cross.records[index].keys, past_cross.values[index]
+        else:
+            k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
+            keys, values = single(k), single(v)
+        recipe = ScoreRecipe(key_padding=memory_padding)
+        q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
+        output, lse = blockwise_attention(q, keys, values, recipe, start, lambda w, r, c: overview.add(index, w, r, c))
+        kept = past_cross.records[index].truncated(start, keys.length) if past_cross is not None and start else None
+        queries = (kept.queries if kept else RowChunks(())).extended(q)
+        lses = (kept.lse if kept else RowChunks(())).extended(lse)
+        records.append(LayerRecord(queries, keys, lses, recipe))
+        values_out.append(values)
+        return attention.merge(output)

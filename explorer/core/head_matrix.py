@@ -172,9 +172,16 @@ class HeadMatrix:
         tiler = self.maps.tile
         if not self.dense and self.head is not None and self.columns is None:
             tile = np.asarray(tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values=values), dtype=np.float32)
-            if mark and (out_rows, out_columns) == (region_rows, region_columns):
-                scores = tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values="scores")
-                tile = np.where(self._cut(np.asarray(scores), r0, c0), np.nan, tile)
+            if mark:
+                scores = np.asarray(tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values="scores"))
+                # A pooled score is -inf only where every cell of its block is masked; the
+                # block is empty when all of them are keys a window cut off (none in the future).
+                row_starts = r0 + bin_starts(region_rows, out_rows)
+                column_ends = c0 + np.append(bin_starts(region_columns, out_columns)[1:], region_columns)
+                cut = np.isneginf(scores)
+                if self.causal:
+                    cut &= (column_ends - 1)[None, :] <= row_starts[:, None]
+                tile = np.where(cut, np.nan, tile)
             return tile
         starts = bin_starts(region_rows, out_rows)
         ends = np.append(starts[1:], region_rows)

@@ -14,12 +14,14 @@ special-token columns and its title says so (``filtered_grid_applies``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from model.trace import Trace
 
-from .numeric import THUMBNAIL_SIDE, display_values, sharpest_head, thumbnail
-from .head_matrix import HeadMatrix, is_dense
+from .numeric import THUMBNAIL_SIDE, display_values, max_pool, sharpest_head, thumbnail
+from .head_matrix import ROW_BLOCK_CELLS, HeadMatrix, is_dense
 from .special import drop_keys, kept_keys, mean_over_heads
 
 # Cells (layers · heads · queries · keys) up to which a recomputed trace's overview is
@@ -49,12 +51,6 @@ def layer_mean_thumbnails(raw: np.ndarray, keep: np.ndarray | None = None, value
             for layer in range(raw.shape[0])
         ]
     )
-
-
-def _side(length: int, side: int = THUMBNAIL_SIDE) -> int:
-    """A thumbnail side: the number of ``ceil(length / side)``-cell blocks over ``length``."""
-    step = max(-(-length // side), 1)
-    return max(-(-length // step), 1)
 
 
 def _cells(maps) -> int:
@@ -100,10 +96,18 @@ def grid_mean_thumbnails(maps, keep: np.ndarray | None = None, values: str = "we
     return np.stack([_pooled(HeadMatrix(maps, layer, None, keep), values) for layer in range(maps.n_layers)])
 
 
-def _pooled(source: HeadMatrix, values: str) -> np.ndarray:
+def _pooled(source: HeadMatrix, values: str, side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """One head's thumbnail from blocks of its rows, pooled exactly as ``numeric.thumbnail``
+    pools a dense head (blocks of ``ceil(n / side)`` cells), so both storages agree."""
     queries, keys = source.shape
-    tile = source.tile(slice(None), slice(None), (_side(queries), _side(keys)), values)
-    return display_values(tile)
+    row_step, column_step = max(math.ceil(queries / side), 1), max(math.ceil(keys / side), 1)
+    heads = source.maps.n_heads if source.head is None else 1
+    block_rows = max(ROW_BLOCK_CELLS // max(keys * heads * row_step, 1), 1) * row_step
+    pieces = [
+        max_pool(source.rows(slice(start, min(start + block_rows, queries)), values), row_step, column_step)
+        for start in range(0, queries, block_rows)
+    ]
+    return display_values(np.concatenate(pieces, axis=0))
 
 
 def score_blocks(maps, keep: np.ndarray | None = None):

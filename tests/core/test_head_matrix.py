@@ -205,3 +205,34 @@ def test_go_to_token_takes_a_position_or_a_word_and_steps_through_repeats():
     assert find_token(tokens, "dog") is None
     view = Viewport.whole(7, 7).centred_on(5, 5, cells=4)
     assert view.top <= 5 < view.top + view.height
+
+
+def test_the_views_of_a_model_recomputed_trace_equal_those_of_its_dense_trace(tmp_path):
+    """The model's own recomputed storage, long enough that the overview is pooled."""
+    config = tiny_config("decoder", max_positions=300, lm_head=True, layer_windows=(8, None))
+    folder = save_checkpoint(tmp_path / "long", tiny_network(config, 2), task_tokenizer(config.max_positions), name="long")
+    model = load_checkpoint(folder)
+    text = "sort: " + " ".join("owl cat fig yak emu ant bee dog".split() * 20)
+    dense = model.trace(text, storage="dense", overview_side=96)
+    lazy = model.trace(text, storage="recomputed", overview_side=96)
+    assert not lazy.attention["decoder_self"].is_dense and len(lazy.decoder) > 96
+    for hide in (False, True):
+        for values in ("weights", "scores"):
+            states = []
+            for trace in (dense, lazy):
+                state = ExplorerState()
+                state.set_trace(trace, thumbnails.prepare_thumbnails(trace, hide))
+                state.select(layer=0, head=1, query=50, hide_special=hide, values=values)
+                states.append(state)
+            np.testing.assert_allclose(states[1].grid(), states[0].grid(), atol=1e-5)
+            np.testing.assert_allclose(states[1].grid_means(), states[0].grid_means(), atol=1e-5)
+            for head in (1, None):
+                for state in states:
+                    state.select(head=head)
+                a, b = head_view(states[0]), head_view(states[1])
+                for request in (Viewport.whole(*a.shape).request(60, 70, exact_cells=0),
+                                Viewport.whole(*a.shape).centred_on(90, 80, cells=20).request(600, 600)):
+                    np.testing.assert_allclose(b.tile(request), a.tile(request), atol=1e-5)
+                np.testing.assert_allclose(
+                    distribution_view(states[1]).probabilities, distribution_view(states[0]).probabilities, atol=1e-6
+                )

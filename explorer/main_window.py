@@ -346,6 +346,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
                 self.head_detail.tile_failed(value)
             else:
                 self.head_detail.tile_answered(*value)
+            self._on_mode_settled()
             return
         name, _, sub_topic = topic.partition("/")
         if name in self.modes:

@@ -31,6 +31,8 @@ from .heatmap import (
 BAR_COLOUR = "#3b6fb6"
 SPECIAL_BAR_COLOUR = "#9aa7b8"
 SCORE_COLOUR = "#d08c2e"
+# Rows of more keys than this get one-pixel outlines on their bars.
+THIN_BARS = 1000
 MODEL_MARK_COLOUR = "#e8261c"
 MASKED_COLOUR = "#9a9a9a"
 MAX_MASKED_MARKS = 128
@@ -121,6 +123,7 @@ class DistributionPanel(QWidget):
         self._labels: list[str] = []
         self.shown: DistributionView | None = None
         self._brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(SPECIAL_BAR_COLOUR)}
+        self._thin_pens = tuple(pg.mkPen(colour, width=1, cosmetic=True) for colour in (BAR_COLOUR, SCORE_COLOUR))
         self._bar_special: tuple[bool, ...] | None = None
         self._bar_brushes: list = []
         self._bar_heights = np.zeros(0)
@@ -150,11 +153,17 @@ class DistributionPanel(QWidget):
                 self._bar_brushes = [self._brushes[flag] for flag in special]
                 self._bar_special = special
             self._bar_heights = np.array(distribution.probabilities, copy=True)
-            self.probability_bars.setOpts(x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes)
+            # A row of thousands of keys has bars narrower than a pixel: an outline of one
+            # screen pixel keeps each one visible.
+            thin = count > THIN_BARS
+            self.probability_bars.setOpts(
+                x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes,
+                pen=self._thin_pens[0] if thin else None,
+            )
         scores = np.where(np.isfinite(distribution.scores), distribution.scores, 0.0)  # masked keys: no bar
         if not np.array_equal(scores, self._score_heights):
             self._score_heights = scores
-            self.score_bars.setOpts(x=positions, height=scores, width=0.8)
+            self.score_bars.setOpts(x=positions, height=scores, width=0.8, pen=self._thin_pens[1] if count > THIN_BARS else None)
         masked = ~np.isfinite(distribution.scores)
         # Marks help on short rows; on long ones they would only paint a grey band.
         shown = masked if count <= MAX_MASKED_MARKS else np.zeros_like(masked)

@@ -33,6 +33,7 @@ from .export_actions import ExportActions
 from .navigation import NavigationKeys
 from .panels.cross_attention import CrossAttentionPanel
 from .panels.distribution import DistributionPanel
+from .core.head_matrix import TileSuperseded
 from .panels.head_detail import HeadDetail
 from .panels.heatmap import DisabledNotice, plain_label
 from .panels.input_panel import InputPanel
@@ -331,8 +332,17 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
     def _request_head_tile(self, view, request) -> None:
         """Make a costly tile of the head view on the worker (the newest request wins)."""
 
-        def compute(_model):  # on the worker: numpy only, the trace's stored queries and keys
-            return view, request, view.tile(request)
+        detail, queue = self.head_detail, self.controller.queue
+
+        def superseded() -> bool:  # read on the worker: plain attributes the GUI thread sets
+            pending = detail.pending
+            return pending is None or pending[1] != request or queue.pending_trace is not None
+
+        def compute(_model):  # on the worker: the trace's stored queries and keys
+            try:
+                return view, request, view.tile(request, should_stop=superseded)
+            except TileSuperseded:
+                return None  # a newer request or keystroke replaced it: the worker is free again
 
         self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
 
@@ -344,7 +354,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         if topic == HEAD_TILE_TOPIC:
             if failed:
                 self.head_detail.tile_failed(value)
-            else:
+            elif value is not None:
                 self.head_detail.tile_answered(*value)
             self._on_mode_settled()
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -30,6 +31,10 @@ ROW_BLOCK_CELLS = 1 << 22
 # A whole head matrix is handed out densely up to this many cells (64 MB of float32);
 # beyond it a reader asks for rows or tiles.
 DENSE_CELLS = 1 << 24
+
+
+class TileSuperseded(Exception):
+    """A tile's ``should_stop`` said it is no longer wanted; nothing of it is returned."""
 
 
 def is_dense(maps: AttentionMaps) -> bool:
@@ -151,7 +156,13 @@ class HeadMatrix:
 
     # -- tiles -------------------------------------------------------------------------
     def tile(
-        self, rows: slice, columns: slice, out_shape: tuple[int, int], values: str = "weights", display: bool = False
+        self,
+        rows: slice,
+        columns: slice,
+        out_shape: tuple[int, int],
+        values: str = "weights",
+        display: bool = False,
+        should_stop: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """``(r, c)`` the region ``rows`` × ``columns`` max-pooled to at most ``out_shape``.
 
@@ -160,6 +171,9 @@ class HeadMatrix:
         Recomputed maps of one unfiltered head are asked for the tile itself
         (``AttentionMaps.tile``); everything else is pooled here from blocks of rows, each
         bin of rows complete in one block, so no more than ``ROW_BLOCK_CELLS`` are held.
+        With ``should_stop`` the tile is always made block by block and ``should_stop()`` is
+        asked before each block; True raises ``TileSuperseded`` (a costly tile on the worker
+        that a newer request replaced gives the worker back within one block).
         """
         queries, keys = self.shape
         r0, r1, _ = rows.indices(queries)
@@ -170,7 +184,7 @@ class HeadMatrix:
             return np.zeros((region_rows, region_columns), dtype=np.float32)
         mark = display and self.window_cut and values == "weights"
         tiler = self.maps.tile
-        if not self.dense and self.head is not None and self.columns is None:
+        if not self.dense and self.head is not None and self.columns is None and should_stop is None:
             tile = np.asarray(tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values=values), dtype=np.float32)
             if mark:
                 scores = np.asarray(tiler(self.layer, self.head, slice(r0, r1), slice(c0, c1), (out_rows, out_columns), values="scores"))
@@ -191,6 +205,8 @@ class HeadMatrix:
         bins_per_block = max(ROW_BLOCK_CELLS // max(per_bin * width, 1), 1)
         pieces = []
         for first in range(0, len(starts), bins_per_block):
+            if should_stop is not None and should_stop():
+                raise TileSuperseded(f"the tile of rows {r0}–{r1 - 1} is no longer wanted")
             last = min(first + bins_per_block, len(starts)) - 1
             b0, b1 = r0 + int(starts[first]), r0 + int(ends[last])
             block = self.rows(slice(b0, b1), values, slice(c0, c1))

@@ -140,9 +140,11 @@ class HeadView:
     def shape(self) -> tuple[int, int]:
         return self.source.shape
 
-    def tile(self, request: TileRequest) -> np.ndarray:
-        """What the heatmap shows of ``request``'s region, pooled to its cells (see ``matrix``)."""
-        return self.source.tile(request.rows, request.columns, request.out_shape, self.values, display=True)
+    def tile(self, request: TileRequest, should_stop=None) -> np.ndarray:
+        """What the heatmap shows of ``request``'s region, pooled to its cells (see ``matrix``).
+
+        ``should_stop`` is asked between blocks of rows (``HeadMatrix.tile``)."""
+        return self.source.tile(request.rows, request.columns, request.out_shape, self.values, display=True, should_stop=should_stop)
 
     @property
     def matrix(self) -> np.ndarray:

@@ -236,3 +236,19 @@ def test_the_views_of_a_model_recomputed_trace_equal_those_of_its_dense_trace(tm
                 np.testing.assert_allclose(
                     distribution_view(states[1]).probabilities, distribution_view(states[0]).probabilities, atol=1e-6
                 )
+
+
+def test_a_tile_asked_to_stop_gives_up_between_row_blocks_and_otherwise_equals_the_one_shot(traces, monkeypatch):
+    from explorer.core.head_matrix import TileSuperseded
+
+    monkeypatch.setattr(head_matrix, "ROW_BLOCK_CELLS", 40)
+    maps = recomputed(traces["decoder"].attention["decoder_self"])
+    source = HeadMatrix(maps, 1, 2)
+    queries, keys = source.shape
+    whole = (slice(0, queries), slice(0, keys), (5, 6))
+    asked = []
+    np.testing.assert_allclose(source.tile(*whole, should_stop=lambda: asked.append(1) and False), source.tile(*whole), atol=1e-7)
+    assert len(asked) > 1  # asked before every block
+    answers = iter([False, True])
+    with pytest.raises(TileSuperseded):
+        source.tile(*whole, should_stop=lambda: next(answers))

@@ -60,7 +60,8 @@ def grouped_output(weights: Tensor, values: RowChunks, start: int, end: int) -> 
     for position, v in values.pieces(start, end):
         KV, c = v.shape[1], v.shape[2]
         part = weights[..., position - start : position - start + c]
-        grouped = part.reshape(B, KV, (H // KV) * r, c)  # (B, KV, g·r, c)
+        # Without shared heads the reshape is the identity (no copy of a strided slice).
+        grouped = part if KV == H else part.reshape(B, KV, (H // KV) * r, c)  # (B, KV, g·r, c)
         product = torch.matmul(grouped, v).view(B, H, r, v.shape[-1])  # (B, H, r, dv)
         output = product if output is None else output.add_(product)
     return output
@@ -98,7 +99,7 @@ def blockwise_attention(
             continue
         scores = grouped_products(q[:, :, r0:r1], keys, k0, k1)  # (B, H, r, c)
         rows = torch.arange(first, end, device=q.device)
-        recipe.apply(scores, rows, torch.arange(k0, k1, device=q.device))
+        recipe.apply(scores, rows, torch.arange(k0, k1, device=q.device), ascending=True)
         peak = scores.amax(dim=-1, keepdim=True)  # (B, H, r, 1)
         seen = torch.isfinite(peak)
         # In place: the block's scores become its weights (one (B, H, r, c) tensor).

@@ -31,6 +31,11 @@ from .rotary import Rotary, apply_rotary, inverse_frequencies, rotary_tables
 from .rowchunks import RowChunks, single
 
 
+# A suffix of at least this many tokens attends to one concatenated copy of the keys
+# and values; a shorter one (typing) to the chunks as they are.
+CONSOLIDATE_ROWS = 64
+
+
 @dataclass(frozen=True)
 class AttentionRun:
     """One attention kind of one stack's forward: every layer's record, values and overview."""
@@ -71,7 +76,7 @@ def recompute_weights(record: LayerRecord, first: int, end: int) -> tuple[Tensor
     q = torch.cat([piece for _, piece in record.queries.pieces(first, end)], dim=2)  # (B, H, r, dh)
     lse = torch.cat([piece for _, piece in record.lse.pieces(first, end)], dim=2)  # (B, H, r)
     scores = grouped_products(q, record.keys, k0, k1)
-    record.recipe.apply(scores, torch.arange(first, end, device=q.device), torch.arange(k0, k1, device=q.device))
+    record.recipe.apply(scores, torch.arange(first, end, device=q.device), torch.arange(k0, k1, device=q.device), ascending=True)
     seen = torch.isfinite(lse)[..., None]
     return torch.where(seen, (scores - lse[..., None]).exp_(), 0.0), k0
 
@@ -179,6 +184,10 @@ class StackRunner:
                 q = q * attention.scale
                 keys = (past_record.keys if past_record else RowChunks(())).extended(k)
                 values = past_values.extended(v)
+                if len(keys.chunks) > 1 and k.shape[2] >= CONSOLIDATE_ROWS:
+                    # A long suffix (an edit in the middle): one copy of the keys and values
+                    # costs less than stitching every block's scores across chunks.
+                    keys, values = single(keys.whole()), single(values.whole())
                 output, lse = blockwise_attention(
                     q, keys, values, recipe, start, lambda w, r, c, i=index: self_overview.add(i, w, r, c)
                 )
@@ -209,7 +218,7 @@ class StackRunner:
         else:
             k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
             keys, values = single(k), single(v)
-        recipe = ScoreRecipe(key_padding=memory_padding)
+        recipe = ScoreRecipe(key_padding=memory_padding, softcap=attention.softcap)
         q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
         output, lse = blockwise_attention(q, keys, values, recipe, start, lambda w, r, c: overview.add(index, w, r, c))
         kept = past_cross.records[index].truncated(start, keys.length) if past_cross is not None and start else None

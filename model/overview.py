@@ -48,19 +48,32 @@ def power_of_two_steps(rows: int, columns: int, side: int) -> tuple[int, int]:
     return 1 << (row_step - 1).bit_length(), 1 << (column_step - 1).bit_length()
 
 
+def _pool_axis(values: Tensor, first: int, step: int, dim: int) -> Tensor:
+    """Maxima of ``values`` along ``dim`` over the aligned blocks of ``step`` positions it
+    touches, its first entry being position ``first``. Views only, no padded copy: the
+    partial blocks at either end are reduced on their own."""
+    n = values.shape[dim]
+    left = min((-first) % step, n)  # entries before the first block boundary
+    middle = (n - left) // step * step
+    parts = []
+    if left:
+        parts.append(values.narrow(dim, 0, left).amax(dim=dim, keepdim=True))
+    if middle:
+        whole = values.narrow(dim, left, middle)
+        shape = (*whole.shape[:dim % whole.ndim], middle // step, step, *whole.shape[dim % whole.ndim + 1 :])
+        parts.append(whole.reshape(shape).amax(dim=dim % whole.ndim + 1))
+    if left + middle < n:
+        parts.append(values.narrow(dim, left + middle, n - left - middle).amax(dim=dim, keepdim=True))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
+
+
 def _pool_blocks(weights: Tensor, first_row: int, first_col: int, steps: tuple[int, int]) -> Tensor:
     """``(B, C, r, c)`` cells starting at ``(first_row, first_col)`` → block maxima
-    ``(B, C, nr, nc)`` of the aligned grid of ``steps`` blocks they touch (weights ≥ 0,
-    so the zero padding of partial blocks changes no maximum)."""
-    row_step, column_step = steps
-    B, C, r, c = weights.shape
-    top, left = first_row % row_step, first_col % column_step
-    bottom, right = -(top + r) % row_step, -(left + c) % column_step
-    if top or left or bottom or right:
-        weights = F.pad(weights, (left, right, top, bottom))
-    B, C, r, c = weights.shape
-    by_column = weights.reshape(B, C, r, c // column_step, column_step).amax(dim=-1)  # (B, C, r, nc)
-    return by_column.reshape(B, C, r // row_step, row_step, c // column_step).amax(dim=3)  # (B, C, nr, nc)
+    ``(B, C, nr, nc)`` of the aligned grid of ``steps`` blocks they touch. Columns are
+    reduced first, so the row step (which can exceed a forward's block of rows) never
+    pads anything of the block's size."""
+    by_column = _pool_axis(weights, first_col, steps[1], dim=-1)  # (B, C, r, nc)
+    return _pool_axis(by_column, first_row, steps[0], dim=-2)  # (B, C, nr, nc)
 
 
 class PooledOverview:

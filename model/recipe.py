@@ -79,11 +79,14 @@ class ScoreRecipe:
         cols: Tensor,
         heads: Tensor | slice = slice(None),
         batch: slice | Tensor | int = slice(None),
-    ) -> Tensor:
+        ascending: bool = False,
+    ) -> None:
         """Turn ``(B', H', r, c)`` products of scaled queries and keys into scores, in place.
 
         ``rows``/``cols`` are the positions of the block's queries and keys, ``heads``
-        which heads of the model its second axis holds.
+        which heads of the model its second axis holds; ``ascending`` promises that
+        ``cols`` increase (a block of the forward), which lets a causal mask skip the
+        keys every row sees.
         """
         if self.softcap is not None:
             products.div_(self.softcap).tanh_().mul_(self.softcap)
@@ -91,7 +94,11 @@ class ScoreRecipe:
             buckets = self.relative.bucket(cols[None, :] - rows[:, None])  # (r, c)
             bias = self.relative.bias(buckets).permute(2, 0, 1)[heads]  # (H', r, c)
             products.add_(bias.to(products.dtype))
+        if ascending and self.causal and self.window is None and self.key_padding is None and len(rows):
+            # Keys up to the block's first query are visible to all of its rows: only the
+            # triangle at the diagonal is masked, not the whole block.
+            cut = int((cols <= rows.min()).sum())
+            products, cols = products[..., cut:], cols[cut:]
         allowed = self.visible(rows, cols, batch)
         if allowed is not None:
             products.masked_fill_(~allowed, float("-inf"))
-        return products

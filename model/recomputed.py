@@ -24,7 +24,8 @@ from torch import Tensor
 from .recipe import ScoreRecipe
 from .rowchunks import RowChunks
 from .tiles import bin_edges, pool_axis, selection
-from .trace import DENSE_LIMIT_BYTES, TraceTooLarge, size_words
+from . import trace as trace_module
+from .trace import TraceTooLarge, size_words
 
 # Cells computed in one step of a read: 16 M cells, 64 MB of float32.
 READ_CELLS = 1 << 24
@@ -147,10 +148,11 @@ class RecomputedArray:
         return f"RecomputedArray({self.values}, shape={self.shape})"
 
     def _refuse_above_limit(self, cells: int, what: str) -> None:
-        if cells * 4 > DENSE_LIMIT_BYTES:
+        limit = trace_module.DENSE_LIMIT_BYTES
+        if cells * 4 > limit:
             raise TraceTooLarge(
                 f"{what} would take {size_words(cells * 4)} as a dense array, above the "
-                f"{size_words(DENSE_LIMIT_BYTES)} limit; read tiles, rows or fewer layers and heads instead."
+                f"{size_words(limit)} limit; read tiles, rows or fewer layers and heads instead."
             )
 
     def __getitem__(self, key: Any) -> Any:

@@ -192,13 +192,24 @@ class AttentionMaps:
                 f"That selection would take {size_words(nbytes)} as dense weights and scores, above the "
                 f"{size_words(DENSE_LIMIT_BYTES)} limit; select fewer layers, heads or rows."
             )
-        index = np.ix_(*picked)  # outer selection of (layers, heads, rows), every key
         return AttentionMaps(
-            weights=np.asarray(self.weights[index], dtype=np.float32),  # (l, h, q, K)
-            scores=np.asarray(self.scores[index], dtype=np.float32),  # (l, h, q, K)
+            weights=_outer(self.weights, picked),  # (l, h, q, K)
+            scores=_outer(self.scores, picked),  # (l, h, q, K)
             kv_heads=self.kv_heads[picked[1]] if self.kv_heads is not None else None,
             windows=tuple(self.windows[i] for i in picked[0]) if self.windows is not None else None,
         )
+
+
+def _outer(values: Any, picked: list[np.ndarray]) -> np.ndarray:
+    """``(l, h, q, K)`` float32: the chosen layers × heads × rows, every key."""
+    if isinstance(values, np.ndarray):
+        return np.asarray(values[np.ix_(*picked)], dtype=np.float32)
+    layers, heads, rows = picked
+    out = np.empty((len(layers), len(heads), len(rows), values.shape[3]), dtype=np.float32)
+    for i, layer in enumerate(layers):
+        for j, head in enumerate(heads):
+            out[i, j] = values[int(layer), int(head), rows]  # (q, K), recomputed for these rows only
+    return out
 
 
 def _positions(chosen: Any, n: int) -> np.ndarray:

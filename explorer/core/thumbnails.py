@@ -98,9 +98,15 @@ def grid_mean_thumbnails(maps, keep: np.ndarray | None = None, values: str = "we
 
 def _pooled(source: HeadMatrix, values: str, side: int = THUMBNAIL_SIDE) -> np.ndarray:
     """One head's thumbnail from blocks of its rows, pooled exactly as ``numeric.thumbnail``
-    pools a dense head (blocks of ``ceil(n / side)`` cells), so both storages agree."""
+    pools a dense head (blocks of ``ceil(n / side)`` cells), so both storages agree; where
+    the forward pooled an overview, in its blocks instead, so raw scores and filtered
+    thumbnails line up with the probabilities' cell for cell."""
     queries, keys = source.shape
     row_step, column_step = max(math.ceil(queries / side), 1), max(math.ceil(keys / side), 1)
+    overview = source.maps.overview
+    if overview is not None and overview.shape[-2] and overview.shape[-1]:
+        row_step = max(math.ceil(queries / overview.shape[-2]), 1)
+        column_step = max(math.ceil(source.maps.weights.shape[-1] / overview.shape[-1]), 1)
     heads = source.maps.n_heads if source.head is None else 1
     block_rows = max(ROW_BLOCK_CELLS // max(keys * heads * row_step, 1), 1) * row_step
     pieces = [

@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
         "flow (widest-path approximation, up to 512 tokens) through layers 0 to --layer (self-attention kinds)",
     )
+    export.add_argument("--rows", metavar="A-B", help="a head figure of only these query rows (token positions, inclusive)")
+    export.add_argument("--keys", metavar="A-B", help="a head figure of only these key columns (inclusive)")
     export.add_argument(
         "--hide-special",
         action="store_true",

@@ -43,3 +43,14 @@ def test_a_head_beyond_the_exact_size_is_pooled_and_says_so(trace, monkeypatch):
     assert panel.rgb.shape[:2] == (4, 4)
     assert "max-pooled to 4 × 4 cells" in panel.column_title
     assert panel.rows.labels[:2] == ["0", "3"]  # each pooled row: its first token position
+
+
+def test_the_export_command_draws_a_region_of_rows_and_keys(checkpoint, input_arguments, tmp_path, capsys):
+    from explorer.cli import main
+
+    out = tmp_path / "region.png"
+    argv = ["export", "--checkpoint", str(checkpoint), *input_arguments, "--kind", "encoder_self", "--layer", "1",
+            "--head", "2", "--rows", "2-6", "--keys", "3-9", "--out", str(out)]
+    assert main(argv) == 0 and out.exists()
+    assert main([*argv[:-2], "--rows", "6-2", "--out", str(out)]) == 1
+    assert "--rows takes a run of token positions" in capsys.readouterr().err

@@ -456,5 +456,6 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.settings.set_value("window/geometry", self.saveGeometry())
         self.settings.set_value("window/state", self.saveState())
         self.settings.sync()
+        self.head_detail.pending = None  # a tile being made on the worker stops at its next block
         self.controller.stop()
         super().closeEvent(event)

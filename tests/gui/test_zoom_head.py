@@ -121,3 +121,20 @@ def test_cross_attention_too_long_for_every_cell_is_drawn_pooled_without_lines(d
     np.testing.assert_allclose(panel.heatmap.matrix, pool_to(weights, (4, 4)), atol=1e-6)
     assert "max-pooled to 4 × 4" in panel.title.text()
     assert panel.alignment.weights.size == 0
+
+
+def test_a_row_of_thousands_of_keys_is_drawn_as_runs_of_keys_keeping_the_strongest(drive, qtbot, window, checkpoints, monkeypatch):
+    from explorer.panels import distribution as distribution_module
+
+    _load(drive, window, checkpoints)
+    monkeypatch.setattr(distribution_module, "POOLED_BARS", 4)
+    monkeypatch.setattr(distribution_module, "BAR_BINS", 3)
+    window.select(query=5)
+    window.state.shown_views.clear()
+    window.paint()
+    panel = window.distribution
+    heights = panel.probability_bars.opts["height"]
+    assert len(heights) == 3
+    probabilities = panel.shown.probabilities  # the view keeps the exact row
+    assert len(probabilities) == len(window.state.trace.encoder)
+    assert max(heights) == pytest.approx(probabilities.max())

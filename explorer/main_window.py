@@ -33,7 +33,6 @@ from .export_actions import ExportActions
 from .navigation import NavigationKeys
 from .panels.cross_attention import CrossAttentionPanel
 from .panels.distribution import DistributionPanel
-from .core.head_matrix import TileSuperseded
 from .panels.head_detail import HeadDetail
 from .panels.heatmap import DisabledNotice, plain_label
 from .panels.input_panel import InputPanel
@@ -329,34 +328,13 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
                 self.select(kind=kind, query=index)
                 return
 
-    def _request_head_tile(self, view, request) -> None:
-        """Make a costly tile of the head view on the worker (the newest request wins)."""
-
-        detail, queue = self.head_detail, self.controller.queue
-
-        def superseded() -> bool:  # read on the worker: plain attributes the GUI thread sets
-            pending = detail.pending
-            return pending is None or pending[1] != request or queue.pending_trace is not None
-
-        def compute(_model):  # on the worker: the trace's stored queries and keys
-            try:
-                return view, request, view.tile(request, should_stop=superseded)
-            except TileSuperseded:
-                return None  # a newer request or keystroke replaced it: the worker is free again
-
-        self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
-
     # -- analysis modes ------------------------------------------------------------------------------
     def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
         if topic == NEXT_TOKEN_TOPIC:
             self._on_next_token(value, failed)
             return
         if topic == HEAD_TILE_TOPIC:
-            if failed:
-                self.head_detail.tile_failed(value)
-            elif value is not None:
-                self.head_detail.tile_answered(*value)
-            self._on_mode_settled()
+            self._on_head_tile(value, failed)
             return
         name, _, sub_topic = topic.partition("/")
         if name in self.modes:

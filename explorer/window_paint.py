@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 
 from .core import views
+from .core.head_matrix import TileSuperseded
 from .core.views import panel_availability
 from .jobs import TraceResult
 
@@ -174,6 +175,30 @@ class PaintLoop:
             return trace, position, next_token_top(loaded_model, trace, position)
 
         self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute)
+
+    def _request_head_tile(self, view, request) -> None:
+        """Make a costly tile of the head view on the worker (the newest request wins)."""
+        detail, queue = self.head_detail, self.controller.queue
+
+        def superseded() -> bool:  # read on the worker: plain attributes the GUI thread sets
+            pending = detail.pending
+            return pending is None or pending[1] != request or queue.pending_trace is not None
+
+        def compute(_model):  # on the worker: the trace's stored queries and keys
+            try:
+                return view, request, view.tile(request, should_stop=superseded)
+            except TileSuperseded:
+                return None  # a newer request or keystroke replaced it: the worker is free again
+
+        self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
+
+    def _on_head_tile(self, value: object, failed: bool) -> None:
+        """The worker's tile of the head view (None: a newer request replaced it)."""
+        if failed:
+            self.head_detail.tile_failed(value)
+        elif value is not None:
+            self.head_detail.tile_answered(*value)
+        self._on_mode_settled()
 
     def _on_next_token(self, value: object, failed: bool) -> None:
         trace, selection = self.state.trace, self.state.selection

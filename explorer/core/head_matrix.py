@@ -15,7 +15,6 @@ heads (``head`` None). Numpy only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable

@@ -38,7 +38,6 @@ from .heatmap import (
 from .theme import plot_theme
 
 MINIMAP_PIXELS = 110  # the minimap's longer side
-WHEEL_ZOOM = 1.0  # pyqtgraph's wheel scaling, as it is
 
 
 class _LabelWidths:

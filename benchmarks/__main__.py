@@ -1,6 +1,7 @@
 """``python -m benchmarks``: run the whole suite, print the table, write JSON (and RESULTS.md).
 
-    python -m benchmarks                 # the default run (about 10 minutes on 2 cores)
+    python -m benchmarks                 # the default run (about 20 minutes on 2 cores, half of it long inputs)
+    python -m benchmarks --only long     # only the long-input rows (recomputed traces at 2k, 8k, 32k tokens)
     python -m benchmarks --quick         # a smoke run on the smallest sizes (about a minute)
     python -m benchmarks --write         # also rewrite benchmarks/RESULTS.md
     python -m benchmarks --full          # 100 keystrokes at every size, however long it takes
@@ -183,6 +184,20 @@ def run_memory(quick: bool) -> list[dict]:
     return results
 
 
+def run_long(quick: bool) -> list[dict]:
+    """Recomputed traces of long inputs (``benchmarks.long_child``), one child per size."""
+    cases = [("llama", 512, ["--keys", "2"])] if quick else [
+        ("gpt2", 2048, ["--keys", "10", "--rounds", "3"]),
+        ("gpt2", 8192, ["--keys", "8"]),
+        ("llama", 32768, ["--keys", "8", "--no-fused"]),
+    ]
+    results = []
+    for size, tokens, options in cases:
+        log(f"long inputs: {size} at {tokens:,} tokens …")
+        results.append(run_child("benchmarks.long_child", ["--size", size, "--tokens", str(tokens), *options], 1800))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Attention Explorer performance suite")
     parser.add_argument("--quick", action="store_true", help="smoke run on the smallest sizes")
@@ -190,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help=f"JSON results (default {DEFAULT_JSON.name})")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md from this run")
     parser.add_argument(
-        "--only", nargs="+", choices=("forward", "memory", "window", "xserver", "cold", "export"), help="run only these parts"
+        "--only", nargs="+", choices=("forward", "memory", "window", "xserver", "cold", "export", "long"), help="run only these parts"
     )
     parser.add_argument("--render", type=Path, metavar="JSON", help="only re-render the table (and RESULTS.md) from a results file")
     args = parser.parse_args(argv)
@@ -201,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             _write_markdown(results)
         return 0
-    parts = set(args.only or ("forward", "memory", "window", "xserver", "cold", "export"))
+    parts = set(args.only or ("forward", "memory", "window", "xserver", "cold", "export", "long"))
 
     started = time.time()
     mode = "quick" if args.quick else ("full" if args.full else "default")
@@ -210,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         results["forward"] = run_forward(args.quick)
     if "memory" in parts:
         results["memory"] = run_memory(args.quick)
+    if "long" in parts:
+        results["long"] = run_long(args.quick)
     if "window" in parts:
         results["window"] = run_windows(args.quick, args.full)
     if "xserver" in parts:

@@ -47,13 +47,28 @@ def build(size: str, max_positions: int):
     else:
         config = ModelConfig(
             architecture="decoder", vocab_size=32000, d_model=256, n_heads=8, n_kv_heads=2, d_ff=688,
-            n_decoder_layers=4, max_positions=max_positions, norm="rms", activation="silu", gated_ffn=True, bias=False,
+            n_decoder_layers=4, max_positions=max_positions, norm="rmsnorm", activation="silu", gated_ffn=True, bias=False,
             positions="rotary", rotary=Rotary(theta=500000.0), tie_embeddings=False, family="llama",
         )
     torch.manual_seed(0)
     network = Transformer(config)
     tokenizer = TextTokenizer.from_file(tokenizer_file(), config.max_positions)
     return AttentionModel(network, tokenizer, name=f"random {size}")
+
+
+def tensor_bytes(run) -> int:
+    """Bytes of the distinct storages a ``StackRun`` holds (queries, keys, values, lse,
+    overview, hidden states): what the trace keeps, without the allocator's slack."""
+    tensors = [run.hidden]
+    for kind in (run.self_attention, run.cross_attention):
+        if kind is None:
+            continue
+        tensors += [kind.overview.heads, kind.overview.means, kind.overview.strips]
+        for record, values in zip(kind.records, kind.values):
+            for chunks in (record.queries, record.keys, record.lse, values):
+                tensors += list(chunks.chunks)
+    storages = {tensor.untyped_storage().data_ptr(): tensor.untyped_storage().nbytes() for tensor in tensors}
+    return sum(storages.values())
 
 
 def _seconds(function) -> float:
@@ -90,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler.join()
     held = rss_bytes() - baseline
     peak = max(sampler.peak, rss_bytes()) - baseline
+    stored = tensor_bytes(model.incremental.previous.decoder)
 
     # Traced against fused forwards, interleaved.
     traced, fused = [opened_s], []
@@ -138,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             "fused_s": round(median(fused), 2) if fused else None,
             "traced_over_fused": round(median(traced) / median(fused), 3) if fused else None,
             "held_above_model_bytes": held,
+            "trace_tensor_bytes": stored,
             "peak_above_model_bytes": peak,
             "typing_ms": [round(1000 * s, 1) for s in typing],
             "typing_p50_ms": round(1000 * median(typing), 1),

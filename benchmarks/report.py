@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from . import long_report
+
 # "Every update within one frame" (this targets, on the two-core benchmark machine).
 BUNDLED_P95_MS = 25.0
 PAINT_OVERHEAD_MS = 12.0
@@ -117,6 +119,7 @@ def targets(results: dict) -> list[dict]:
                 f"{_f(measured)} ms (max {_f(export[fmt]['max_ms'])} ms)",
                 measured <= limit,
             )
+    long_report.targets(results, add)
     return found
 
 
@@ -227,6 +230,12 @@ def _sections(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             ]
         )
     sections.append(("Peak memory of one GPT-2-small-size trace (RSS above the warmed-up model)", MEMORY_HEADER, memory_rows))
+    if results.get("long"):
+        sections.append((
+            "Long inputs: recomputed traces, typing and editing (random weights, positions extended)",
+            long_report.HEADER,
+            long_report.rows(results),
+        ))
     cold = results.get("cold_start")
     if cold:
         if "error" in cold:

@@ -32,9 +32,14 @@ import torch
 
 from .config import ModelConfig
 from .longtrace import AttentionRun, StackRun, StackRunner, rotary_is_stable
+from .memory import release_freed_memory
 from .progress import Progress
 from .recomputed import RecomputedArray, RecomputedAttention
 from .trace import AttentionMaps
+
+# After a forward over at least this many new tokens, freed blocks are handed back to
+# the system (``model.memory``); typing's small forwards skip the walk over the heap.
+TRIM_AFTER_TOKENS = 1024
 
 # A recomputed trace always carries an overview (reading one from the maps would cost
 # a pass over every cell); this side when the caller asks for none.
@@ -86,6 +91,11 @@ class IncrementalTracer:
     def config(self) -> ModelConfig:
         return self.network.config
 
+    def _ran(self, tokens: int) -> None:
+        self.last_run_tokens = tokens
+        if tokens >= TRIM_AFTER_TOKENS:
+            release_freed_memory()
+
     def forget(self) -> None:
         """Drop the kept state (a dense trace or another model setting came between)."""
         self.previous = None
@@ -108,7 +118,7 @@ class IncrementalTracer:
         start = self._start(previous.decoder_ids if previous else None, ids, past)
         runner = StackRunner(self.network, self.network.decoder, "decoder", causal=True, side=side, progress=progress)
         run = runner.run(_tensor(ids, device), start=start, past=past if start else None)
-        self.last_run_tokens = len(ids) - start
+        self._ran(len(ids) - start)
         self.previous = _Previous(side, None, None, None, tuple(ids), run, False) if reuse else None
         return run, start
 
@@ -116,9 +126,10 @@ class IncrementalTracer:
         side = side or DEFAULT_OVERVIEW_SIDE
         runner = StackRunner(self.network, self.network.encoder, "encoder", causal=False, side=side, progress=progress)
         type_tensor = _tensor(type_ids, device) if type_ids is not None else None
-        self.last_run_tokens = len(ids)
         self.previous = None
-        return runner.run(_tensor(ids, device), type_ids=type_tensor)
+        run = runner.run(_tensor(ids, device), type_ids=type_tensor)
+        self._ran(len(ids))
+        return run
 
     def same_source(self, source_ids: list[int], side: int | None) -> _Previous | None:
         """The previous state when its source was ``source_ids`` at this overview side."""
@@ -153,7 +164,7 @@ class IncrementalTracer:
             past, start = None, 0
         runner = StackRunner(self.network, self.network.decoder, "decoder", causal=True, side=side, progress=progress)
         decoder = runner.run(_tensor(decoder_ids, device), memory=encoder.hidden, start=start, past=past)
-        self.last_run_tokens = len(decoder_ids) - start + (0 if past is not None else len(source_ids))
+        self._ran(len(decoder_ids) - start + (0 if past is not None else len(source_ids)))
         self.previous = (
             _Previous(side, tuple(source_ids), encoder, encoder_maps, tuple(decoder_ids), decoder, generated) if reuse else None
         )

@@ -85,14 +85,14 @@ def carried_overview(
     past: AttentionRun | None, records: list[LayerRecord], shape: tuple[int, int], side: int, start: int, batch: int, n_heads: int, device
 ) -> PooledOverview:
     """The overview of a forward that keeps rows ``[0, start)``: the past's blocks of
-    those rows (regrown if the blocks doubled), and the rows of the block ``start`` falls
-    in recomputed from the kept records; the forward adds the rest."""
-    overview = past.overview.regrown(shape, side, start) if past is not None and start > 0 else None
-    if overview is None:
-        overview = PooledOverview.empty(batch, len(records), n_heads, shape, side, device)
-        first = 0
+    those rows (regrown if the blocks doubled), the kept rows of the block ``start``
+    falls in from the past's strips (or, where they do not reach, recomputed from the
+    kept records); the forward adds the rest."""
+    regrown = past.overview.regrown(shape, side, start) if past is not None and start > 0 else None
+    if regrown is None:
+        overview, first = PooledOverview.empty(batch, len(records), n_heads, shape, side, device), 0
     else:
-        first = (start // overview.steps[0]) * overview.steps[0]
+        overview, first = regrown
     if first < start:
         for layer, record in enumerate(records):
             step = block_rows(batch * n_heads, record.keys.length)
@@ -100,6 +100,39 @@ def carried_overview(
                 weights, k0 = recompute_weights(record, r0, min(start, r0 + step))
                 overview.add(layer, weights, r0, k0)
     return overview
+
+
+class _KindRun:
+    """One attention kind during one forward: what it continues and what it builds."""
+
+    def __init__(self, past: AttentionRun | None, start: int, shape: tuple[int, int], side: int, batch: int,
+                 n_layers: int, n_heads: int, device, causal: bool) -> None:
+        self.start = start
+        kept_keys = start if causal else shape[1]  # a causal kind's later keys changed too
+        continued = past is not None and start > 0
+        self.kept = [record.truncated(start, kept_keys) for record in past.records] if continued else None
+        self.kept_values = [values.truncated(kept_keys) for values in past.values] if continued else None
+        if self.kept is not None:
+            self.overview = carried_overview(past, self.kept, shape, side, start, batch, n_heads, device)
+        else:
+            self.overview = PooledOverview.empty(batch, n_layers, n_heads, shape, side, device)
+        self.records: list[LayerRecord] = []
+        self.values: list[RowChunks] = []
+
+    def attend(self, layer: int, q: Tensor, keys: RowChunks, values: RowChunks, recipe: ScoreRecipe) -> Tensor:
+        """Blockwise attention of the new queries ``(B, H, Tn, dh)``; keeps the layer's record."""
+        output, lse = blockwise_attention(
+            q, keys, values, recipe, self.start, lambda w, r, c: self.overview.add(layer, w, r, c)
+        )
+        kept = self.kept[layer] if self.kept is not None else None
+        queries = (kept.queries if kept else RowChunks(())).extended(q)
+        lses = (kept.lse if kept else RowChunks(())).extended(lse)
+        self.records.append(LayerRecord(queries, keys, lses, recipe))
+        self.values.append(values)
+        return output
+
+    def finished(self) -> AttentionRun:
+        return AttentionRun(tuple(self.records), tuple(self.values), self.overview)
 
 
 class StackRunner:
@@ -111,6 +144,7 @@ class StackRunner:
         name: ``"encoder"`` or ``"decoder"`` (for progress).
         causal: whether its self-attention is causal (the decoder's).
         side: the overview's largest side.
+        progress: called at every layer boundary (``model.progress``).
     """
 
     def __init__(self, network, stack, name: str, causal: bool, side: int, progress: Progress | None = None) -> None:
@@ -129,7 +163,12 @@ class StackRunner:
         start: int = 0,
         past: StackRun | None = None,
     ) -> StackRun:
-        """The stack's forward over ``ids`` ``(B, T)``, from token ``start`` on (see the module docstring)."""
+        """The stack's forward over ``ids`` ``(B, T)``, from token ``start`` on.
+
+        ``past`` (with ``start`` > 0: a causal stack only) is the run of an input whose
+        first ``start`` tokens were these; with cross-attention it must have attended
+        to the same ``memory``, whose keys and values it then lends (even at ``start`` 0).
+        """
         if start and (past is None or not self.causal):
             raise ValueError("only a causal stack continues a previous forward")
         stack, config = self.stack, self.config
@@ -137,43 +176,24 @@ class StackRunner:
         device = ids.device
         if padding_mask is None:
             padding_mask = self.network.no_padding(ids)
-        embedded = self.network.embed_tokens(ids)
-        if type_ids is not None or self.name == "encoder":
-            x = stack.embed(embedded, padding_mask, type_ids)
-        else:
-            x = stack.embed(embedded, padding_mask)
+        x = stack.embed(self.network.embed_tokens(ids), padding_mask, type_ids)
         x = x[:, start:]  # (B, Tn, d_model): positions are those of the whole input
         key_padding = None if bool(padding_mask.all()) else padding_mask
-        memory_padding = None if memory_mask is None or bool(memory_mask.all()) else memory_mask
-        tables: dict[Rotary, tuple[Tensor, Tensor]] = {}
         n_layers, n_heads = len(stack.layers), stack.n_heads
-        self_records: list[LayerRecord] = []
-        self_values: list[RowChunks] = []
-        kept = [record.truncated(start, start) for record in past.self_attention.records] if past and start else None
-        self_overview = carried_overview(
-            past.self_attention if past else None, kept or [], (T, T), self.side, start, B, n_heads, device
-        ) if kept else PooledOverview.empty(B, n_layers, n_heads, (T, T), self.side, device)
-        cross_records: list[LayerRecord] = []
-        cross_values: list[RowChunks] = []
-        cross_overview = None
-        attends_memory = memory is not None and getattr(stack, "cross_attention", False)
-        if attends_memory:
-            Tk = memory.shape[1]
-            past_cross = past.cross_attention if past is not None and start else None
-            kept_cross = [record.truncated(start, Tk) for record in past_cross.records] if past_cross else None
-            cross_overview = carried_overview(past_cross, kept_cross, (T, Tk), self.side, start, B, n_heads, device) if kept_cross else (
-                PooledOverview.empty(B, n_layers, n_heads, (T, Tk), self.side, device))
-        for index, layer in enumerate(stack.layers):
-            attention = layer.self_attn
-            recipe = ScoreRecipe(
-                causal=self.causal, window=config.layer_window(index), key_padding=key_padding,
-                relative=stack.relative_bias, softcap=attention.softcap,
-            )
-            past_record = kept[index] if kept else None
-            past_values = past.self_attention.values[index].truncated(start) if kept else RowChunks(())
+        tables: dict[Rotary, tuple[Tensor, Tensor]] = {}
+        self_run = _KindRun(past.self_attention if past else None, start, (T, T), self.side, B, n_layers, n_heads,
+                            device, causal=self.causal)
+        cross_run = None
+        if memory is not None and getattr(stack, "cross_attention", False):
+            cross_past = past.cross_attention if past is not None else None
+            cross_run = _KindRun(cross_past, start, (T, memory.shape[1]), self.side, B, n_layers, n_heads, device,
+                                 causal=False)
+            memory_padding = None if memory_mask is None or bool(memory_mask.all()) else memory_mask
+            lent = cross_past.records if cross_past is not None else None
 
-            def self_attention(h: Tensor, index=index, attention=attention, recipe=recipe, past_record=past_record,
-                               past_values=past_values) -> Tensor:
+        for index, layer in enumerate(stack.layers):
+
+            def self_attention(h: Tensor, index=index, attention=layer.self_attn) -> Tensor:
                 q, k, v = attention.project(h)  # (B, H, Tn, dh), (B, KV, Tn, dh) × 2
                 settings = config.layer_rotary(index)
                 if settings is not None:
@@ -181,49 +201,33 @@ class StackRunner:
                         cos, sin = rotary_tables(settings, config.head_dim, T, device)  # (T, dims) each
                         tables[settings] = (cos[start:], sin[start:])
                     q, k = apply_rotary(q, tables[settings]), apply_rotary(k, tables[settings])
-                q = q * attention.scale
-                keys = (past_record.keys if past_record else RowChunks(())).extended(k)
-                values = past_values.extended(v)
+                kept = self_run.kept[index] if self_run.kept is not None else None
+                keys = (kept.keys if kept else RowChunks(())).extended(k)
+                values = (self_run.kept_values[index] if kept else RowChunks(())).extended(v)
                 if len(keys.chunks) > 1 and k.shape[2] >= CONSOLIDATE_ROWS:
                     # A long suffix (an edit in the middle): one copy of the keys and values
                     # costs less than stitching every block's scores across chunks.
                     keys, values = single(keys.whole()), single(values.whole())
-                output, lse = blockwise_attention(
-                    q, keys, values, recipe, start, lambda w, r, c, i=index: self_overview.add(i, w, r, c)
-                )
-                queries = (past_record.queries if past_record else RowChunks(())).extended(q)
-                lses = (past_record.lse if past_record else RowChunks(())).extended(lse)
-                self_records.append(LayerRecord(queries, keys, lses, recipe))
-                self_values.append(values)
-                return attention.merge(output)
+                recipe = ScoreRecipe(causal=self.causal, window=config.layer_window(index), key_padding=key_padding,
+                                     relative=stack.relative_bias, softcap=attention.softcap)
+                return attention.merge(self_run.attend(index, q * attention.scale, keys, values, recipe))
+
+            def cross_attention(h: Tensor, index=index, attention=getattr(layer, "cross_attn", None)) -> Tensor:
+                if lent is not None:  # the same source: its keys and values were projected once
+                    keys, values = lent[index].keys, cross_past.values[index]
+                else:
+                    k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
+                    keys, values = single(k), single(v)
+                recipe = ScoreRecipe(key_padding=memory_padding, softcap=attention.softcap)
+                q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
+                return attention.merge(cross_run.attend(index, q, keys, values, recipe))
 
             x = layer.self_attn_residual(x, self_attention)
-            if attends_memory and layer.cross_attn_residual is not None:
-                x = layer.cross_attn_residual(
-                    x, lambda h, i=index, l=layer: self._cross(i, l.cross_attn, h, memory, memory_padding, start,
-                                                               past, cross_records, cross_values, cross_overview))
+            if cross_run is not None and layer.cross_attn_residual is not None:
+                x = layer.cross_attn_residual(x, cross_attention)
             x = layer.ffn_residual(x, layer.ffn)
             report(self.progress, self.name, index + 1, n_layers)
         if stack.final_norm is not None:
             x = stack.final_norm(x)
         hidden = torch.cat([past.hidden[:, :start], x], dim=1) if start else x  # (B, T, d_model)
-        cross = AttentionRun(tuple(cross_records), tuple(cross_values), cross_overview) if attends_memory else None
-        return StackRun(AttentionRun(tuple(self_records), tuple(self_values), self_overview), cross, hidden, T)
-
-    def _cross(self, index, attention, h, memory, memory_padding, start, past, records, values_out, overview) -> Tensor:
-        past_cross = past.cross_attention if past is not None and past.cross_attention is not None else None
-        if past_cross is not None and past_cross.records[index].keys.length == memory.shape[1]:
-            # The same source: its keys and values were projected once, by the first forward.
-            keys, values = past_cross.records[index].keys, past_cross.values[index]
-        else:
-            k, v = attention.project_keys_values(memory)  # (B, KV, Tk, dh) each
-            keys, values = single(k), single(v)
-        recipe = ScoreRecipe(key_padding=memory_padding, softcap=attention.softcap)
-        q = attention.project_queries(h) * attention.scale  # (B, H, Tn, dh)
-        output, lse = blockwise_attention(q, keys, values, recipe, start, lambda w, r, c: overview.add(index, w, r, c))
-        kept = past_cross.records[index].truncated(start, keys.length) if past_cross is not None and start else None
-        queries = (kept.queries if kept else RowChunks(())).extended(q)
-        lses = (kept.lse if kept else RowChunks(())).extended(lse)
-        records.append(LayerRecord(queries, keys, lses, recipe))
-        values_out.append(values)
-        return attention.merge(output)
+        return StackRun(self_run.finished(), cross_run.finished() if cross_run else None, hidden, T)

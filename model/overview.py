@@ -76,51 +76,82 @@ def _pool_blocks(weights: Tensor, first_row: int, first_col: int, steps: tuple[i
     return _pool_axis(by_column, first_row, steps[0], dim=-2)  # (B, C, nr, nc)
 
 
+# The last this many row blocks are also kept at row resolution (``PooledOverview.strips``),
+# so typing at the end refills its block from them instead of recomputing its rows.
+STRIP_BLOCKS = 2
+
+
 class PooledOverview:
     """One attention kind's thumbnails, built block by block while the weights exist.
 
     ``heads`` ``(B, L, H, nr, nc)`` holds each head's weights max-pooled in blocks of
     ``steps`` (``power_of_two_steps``), ``means`` ``(B, L, nr, nc)`` each layer's mean
     over heads pooled the same way; cells never added stay 0 (masked weights are 0).
+
+    ``strips`` ``(B, L, H + 1, rows, nc)`` keeps the rows from ``strip_from`` on pooled
+    over columns only (the last index of the third axis is the mean over heads): when
+    the next input changes a row in the last block, the block's unchanged rows come
+    from here, exactly, instead of being recomputed.
     """
 
-    def __init__(self, heads: Tensor, means: Tensor, steps: tuple[int, int], shape: tuple[int, int]) -> None:
+    def __init__(self, heads: Tensor, means: Tensor, steps: tuple[int, int], shape: tuple[int, int],
+                 strips: Tensor, strip_from: int) -> None:
         self.heads, self.means, self.steps, self.shape = heads, means, steps, shape
+        self.strips, self.strip_from = strips, strip_from
+
+    @staticmethod
+    def _cells(shape: tuple[int, int], steps: tuple[int, int]) -> tuple[int, int]:
+        return -(-shape[0] // steps[0]), -(-shape[1] // steps[1])
 
     @classmethod
     def empty(cls, batch: int, layers: int, n_heads: int, shape: tuple[int, int], side: int, device) -> "PooledOverview":
         steps = power_of_two_steps(shape[0], shape[1], side)
-        cells = (-(-shape[0] // steps[0]), -(-shape[1] // steps[1]))
+        cells = cls._cells(shape, steps)
         heads = torch.zeros((batch, layers, n_heads, *cells), dtype=torch.float32, device=device)
         means = torch.zeros((batch, layers, *cells), dtype=torch.float32, device=device)
-        return cls(heads, means, steps, shape)
+        strip_from = max(0, shape[0] - STRIP_BLOCKS * steps[0])
+        strips = torch.zeros((batch, layers, n_heads + 1, shape[0] - strip_from, cells[1]), dtype=torch.float32, device=device)
+        return cls(heads, means, steps, shape, strips, strip_from)
 
     def add(self, layer: int, weights: Tensor, first_row: int, first_col: int) -> None:
         """Fold ``(B, H, r, c)`` weights of rows and keys from ``(first_row, first_col)`` in."""
         if weights.shape[-1] == 0 or weights.shape[-2] == 0:
             return
+        H, r = weights.shape[1], weights.shape[2]
         row0, col0 = first_row // self.steps[0], first_col // self.steps[1]
-        pooled = _pool_blocks(weights, first_row, first_col, self.steps)  # (B, H, nr, nc)
+        by_column = _pool_axis(weights, first_col, self.steps[1], dim=-1)  # (B, H, r, nc)
+        mean_by_column = _pool_axis(weights.mean(dim=1, keepdim=True), first_col, self.steps[1], dim=-1)  # (B, 1, r, nc)
+        pooled = _pool_axis(by_column, first_row, self.steps[0], dim=-2)  # (B, H, nr, nc)
         nr, nc = pooled.shape[-2:]
         region = self.heads[:, layer, :, row0 : row0 + nr, col0 : col0 + nc]
         torch.maximum(region, pooled, out=region)
-        mean = _pool_blocks(weights.mean(dim=1, keepdim=True), first_row, first_col, self.steps)[:, 0]  # (B, nr, nc)
+        mean = _pool_axis(mean_by_column, first_row, self.steps[0], dim=-2)[:, 0]  # (B, nr, nc)
         region = self.means[:, layer, row0 : row0 + nr, col0 : col0 + nc]
         torch.maximum(region, mean, out=region)
+        lo = max(first_row, self.strip_from)
+        if lo < first_row + r:
+            kept = slice(lo - first_row, r)
+            rows = slice(lo - self.strip_from, first_row + r - self.strip_from)
+            for index, values in ((slice(0, H), by_column), (slice(H, H + 1), mean_by_column)):
+                region = self.strips[:, layer, index, rows, col0 : col0 + nc]
+                torch.maximum(region, values[:, :, kept], out=region)
 
-    def regrown(self, shape: tuple[int, int], side: int, kept_rows: int) -> "PooledOverview | None":
-        """A copy for ``shape`` that keeps the blocks of the first ``kept_rows`` rows whole
-        (later rows zeroed, to be added again), or None when the steps shrank (the
-        blocks cannot be split: the caller pools from scratch)."""
+    def regrown(self, shape: tuple[int, int], side: int, kept_rows: int) -> tuple["PooledOverview", int] | None:
+        """A copy for ``shape`` that keeps the first ``kept_rows`` rows, and the row from
+        which the caller must add rows again (``kept_rows`` when the strips held the
+        kept rows of the last block; that block's start otherwise). None when the steps
+        shrank (blocks cannot be split: the caller pools from scratch)."""
         steps = power_of_two_steps(shape[0], shape[1], side)
         if steps[0] < self.steps[0] or steps[1] < self.steps[1]:
             return None
         factor = (steps[0] // self.steps[0], steps[1] // self.steps[1])
         heads, means = self.heads, self.means[:, :, None]  # means as one more "head" axis
+        strips = self.strips
         if factor != (1, 1):  # a block of the new size is the maximum of the old ones it covers
             heads = _pool_blocks(heads.flatten(0, 1), 0, 0, factor).unflatten(0, heads.shape[:2])
             means = _pool_blocks(means.flatten(0, 1), 0, 0, factor).unflatten(0, means.shape[:2])
-        cells = (-(-shape[0] // steps[0]), -(-shape[1] // steps[1]))
+            strips = _pool_axis(strips, 0, factor[1], dim=-1)
+        cells = self._cells(shape, steps)
         whole_rows = kept_rows // steps[0]  # blocks every row of which is kept
 
         def fitted(old: Tensor) -> Tensor:
@@ -129,4 +160,25 @@ class PooledOverview:
             new[..., :r, :c] = old[..., :r, :c]
             return new
 
-        return PooledOverview(fitted(heads), fitted(means)[:, :, 0], steps, shape)
+        heads, means = fitted(heads), fitted(means)[:, :, 0]
+        # New strips: the kept rows the old strips hold, from where the new ones start.
+        strip_from = max(self.strip_from, shape[0] - STRIP_BLOCKS * steps[0])
+        strip_from = min(strip_from, kept_rows)
+        new_strips = strips.new_zeros((*strips.shape[:3], shape[0] - strip_from, cells[1]))
+        held = slice(strip_from - self.strip_from, kept_rows - self.strip_from)
+        c = min(strips.shape[-1], cells[1])
+        if held.start < held.stop:
+            new_strips[:, :, :, : held.stop - held.start, :c] = strips[:, :, :, held, :c]
+        overview = PooledOverview(heads, means, steps, shape, new_strips, strip_from)
+        first = whole_rows * steps[0]
+        if first >= kept_rows:
+            return overview, kept_rows
+        if first < self.strip_from:
+            return overview, first  # the old strips do not reach back to the block's start
+        # The block kept_rows falls in: its kept rows [first, kept_rows) from the strips.
+        rows = strips[:, :, :, first - self.strip_from : kept_rows - self.strip_from, :c]  # (B, L, H + 1, r, c)
+        block = rows.amax(dim=-2)  # (B, L, H + 1, c)
+        H = heads.shape[2]
+        heads[:, :, :, whole_rows, :c] = block[:, :, :H]
+        means[:, :, whole_rows, :c] = block[:, :, H]
+        return overview, kept_rows

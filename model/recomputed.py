@@ -88,7 +88,7 @@ class RecomputedAttention:
         """As ``AttentionMaps.tile``: computed a band of whole output rows at a time."""
         row_positions, col_positions = selection(rows, self.shape[2]), selection(cols, self.shape[3])
         if len(row_positions) == 0 or len(col_positions) == 0:
-            return np.zeros((len(row_positions) and min(out_shape[0], len(row_positions)), min(out_shape[1], len(col_positions))), np.float32)
+            return np.zeros((min(out_shape[0], len(row_positions)), min(out_shape[1], len(col_positions))), np.float32)
         edges = bin_edges(len(row_positions), out_shape[0])
         band = max(1, READ_CELLS // len(col_positions))
         pooled_rows: list[np.ndarray] = []

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-# Past this many chunks the next extension concatenates them into one (a copy of the
-# whole, once per this many keystrokes), so reads never walk a long list.
+# Past this many chunks the next extension concatenates every chunk after the first (the
+# full forward's, or a long edit's), so reads never walk a long list and typing never
+# copies the bulk of the input.
 MAX_CHUNKS = 8
 
 
@@ -47,7 +48,7 @@ class RowChunks:
         """These tokens followed by ``suffix``'s."""
         chunks = (*self.chunks, suffix) if suffix.shape[self.dim] else self.chunks
         if len(chunks) > MAX_CHUNKS:
-            chunks = (torch.cat(chunks, dim=self.dim),)
+            chunks = (chunks[0], torch.cat(chunks[1:], dim=self.dim))
         return RowChunks(chunks, self.dim)
 
     def whole(self, index: tuple = ()) -> Tensor:
@@ -73,8 +74,3 @@ class RowChunks:
 
 def single(tensor: Tensor, dim: int = 2) -> RowChunks:
     return RowChunks((tensor,), dim)
-
-
-def empty_like_rows(tensor: Tensor, dim: int = 2) -> RowChunks:
-    """No tokens yet (``tensor`` gives the device and dtype)."""
-    return RowChunks((), dim)

@@ -246,3 +246,19 @@ def test_the_recomputed_forward_never_holds_a_layers_square_matrix(architecture,
     square = H * n * n  # one layer's (H, n, n) scores
     assert largest.largest * 8 <= square, f"{largest.op} made {largest.largest} elements; a layer's scores are {square}"
     assert not trace.attention[trace.kinds[-1]].is_dense
+
+
+def test_typing_at_the_end_refills_the_overview_from_its_strips_without_recomputing_rows(monkeypatch):
+    from model import longtrace
+
+    model, reference = tiny_model("decoder"), tiny_model("decoder")
+    text = "reverse: owl cat fig ant bee owl"
+    model.trace(text, storage="recomputed", reuse=True, overview_side=4)
+    recomputed_rows = []
+    original = longtrace.recompute_weights
+    monkeypatch.setattr(longtrace, "recompute_weights", lambda record, first, end: recomputed_rows.append(end - first) or original(record, first, end))
+    for word in ["cat", "fig", "owl", "bee", "ant", "cat", "owl", "fig"]:
+        text += " " + word
+        typed = model.trace(text, storage="recomputed", reuse=True, overview_side=4)
+        assert_traces_match(typed, reference.trace(text, storage="dense"), side=4, incremental=True)
+    assert recomputed_rows == []

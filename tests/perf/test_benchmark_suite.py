@@ -50,6 +50,9 @@ def test_quick_run_measures_every_part(tmp_path):
             assert row["keys"] == 6 and row["traces"] >= 6 and "grid" in row["panels"], row
             assert row["first_change"]["p50_ms"] <= row["settled"]["p50_ms"]
     assert results["cold_start"]["ratio"] > 0 and "error" not in results["export"]
+    long_rows = results["long"]  # a recomputed trace, typing and an edit in the middle, at 512 tokens
+    assert long_rows and all("error" not in row for row in long_rows), long_rows
+    assert all(ran < row["tokens"] for row in long_rows for ran in row["typing_ran_tokens"])
     assert results["targets"] and all(target["holds"] in (True, False) for target in results["targets"])
     text = report.markdown(results)
     assert "## Machine" in text and "Keystroke-to-paint" in text and "bundled model" in text

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLineEdit, QRadioButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from ..core.viewport import GO_TO_CELLS, TileRequest, Viewport, find_token
@@ -99,6 +99,11 @@ class HeadDetail(QWidget):
         self.tile_runner: Callable[[HeadView, TileRequest], None] | None = None
         self.pending: tuple[HeadView, TileRequest] | None = None  # the tile being made on the worker
         self.tiles_made_here = 0  # how many tiles were made on the GUI thread (a test reads it)
+        self._hovered: tuple[int, int] | None = None
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(0)
+        self._hover_timer.timeout.connect(self._on_hover_settled)
 
     def show(self, view: HeadView) -> None:
         """Show one head's view: the matrix its values switch picks, with token labels."""
@@ -199,7 +204,20 @@ class HeadDetail(QWidget):
     def _on_cell_hovered(self, row: int, column: int) -> None:
         if row < 0:
             return
-        self.readout.setText(self.readout_text(row, column))
+        # A recomputed cell costs a read of the stored queries and keys: a burst of mouse
+        # moves is read once, for the cell the pointer rests on when the events are done.
+        self._hovered = (row, column)
+        if self.shown is not None and self.shown.source.dense:
+            self._on_hover_settled()  # a dense cell is only an index
+        else:
+            self._hover_timer.start()
+
+    def _on_hover_settled(self) -> None:
+        if self._hovered is not None and self.shown is not None:
+            row, column = self._hovered
+            rows, columns = self.shown.shape
+            if row < rows and column < columns:
+                self.readout.setText(self.readout_text(row, column))
 
     def _on_values_toggled(self, _checked: bool) -> None:
         self.values_changed.emit("weights" if self.probabilities_button.isChecked() else "scores")

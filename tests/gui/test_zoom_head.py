@@ -138,3 +138,15 @@ def test_a_row_of_thousands_of_keys_is_drawn_as_runs_of_keys_keeping_the_stronge
     probabilities = panel.shown.probabilities  # the view keeps the exact row
     assert len(probabilities) == len(window.state.trace.encoder)
     assert max(heights) == pytest.approx(probabilities.max())
+
+
+def test_hovering_a_recomputed_head_reads_the_cell_the_pointer_rests_on(drive, qtbot, window, checkpoints):
+    detail = _load(drive, window, checkpoints)
+    dense = window.state.trace
+    window.state.set_trace(recomputed_trace(dense))
+    window.paint()
+    for row, column in ((1, 1), (2, 3), (4, 6)):  # a burst of moves: read once, for the last
+        detail.heatmap.cell_hovered.emit(row, column)
+    weight = dense.attention["encoder_self"].weights[1, 1, 4, 6]
+    qtbot.waitUntil(lambda: f"p = {weight:.4f}" in detail.readout.text(), timeout=5000)
+    assert "query 4" in detail.readout.text()

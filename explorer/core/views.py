@@ -25,7 +25,7 @@ import numpy as np
 
 from model.trace import KIND_AXES, TokenAxis
 
-from .head_matrix import HeadMatrix
+from .head_matrix import HeadMatrix, is_dense
 from .numeric import entropy_bits, softmax_with_temperature, top_k
 from .selection import Selection, kind_title
 from .special import drop_keys, mean_over_heads
@@ -304,7 +304,12 @@ def distribution_view(state: ExplorerState) -> DistributionView:
     keep = state.kept_keys()
     maps = state.trace.attention[selection.kind]
     layer_scores = maps.scores[selection.layer, :, selection.query]  # (H, K)
-    layer_weights = maps.weights[selection.layer, :, selection.query]  # (H, K)
+    if is_dense(maps):
+        layer_weights = maps.weights[selection.layer, :, selection.query]  # (H, K): the stored numbers
+    else:
+        # Recomputed: the row's softmax is its weights (exp(score − lse)) to rounding, and
+        # saves a second read of the stored queries and keys.
+        layer_weights = softmax_with_temperature(layer_scores, 1.0).astype(np.float32)
     # (H, kept): softmax of the kept scores is the renormalised kept weights.
     layer_scores, layer_weights = drop_keys(layer_scores, keep, "scores"), drop_keys(layer_weights, keep)
     if selection.head is None:

@@ -6,6 +6,11 @@ Torch and tokenizers only; nothing here imports Qt.
     model = load_checkpoint()              # the bundled encoder–decoder
     trace = model.trace("date: 25 november 2026")
     trace.attention["cross"].weights       # (layers, heads, queries, keys)
+    trace.attention["cross"].tile(0, 1, slice(None), slice(None), (64, 64))  # a pooled view
+
+Long inputs are traced without n² memory (queries, keys and log-sum-exps are kept and
+cells recomputed when read; ``model.trace`` has the reading protocol), and
+``trace(..., reuse=True)`` continues the previous input from its first changed token.
 
 The public names are loaded on first use (PEP 562), so ``import model.trace`` — the
 numpy-only trace types the explorer's core reads — does not import torch.

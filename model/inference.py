@@ -5,11 +5,14 @@ the encoder of encoder-only and encoder–decoder models and to the decoder of
 decoder-only ones; an encoder–decoder without a target generates greedily, and the
 trace then covers the whole generated sequence.
 
-Two costs are chosen here on purpose. The trace's precision: float32 (exact, what
+Three costs are chosen here on purpose. The trace's storage: dense (every cell kept)
+while the float32 trace would take at most ``DENSE_TRACE_BYTES``, recomputed beyond
+(queries, keys and log-sum-exps kept, cells recomputed when read: ``model.trace``,
+``model.incremental``). A dense trace's precision: float32 (exact, what
 ``dump`` and the parity tests read) or float16 (half the memory); ``"auto"``, the
 default, keeps float32 until the float32 trace would exceed ``AUTO_FLOAT16_BYTES`` and
-stores float16 beyond, so a 2,048-token GPT-2-small trace takes 2.4 GB instead of
-4.8 GB. The forward always computes in float32; only the stored copy is rounded (the
+stores float16 beyond, so a dense 2,048-token GPT-2-small trace takes 2.4 GB instead
+of 4.8 GB (``"auto"`` storage recomputes that one: 0.24 GB). The forward always computes in float32; only the stored copy is rounded (the
 choice reaches the network as an ``AttentionRecorder``, with any overview size). And
 the intra-op thread count: every core but one (see ``default_threads``).
 """
@@ -241,7 +244,8 @@ class AttentionModel:
             storage: ``"dense"`` (every cell stored), ``"recomputed"`` (queries, keys and
                 log-sum-exps stored, cells recomputed when read; see ``model.trace``) or
                 ``"auto"``: dense while the float32 weights and scores would take at most
-                ``DENSE_TRACE_BYTES``, recomputed beyond.
+                ``DENSE_TRACE_BYTES``, recomputed beyond. ``precision`` applies to dense
+                storage; recomputed cells are always float32.
             progress: called at every layer boundary with ``(stack, layers done,
                 n_layers)``; it cancels the trace by raising ``TraceCancelled`` or
                 returning True (``model.progress``).

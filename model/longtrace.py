@@ -176,8 +176,8 @@ class StackRunner:
         device = ids.device
         if padding_mask is None:
             padding_mask = self.network.no_padding(ids)
-        x = stack.embed(self.network.embed_tokens(ids), padding_mask, type_ids)
-        x = x[:, start:]  # (B, Tn, d_model): positions are those of the whole input
+        # (B, Tn, d_model): only the new tokens, at their positions in the whole input.
+        x = stack.embed(self.network.embed_tokens(ids[:, start:]), padding_mask, type_ids, start=start)
         key_padding = None if bool(padding_mask.all()) else padding_mask
         n_layers, n_heads = len(stack.layers), stack.n_heads
         tables: dict[Rotary, tuple[Tensor, Tensor]] = {}

@@ -63,16 +63,20 @@ class InputEmbedding(nn.Module):
         T = padding_mask.size(1)
         return torch.arange(T, device=padding_mask.device).expand_as(padding_mask) + self.config.position_offset
 
-    def forward(self, token_embeddings: Tensor, padding_mask: Tensor, type_ids: Tensor | None = None) -> Tensor:
-        """token_embeddings: ``(B, T, d_model)``; padding_mask: ``(B, T)``, True for real tokens."""
+    def forward(
+        self, token_embeddings: Tensor, padding_mask: Tensor, type_ids: Tensor | None = None, start: int = 0
+    ) -> Tensor:
+        """token_embeddings: ``(B, T − start, d_model)`` of tokens ``start`` on; padding_mask:
+        ``(B, T)``, True for real tokens; type_ids: ``(B, T)``. ``start`` > 0 embeds only a
+        continuation, at the positions it has in the whole input."""
         x = token_embeddings * self.token_scale
         if self.positions is not None or self.sinusoids is not None:
-            positions = self.position_ids(padding_mask)
+            positions = self.position_ids(padding_mask)[:, start:]  # (B, T − start)
             x = x + (self.positions(positions) if self.positions is not None else self.sinusoids[positions])
         if self.types is not None:
             if type_ids is None:
                 type_ids = torch.zeros(padding_mask.shape, dtype=torch.long, device=padding_mask.device)
-            x = x + self.types(type_ids)
+            x = x + self.types(type_ids[:, start:])
         if self.norm is not None:
             x = self.norm(x)
         return self.dropout(x)

@@ -262,3 +262,17 @@ def test_typing_at_the_end_refills_the_overview_from_its_strips_without_recomput
         typed = model.trace(text, storage="recomputed", reuse=True, overview_side=4)
         assert_traces_match(typed, reference.trace(text, storage="dense"), side=4, incremental=True)
     assert recomputed_rows == []
+
+
+@pytest.mark.parametrize("region, out_shape", [((7, 5), (3, 2)), ((4, 4), (8, 8)), ((9, 1), (4, 1)), ((6, 6), (1, 1))])
+def test_a_tile_is_the_maximum_of_the_cells_each_output_cell_covers(region, out_shape):
+    from model.tiles import bin_edges, pool_region
+
+    values = np.random.default_rng(0).standard_normal(region).astype(np.float32)
+    values[0, :] = -np.inf  # a masked row of scores stays -inf only where every cell is masked
+    rows, cols = bin_edges(region[0], out_shape[0]), bin_edges(region[1], out_shape[1])
+    expected = np.array([[values[rows[i] : rows[i + 1], cols[j] : cols[j + 1]].max() for j in range(len(cols) - 1)]
+                         for i in range(len(rows) - 1)])
+    pooled = pool_region(values, out_shape)
+    assert pooled.shape == (min(region[0], out_shape[0]), min(region[1], out_shape[1]))
+    assert np.array_equal(pooled, expected)

@@ -66,6 +66,9 @@ def test_the_wheel_zooms_and_a_drag_pans_within_the_matrix(drive, qtbot, window,
     np.testing.assert_allclose(heatmap.matrix, weights[request.rows, request.columns], atol=1e-6)
     detail.show_whole()
     assert not heatmap.viewport.zoomed_in and not heatmap.minimap.isVisible()
+    # A touchpad pinch zooms around the point under the fingers, as the wheel does.
+    heatmap.pinch(2.0, QPointF(centre))
+    assert heatmap.viewport.width == pytest.approx(columns / 2) and heatmap.viewport.zoomed_in
 
 
 def test_a_costly_tile_is_made_on_the_worker_and_only_the_latest_is_painted(drive, qtbot, window, checkpoints, monkeypatch):

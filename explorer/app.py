@@ -171,6 +171,8 @@ def _take_screenshot(app, window, args: argparse.Namespace, path: Path) -> int:
         request = painted["request"]
         if request is None or window.modes_busy() or window.controller.loading:
             return
+        if window.head_detail.pending is not None:
+            return  # the head view's tile of a long input is still being made on the worker
         if (request.text, request.target, request.pair, request.chat) == window.input_panel.texts():
             painted["request"] = None
             QTimer.singleShot(0, save)

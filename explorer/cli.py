@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument("--saved-trace", action="store_true",
                       help="write the file File ▸ Save trace… writes (token axes, value norms, residuals, the model's "
                       "description), which the app opens without the model")
+    for name, what in (("layers", "layers"), ("heads", "heads"), ("rows", "query rows (token positions)")):
+        dump.add_argument(
+            f"--{name}",
+            metavar="LIST",
+            help=f"only these {what}, from 0: e.g. 3 or 0,2,5 or 4-7 (default: all); a dense dump above "
+            "2 GB is refused and asks for a selection",
+        )
 
     train = commands.add_parser("train", help="train the bundled encoder–decoder from scratch")
     train.add_argument("--out", required=True, metavar="DIR", help="run folder for checkpoints and the log")
@@ -179,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of one head: the mean or max over the heads of --layer, or attention rollout or "
         "flow (widest-path approximation, up to 512 tokens) through layers 0 to --layer (self-attention kinds)",
     )
+    export.add_argument("--rows", metavar="A-B", help="a head figure of only these query rows (token positions, inclusive)")
+    export.add_argument("--keys", metavar="A-B", help="a head figure of only these key columns (inclusive)")
     export.add_argument(
         "--colour-range",
         choices=("auto", "all", "first", "special"),
@@ -229,6 +238,7 @@ def _run_dump(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UserError(f"--out must end in .npz, got {out.name}")
+    selection = {name: parse_positions(getattr(args, name), f"--{name}") for name in ("layers", "heads", "rows")}
     model = load_checkpoint(args.checkpoint, dtype=args.dtype)
     # A dump is data, not a picture: keep float32 however long the input.
     trace = model.trace(args.text, target=args.target, pair=args.pair, precision="float32", chat=args.chat)
@@ -240,9 +250,42 @@ def _run_dump(args: argparse.Namespace) -> int:
         save_trace(trace, out, model.describe())
         print(f"wrote {out} ({', '.join(trace.kinds)}; open it with --open-trace or File ▸ Open saved trace…)")
         return 0
-    export_trace_data(trace, out)
-    print(f"wrote {out} ({', '.join(trace.kinds)})")
+    check_selection(trace, selection)
+    export_trace_data(trace, out, **selection)
+    chosen = [f"{name} {getattr(args, name)}" for name in selection if selection[name] is not None]
+    print(f"wrote {out} ({', '.join(trace.kinds)}{'; ' + ', '.join(chosen) if chosen else ''})")
     return 0
+
+
+def parse_positions(text: str | None, option: str) -> list[int] | None:
+    """``"0,2,5-7"`` → ``[0, 2, 5, 6, 7]`` (ranges inclusive); None for None."""
+    if text is None:
+        return None
+    positions: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise UserError(f"{option} takes positions from 0 such as 3, 0,2,5 or 4-7, not {text!r}")
+        start, stop = int(first), int(last) if dash else int(first)
+        if stop < start:
+            raise UserError(f"{option}: the range {part} runs backwards; write it as {stop}-{start}")
+        positions.extend(range(start, stop + 1))
+    return positions
+
+
+def check_selection(trace, selection: dict[str, list[int] | None]) -> None:
+    """Refuse a selection some attention kind of ``trace`` does not have, naming what it has."""
+    from model.trace import KIND_TITLES
+
+    for kind in trace.kinds:
+        sizes = dict(zip(("layers", "heads", "rows"), trace.attention[kind].weights.shape[:3]))
+        for name, positions in selection.items():
+            if positions and max(positions) >= sizes[name]:
+                what = "query rows" if name == "rows" else name
+                raise UserError(
+                    f"--{name} {max(positions)} is out of range: {KIND_TITLES[kind]} has {what} 0–{sizes[name] - 1}"
+                )
 
 
 def _run_train(args: argparse.Namespace) -> int:

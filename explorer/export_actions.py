@@ -40,8 +40,9 @@ def export_module():
     return export if all(hasattr(export, name) for name in needed) else None
 
 
-def figure_request(state: ExplorerState, figure: str):
-    """The ``FigureRequest`` of what ``figure``'s panel shows now: it carries the panel's view."""
+def figure_request(state: ExplorerState, figure: str, region: tuple[slice, slice] | None = None):
+    """The ``FigureRequest`` of what ``figure``'s panel shows now: it carries the panel's view
+    (and for the head figure, ``region``: the rows and keys on screen, None for the whole head)."""
     export = export_module()
     if export is None or state.trace is None:
         raise RuntimeError("export is not available")
@@ -66,6 +67,7 @@ def figure_request(state: ExplorerState, figure: str):
         hide_special=selection.hide_special,
         colour_range=selection.colour_range,
         view=views.current(state, figure),
+        region=region if figure == "head" else None,
     )
 
 
@@ -88,6 +90,8 @@ class ExportActions:
         self._state = state
         self._current_panel = current_panel
         self.last_error: QMessageBox | None = None
+        # The (rows, keys) a zoomed panel shows, for "Export visible region…"; None: not zoomed.
+        self.visible_region: Callable[[str], tuple[slice, slice] | None] = lambda _panel: None
         self.export_action = QAction("&Export figure…", window)
         self.export_action.setShortcut("Ctrl+E")
         self.export_action.triggered.connect(lambda: self.export_image(self._current_panel()))
@@ -107,8 +111,12 @@ class ExportActions:
         """The right-click menu of one panel."""
         menu = QMenu(parent)
         enabled = self.available and self._state.trace is not None
+        region = self.visible_region(panel)
+        actions = [("Export image…", lambda: self.export_image(panel))]
+        if region is not None:
+            actions.append(("Export visible region…", lambda: self.export_image(panel, region)))
         for text, handler in (
-            ("Export image…", lambda: self.export_image(panel)),
+            *actions,
             ("Copy image to clipboard", lambda: self.copy_image(panel)),
             ("Export data…", self.export_data),
         ):
@@ -120,27 +128,27 @@ class ExportActions:
             menu.addAction("Export is not installed in this build.").setEnabled(False)
         return menu
 
-    def export_image(self, panel: str) -> Path | None:
+    def export_image(self, panel: str, region: tuple[slice, slice] | None = None) -> Path | None:
         if self._state.trace is None or not self.available:
             return None
         path, selected = QFileDialog.getSaveFileName(self._window, "Export figure", f"{panel}.png", IMAGE_FILTER)
         if not path:
             return None
         # The dialog asks before overwriting an existing file.
-        return self.write_image(panel, _with_suffix(path, selected, ".png"))
+        return self.write_image(panel, _with_suffix(path, selected, ".png"), region)
 
-    def request_for(self, panel: str):
+    def request_for(self, panel: str, region: tuple[slice, slice] | None = None):
         """The ``FigureRequest`` of what ``panel`` (a panel or an analysis mode's name) shows."""
         export = export_module()
         mode = self._modes.get(panel)
         if mode is not None and hasattr(mode, "figure_request"):
             return mode.figure_request(export)
-        return figure_request(self._state, PANEL_FIGURES.get(panel, "head"))
+        return figure_request(self._state, PANEL_FIGURES.get(panel, "head"), region)
 
-    def write_image(self, panel: str, path: Path) -> Path | None:
+    def write_image(self, panel: str, path: Path, region: tuple[slice, slice] | None = None) -> Path | None:
         export = export_module()
         try:
-            return export.export_figure(self.request_for(panel), path)
+            return export.export_figure(self.request_for(panel, region), path)
         except Exception as error:  # noqa: BLE001 - any failure becomes a dialog, never a crash
             self._fail("Export failed", error)
             return None

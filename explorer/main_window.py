@@ -43,7 +43,7 @@ from .selection_bar import SelectionBar
 from .settings import Settings
 from .window_host import WindowHost
 from .window_models import BUNDLED_EXAMPLE, GENERIC_EXAMPLE, ModelActions  # noqa: F401 - the examples are re-exported
-from .window_paint import NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
+from .window_paint import HEAD_TILE_TOPIC, NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
 from .worker import InferenceController
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.modes: dict = {}
         self.exports = ExportActions(self, self.state, self._focused_panel, self.modes)
         self.trace_files = TraceFileActions(self)
+        self.exports.visible_region = lambda panel: self.head_detail.visible_region() if panel == "head" else None
         self.host = WindowHost(self)
         self.modes.update({mode.name: mode(self.host, self) for mode in MODES})
         for mode in self.modes.values():
@@ -264,11 +265,13 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.head_detail.query_clicked.connect(lambda row: self.select(query=row))
         self.head_detail.values_changed.connect(lambda values: self.select(values=values))
         self.head_detail.colour_range_changed.connect(lambda name: self.select(colour_range=name))
+        self.head_detail.tile_runner = self._request_head_tile
         self.cross.heatmap.row_clicked.connect(self._on_cross_row_clicked)
         self.distribution.temperature_changed.connect(lambda value: self.select(temperature=value))
         controller = self.controller
         controller.trace_ready.connect(self._on_trace_ready)
         controller.trace_failed.connect(self._on_trace_failed)
+        controller.trace_progressed.connect(self._on_trace_progressed)
         controller.load_started.connect(self._on_load_started)
         controller.model_loaded.connect(self._on_model_loaded)
         controller.load_failed.connect(self._on_load_failed)
@@ -328,6 +331,9 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
     def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
         if topic == NEXT_TOKEN_TOPIC:
             self._on_next_token(value, failed)
+            return
+        if topic == HEAD_TILE_TOPIC:
+            self._on_head_tile(value, failed)
             return
         name, _, sub_topic = topic.partition("/")
         if name in self.modes:
@@ -427,5 +433,6 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.settings.set_value("window/geometry", self.saveGeometry())
         self.settings.set_value("window/state", self.saveState())
         self.settings.sync()
+        self.head_detail.pending = None  # a tile being made on the worker stops at its next block
         self.controller.stop()
         super().closeEvent(event)

@@ -10,6 +10,8 @@ left alone because they are also ordinary letters in other tokenizers.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SPACE_MARK = "␣"
 NEWLINE_MARK = "↵"
 TAB_MARK = "⇥"
@@ -25,8 +27,11 @@ _REPLACEMENTS = {
 _TABLE = str.maketrans(_REPLACEMENTS)
 
 
+@lru_cache(maxsize=1 << 16)
 def display_token(token: str) -> str:
-    """The token with whitespace markers made visible; control characters shown as codes."""
+    """The token with whitespace markers made visible; control characters shown as codes.
+
+    Cached: a long input shows the same few thousand strings again on every keystroke."""
     text = token.translate(_TABLE)
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text) or "∅"
 

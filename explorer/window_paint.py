@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 
 from .core import views
+from .core.head_matrix import TileSuperseded
 from .core.views import panel_availability
 from .jobs import TraceResult
 
 NEXT_TOKEN_TOPIC = "next_token"
+HEAD_TILE_TOPIC = "head_tile"
+PROGRESS_PREFIX = "Running the model: "
 
 PANEL_TITLES = {
     "input": "Input",
@@ -84,6 +87,7 @@ class PaintLoop:
         """Every showing panel shows ``result``: record it and say so."""
         trace = result.trace
         self.painted = result
+        self._clear_progress()
         self.last_timings = {"tokenise": result.tokenise_ms, "forward": result.forward_ms, "paint": paint_ms}
         self.timings_label.setText(
             f"tokenise {result.tokenise_ms:.1f} ms · forward {result.forward_ms:.1f} ms · paint {paint_ms:.1f} ms"
@@ -95,6 +99,14 @@ class PaintLoop:
             counts.append(f"{len(trace.decoder)} {'generated' if trace.generated else 'target'}")
         self.tokens_label.setText(" · ".join(counts) + " tokens")
         self.trace_painted.emit(result)
+
+    def _on_trace_progressed(self, stack: str, layers_done: int, n_layers: int) -> None:
+        """A long forward's progress, layer by layer, until its trace is painted."""
+        self.statusBar().showMessage(f"{PROGRESS_PREFIX}{stack} layer {layers_done} of {n_layers}…")
+
+    def _clear_progress(self) -> None:
+        if self.statusBar().currentMessage().startswith(PROGRESS_PREFIX):
+            self.statusBar().clearMessage()
 
     def _on_trace_failed(self, _request_id: int, reason: str) -> None:
         self.statusBar().showMessage(f"Could not run the model: {reason}", 10000)
@@ -165,6 +177,30 @@ class PaintLoop:
             return trace, position, next_token_top(loaded_model, trace, position)
 
         self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute)
+
+    def _request_head_tile(self, view, request) -> None:
+        """Make a costly tile of the head view on the worker (the newest request wins)."""
+        detail, queue = self.head_detail, self.controller.queue
+
+        def superseded() -> bool:  # read on the worker: plain attributes the GUI thread sets
+            pending = detail.pending
+            return pending is None or pending[1] != request or queue.pending_trace is not None
+
+        def compute(_model):  # on the worker: the trace's stored queries and keys
+            try:
+                return view, request, view.tile(request, should_stop=superseded)
+            except TileSuperseded:
+                return None  # a newer request or keystroke replaced it: the worker is free again
+
+        self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
+
+    def _on_head_tile(self, value: object, failed: bool) -> None:
+        """The worker's tile of the head view (None: a newer request replaced it)."""
+        if failed:
+            self.head_detail.tile_failed(value)
+        elif value is not None:
+            self.head_detail.tile_answered(*value)
+        self._on_mode_settled()
 
     def _on_next_token(self, value: object, failed: bool) -> None:
         trace, selection = self.state.trace, self.state.selection

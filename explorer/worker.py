@@ -6,6 +6,15 @@ it loads checkpoints, moves the model between devices and runs traces. The
 through a ``JobQueue`` (latest input wins, no fixed debounce) and forwards only results
 that answer the newest request. The previous model keeps serving until a newly loaded
 one replaces it; a failed load leaves it in place.
+
+A long forward is visible and cancellable: the model calls the worker back at every
+layer boundary (``model.progress``). Once a forward has run ``PROGRESS_AFTER_S`` the
+worker reports each layer (``trace_progress``, shown in the status bar); and as soon as
+a newer trace or a load has been requested (``newest_request``, written by the GUI
+thread), the callback asks the model to stop at that boundary. The cancelled request
+is answered by ``trace_cancelled`` and nothing of it is painted; the newer one runs next.
+Traces are taken with ``reuse``, so a decoder's next keystroke recomputes only the
+tokens from the first changed token id on.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from model.progress import TraceCancelled
+
 from .devices import is_out_of_memory, normalise_device
 from .errors import first_line
 from .jobs import AnalysisRequest, InputTexts, Job, JobQueue, LoadRequest, ModelInfo, MoveRequest, TraceRequest, TraceResult
@@ -25,6 +36,8 @@ from .core.mosaic import colour_table, prepare_mosaics
 from .core.thumbnails import prepare_thumbnails
 
 log = logging.getLogger(__name__)
+# A forward that has run this long reports its progress layer by layer.
+PROGRESS_AFTER_S = 0.3
 # Closing must finish within 2 s; the rest of the window's teardown needs some of it.
 STOP_TIMEOUT_MS = 1500
 # Checkpoints of a training run kept loaded on the worker, so scrubbing back is instant.
@@ -76,6 +89,8 @@ class InferenceWorker(QObject):
 
     trace_finished = Signal(object)  # TraceResult
     trace_failed = Signal(int, str)  # request id, reason
+    trace_progressed = Signal(int, str, int, int)  # request id, stack, layers done, layers
+    trace_cancelled = Signal(int)  # request id: a newer request stopped it between layers
     model_loaded = Signal(int, object)  # request id, ModelInfo
     load_failed = Signal(int, str)  # request id, reason
     device_moved = Signal(int, object, str)  # request id, ModelInfo, notice ("" when none)
@@ -86,6 +101,10 @@ class InferenceWorker(QObject):
         super().__init__()
         self._model = None  # AttentionModel, touched only on the worker thread
         self._run_checkpoints = None  # CheckpointCache of a training run's models, made on first use
+        # The id of the newest trace or load the window has asked for. The GUI thread
+        # writes it (an int: one atomic store), the running forward reads it at layer
+        # boundaries; a forward for an older request then stops.
+        self.newest_request = 0
 
     @Slot(object)
     def run(self, job: Job) -> None:
@@ -114,6 +133,9 @@ class InferenceWorker(QObject):
         notices: list[str] = []
         try:
             result = self._timed_trace(request)
+        except TraceCancelled:
+            self.trace_cancelled.emit(request.request_id)
+            return
         except Exception as error:  # noqa: BLE001 - any failure becomes one line for the status bar
             if is_out_of_memory(error) and self._model.device.type != "cpu":
                 try:
@@ -134,11 +156,30 @@ class InferenceWorker(QObject):
             result = replace(result, notices=result.notices + tuple(notices))
         self.trace_finished.emit(result)
 
+    def progress_for(self, request: TraceRequest, start: float):
+        """The model's layer-boundary callback for ``request``: reports, and asks to stop
+        once a newer request is waiting (see the module docstring)."""
+
+        def progress(stack: str, layers_done: int, n_layers: int) -> bool:
+            if self.newest_request > request.request_id:
+                return True  # the model raises TraceCancelled at this boundary
+            if time.perf_counter() - start >= PROGRESS_AFTER_S:
+                self.trace_progressed.emit(request.request_id, stack, layers_done, n_layers)
+            return False
+
+        return progress
+
     def _timed_trace(self, request: TraceRequest) -> TraceResult:
         model = self._model
         start = time.perf_counter()
         trace = model.trace(
-            request.text, target=request.target, pair=request.pair, overview_side=THUMBNAIL_SIDE, chat=request.chat
+            request.text,
+            target=request.target,
+            pair=request.pair,
+            overview_side=THUMBNAIL_SIDE,
+            chat=request.chat,
+            progress=self.progress_for(request, start),
+            reuse=True,
         )
         done = time.perf_counter()
         prepared = prepare_thumbnails(trace, request.hide_special, request.pick_view)
@@ -231,6 +272,8 @@ class InferenceController(QObject):
 
     trace_ready = Signal(object)  # TraceResult of the newest request
     trace_failed = Signal(int, str)
+    trace_progressed = Signal(str, int, int)  # stack, layers done, layers: the newest forward's
+    trace_cancelled = Signal(int)  # request id of a forward a newer request stopped
     load_started = Signal(str)  # what is being opened
     model_loaded = Signal(object)  # ModelInfo
     load_failed = Signal(str, str)  # location, reason
@@ -253,6 +296,8 @@ class InferenceController(QObject):
         self._start_job.connect(self._worker.run)
         self._worker.trace_finished.connect(self._on_trace_finished)
         self._worker.trace_failed.connect(self._on_trace_failed)
+        self._worker.trace_progressed.connect(self._on_trace_progressed)
+        self._worker.trace_cancelled.connect(self._on_trace_cancelled)
         self._worker.model_loaded.connect(self._on_model_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.device_moved.connect(self._on_device_moved)
@@ -274,11 +319,13 @@ class InferenceController(QObject):
         request = self.queue.trace(
             texts.source, texts.target, texts.pair, hide_special, pick_view, texts.chat, colormap, mean_column
         )
+        self._worker.newest_request = request.request_id  # a running forward stops at its next layer
         self._pump()
         return request.request_id
 
     def load(self, location: str | None, device: str = "cpu", from_run: bool = False, dtype: str = "auto") -> int:
         request = self.queue.load(location, device, from_run, dtype)
+        self._worker.newest_request = request.request_id
         self.load_started.emit(location or "the bundled model")
         self._pump()
         return request.request_id
@@ -341,6 +388,18 @@ class InferenceController(QObject):
         if self.queue.is_current(result.request_id) and not self._stopped:
             self.trace_ready.emit(result)
         self._finish(result.request_id)
+
+    @Slot(int, str, int, int)
+    def _on_trace_progressed(self, request_id: int, stack: str, layers_done: int, n_layers: int) -> None:
+        if self.queue.is_current(request_id) and not self._stopped:
+            self.trace_progressed.emit(stack, layers_done, n_layers)
+
+    @Slot(int)
+    def _on_trace_cancelled(self, request_id: int) -> None:
+        # Never painted: the newer request that stopped it is already queued.
+        if not self._stopped:
+            self.trace_cancelled.emit(request_id)
+        self._finish(request_id)
 
     @Slot(int, str)
     def _on_trace_failed(self, request_id: int, reason: str) -> None:

@@ -6,6 +6,9 @@
 - ``widest_path_flow``: a cheap lower bound on attention flow (same paper): the
   capacity of the single best path instead of the maximum flow over all paths. It is
   refused above ``FLOW_TOKEN_LIMIT`` tokens (``flow_refusal`` says why).
+- ``aggregate_refusal``: every method needs whole layers' dense cells, so each has a cap
+  (flow 512 tokens, rollout ``ROLLOUT_TOKEN_LIMIT``, mean/max ``AGGREGATE_CELL_LIMIT``)
+  and a sentence; recomputed traces are read a layer at a time below it.
 - ``rollout_step`` / ``flow_step``: one layer of either, from the previous layer's map,
   so a view can compute them one layer per worker request.
 - The special-token filter (``drop_keys``, ``kept_keys``, ``filtered_axis``) lives in
@@ -35,6 +38,12 @@ ACROSS_LAYERS = frozenset({"rollout", "flow"})
 # The widest-path flow costs T³ per layer: measured ~1.1 s per layer at 1,024 tokens on
 # two CPU cores (~0.14 s at 512), so above 512 one layer would hold the worker for seconds.
 FLOW_TOKEN_LIMIT = 512
+# Rollout multiplies (T, T) maps through the layers (T³ per layer, every cell dense):
+# about 0.3 s per layer at 2,048 tokens on two CPU cores, 2.5 s at 4,096.
+ROLLOUT_TOKEN_LIMIT = 2048
+# The mean or maximum over a layer's heads is a dense (Q, K) map: up to 4,096² cells
+# (64 MB); beyond, the head view shows the mean over heads as tiles at any length.
+AGGREGATE_CELL_LIMIT = 4096 * 4096
 # Rows of at most this many query positions go through the (max, min) product at once:
 # the broadcast holds chunk × K × K float32 values (64 × 512 × 512 is 64 MiB).
 _FLOW_CHUNK_CELLS = 16_777_216
@@ -115,6 +124,27 @@ def flow_refusal(n_tokens: int) -> str | None:
         f"Attention flow is limited to {FLOW_TOKEN_LIMIT} tokens and this input has {n_tokens}: its cost grows "
         f"with the cube of the length (about a second per layer at 1,024 tokens); use the rollout or a shorter input."
     )
+
+
+def aggregate_refusal(method: str, n_queries: int, n_keys: int) -> str | None:
+    """Why ``method`` is not computed for a ``n_queries`` × ``n_keys`` attention, or None when it is.
+
+    Every method here needs the dense cells of whole layers, so each stops at a length
+    where that stays interactive; the sentence says where and what to use instead.
+    """
+    if method == "flow":
+        return flow_refusal(n_keys)
+    if method == "rollout" and n_keys > ROLLOUT_TOKEN_LIMIT:
+        return (
+            f"Attention rollout is limited to {ROLLOUT_TOKEN_LIMIT:,} tokens and this input has {n_keys:,}: it "
+            "multiplies every layer's dense token × token map (the cube of the length per layer); use a shorter input."
+        )
+    if method in ("mean", "max") and n_queries * n_keys > AGGREGATE_CELL_LIMIT:
+        return (
+            f"The {method} over heads is drawn here up to {AGGREGATE_CELL_LIMIT:,} cells and this layer has "
+            f"{n_queries:,} × {n_keys:,}; the head view shows the mean over heads (head: mean) at any length."
+        )
+    return None
 
 
 def layer_mean(weights: np.ndarray) -> np.ndarray:
@@ -239,11 +269,11 @@ def aggregate(weights: np.ndarray, method: str, layer: int, keep: np.ndarray | N
     n_layers = weights.shape[0]
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer {layer} is out of range: there are layers 0–{n_layers - 1}")
+    if refusal := aggregate_refusal(method, weights.shape[-2], weights.shape[-1]):
+        raise ValueError(refusal)
     if method in ("mean", "max"):
         heads = drop_keys(np.asarray(weights[layer], dtype=np.float32), keep)  # (H, Q, kept)
         return (heads.mean(axis=0) if method == "mean" else heads.max(axis=0)).astype(np.float32)
-    if method == "flow" and (refusal := flow_refusal(weights.shape[-1])):
-        raise ValueError(refusal)
     return hide_in_aggregate(across_layers(weights[: layer + 1], method)[-1], method, keep)
 
 

@@ -131,32 +131,40 @@ def js_divergence_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.maximum(0.5 * (half(p) + half(q)), 0.0)
 
 
+# Weights of one trace read at once while comparing (heads × rows × keys): 16 MB of float32.
+ROW_BLOCK_CELLS = 1 << 22
+
+
 def compare_weights(
     a: np.ndarray, b: np.ndarray, query_padding: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(mean_abs_difference, js_divergence_bits)``, each ``(L, H)``, of two ``(L, H, Q, K)`` stacks.
 
-    One layer at a time: a float16 trace is converted to float32 a layer at a time and
-    the difference never exists for more than one layer, so the temporaries stay at a
-    few ``H × Q × K`` arrays however deep the model is.
+    A block of query rows of one layer at a time: a float16 trace is converted to float32
+    a block at a time, a recomputed trace (``core.head_matrix``) is asked for those rows
+    only, and the difference never exists for more than one block, so the temporaries
+    stay at ``ROW_BLOCK_CELLS`` however long the input and deep the model.
     """
-    a, b = np.asarray(a), np.asarray(b)  # no copy: converted a layer at a time below
-    if a.shape != b.shape:
-        raise ComparisonError(f"the attention stacks have different shapes {a.shape} and {b.shape}")
-    n_layers, n_heads, n_queries, _ = a.shape
+    if tuple(a.shape) != tuple(b.shape):
+        raise ComparisonError(f"the attention stacks have different shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    n_layers, n_heads, n_queries, n_keys = a.shape
     real_query = np.ones(n_queries, dtype=bool) if query_padding is None else ~np.asarray(query_padding, dtype=bool)
     mean_abs = np.full((n_layers, n_heads), np.nan)
     js = np.full((n_layers, n_heads), np.nan)
+    block_rows = max(ROW_BLOCK_CELLS // max(n_heads * n_keys, 1), 1)
     for layer in range(n_layers):
-        layer_a = np.asarray(a[layer], dtype=np.float32)  # (H, Q, K)
-        layer_b = np.asarray(b[layer], dtype=np.float32)
-        counted = (layer_a.sum(axis=-1) > 0) & (layer_b.sum(axis=-1) > 0) & real_query  # (H, Q)
-        count = counted.sum(axis=-1)
-        row_abs = np.abs(layer_b - layer_a).mean(axis=-1)  # (H, Q)
-        row_js = js_divergence_bits(layer_a, layer_b)  # (H, Q)
+        total_abs, total_js, count = np.zeros(n_heads), np.zeros(n_heads), np.zeros(n_heads)
+        for start in range(0, n_queries, block_rows):
+            rows = slice(start, min(start + block_rows, n_queries))
+            block_a = np.asarray(a[layer, :, rows], dtype=np.float32)  # (H, r, K)
+            block_b = np.asarray(b[layer, :, rows], dtype=np.float32)
+            counted = (block_a.sum(axis=-1) > 0) & (block_b.sum(axis=-1) > 0) & real_query[rows]  # (H, r)
+            count += counted.sum(axis=-1)
+            total_abs += np.where(counted, np.abs(block_b - block_a).mean(axis=-1), 0.0).sum(axis=-1)
+            total_js += np.where(counted, js_divergence_bits(block_a, block_b), 0.0).sum(axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean_abs[layer] = np.where(count > 0, np.where(counted, row_abs, 0.0).sum(axis=-1) / count, np.nan)
-            js[layer] = np.where(count > 0, np.where(counted, row_js, 0.0).sum(axis=-1) / count, np.nan)
+            mean_abs[layer] = np.where(count > 0, total_abs / np.maximum(count, 1), np.nan)
+            js[layer] = np.where(count > 0, total_js / np.maximum(count, 1), np.nan)
     return mean_abs, js
 
 

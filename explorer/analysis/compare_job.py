@@ -20,7 +20,8 @@ import numpy as np
 
 from model.trace import KIND_AXES, KIND_TITLES, TokenAxis, Trace
 
-from ..core.special import drop_keys, filtered_axis, hidden_keys, kept_keys, mean_over_heads
+from ..core.head_matrix import HeadMatrix
+from ..core.special import filtered_axis, hidden_keys, kept_keys
 from .compare import (
     RANKINGS,
     Comparison,
@@ -242,17 +243,6 @@ def shared_kept_keys(axis_a: TokenAxis, axis_b: TokenAxis) -> np.ndarray | None:
     return kept_keys(replace(axis_a, special=hidden, padding=np.zeros_like(hidden)))
 
 
-def _head_weights(weights: np.ndarray, head: int | None, keep: np.ndarray | None) -> np.ndarray:
-    """``(Q, kept)`` float32 of one head of ``(H, Q, K)`` weights, or their mean over heads.
-
-    Each head is filtered and renormalised first, then averaged, as ``state.head_matrix``
-    does; only this one layer is converted to float32.
-    """
-    if head is None:
-        return mean_over_heads(drop_keys(weights, keep))
-    return np.asarray(drop_keys(weights[head], keep), dtype=np.float32)
-
-
 def head_pair(
     trace_a: Trace, trace_b: Trace, kind: str, layer: int, head: int | None, hide_special: bool = False
 ) -> tuple[np.ndarray, np.ndarray, tuple[TokenAxis, TokenAxis], tuple[TokenAxis, TokenAxis]]:
@@ -266,8 +256,9 @@ def head_pair(
     """
     axes_a, axes_b = trace_a.axes(kind), trace_b.axes(kind)
     keep = shared_kept_keys(axes_a[1], axes_b[1]) if hide_special else None
-    a = _head_weights(trace_a.attention[kind].weights[layer], head, keep)  # (Q, kept)
-    b = _head_weights(trace_b.attention[kind].weights[layer], head, keep)
+    # Read through HeadMatrix: a head too large to draw whole is refused with a sentence.
+    a = HeadMatrix(trace_a.attention[kind], layer, head, keep).matrix()  # (Q, kept)
+    b = HeadMatrix(trace_b.attention[kind], layer, head, keep).matrix()
     axes_a = (axes_a[0], filtered_axis(axes_a[1], keep))
     axes_b = (axes_b[0], filtered_axis(axes_b[1], keep))
     return a, b, axes_a, axes_b

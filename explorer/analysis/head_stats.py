@@ -33,6 +33,9 @@ whose row is not fully masked (a fully masked row is all zeros).
   Both token-match statistics are NaN when no query has an earlier copy, and when the
   text repeats so much that the matching (query, key) pairs exceed ``MAX_MATCH_PAIRS``.
 
+Every statistic is computed from blocks of query rows (``block_statistics``), so a trace
+whose weights are recomputed on demand gets the same table at any length.
+
 Cross-attention's queries and keys run along different sequences, so a position
 difference ``i − j`` means nothing there: ``mean_distance``, ``previous_share`` and
 ``diagonal_share`` are NaN for it (an empty cell in the CSV) and the positional presets
@@ -44,12 +47,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from model.trace import KIND_TITLES, Trace
 
 from ..core.special import hidden_keys
+from .token_matches import match_pairs, pair_sums
 
 STATISTICS = (
     "entropy_bits",
@@ -78,13 +83,12 @@ STATISTIC_TITLES = {
 # Statistics that compare query and key positions (or tokens of one sequence): undefined
 # for cross-attention.
 POSITIONAL = frozenset({"mean_distance", "previous_share", "diagonal_share", "duplicate_share", "induction_share"})
-# Token-match statistics sum over (query, key) pairs of equal tokens; a text that repeats
-# one token thousands of times would make millions, so beyond this many they are NaN.
-MAX_MATCH_PAIRS = 2**22
 CSV_COLUMNS = ("kind", "layer", "head", "kv_head", *STATISTICS)
 # At most this many weights (heads × queries × keys) per step of the table on the worker:
 # four heads of 1,024 × 1,024, about 30 ms on two CPU cores (a whole layer of GPT-2 small ~90 ms).
 STEP_CELLS = 4 * 1024 * 1024
+# Weights read at once within a step (heads × rows × keys): 16 MB of float32.
+ROW_BLOCK_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -204,60 +208,8 @@ def preset_note(kind: str, preset: Preset | str) -> str:
     return ""
 
 
-def _mean_over(values: np.ndarray, counted: np.ndarray) -> np.ndarray:
-    """Mean of ``(..., Q)`` over the ``counted`` queries; NaN where none is counted."""
-    total = np.where(counted, values, 0.0).sum(axis=-1, dtype=np.float64)
-    count = counted.sum(axis=-1)
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
-def match_pairs(ids: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
-    """(queries, keys) of the token-match statistics of one sequence's ``ids``.
-
-    ``"duplicate"``: every (i, j) with j < i and t_j = t_i; ``"induction"``: every (i, j)
-    with j < i and t_{j−1} = t_i. None for a kind of pair that exceeds ``MAX_MATCH_PAIRS``.
-    """
-    ids = np.asarray(ids)
-    order = np.argsort(ids, kind="stable")  # positions grouped by token, ascending within a group
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    sizes = np.diff(np.r_[starts, len(ids)])
-    if int((sizes * (sizes - 1) // 2).sum()) > MAX_MATCH_PAIRS:
-        return {"duplicate": None, "induction": None}
-    queries, keys = [], []
-    for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
-        positions = order[start : start + size]  # ascending
-        later, earlier = np.triu_indices(size, 1)[::-1]  # later > earlier within the group
-        queries.append(positions[later])
-        keys.append(positions[earlier])
-    if not queries:
-        empty = np.zeros(0, dtype=np.int64)
-        return {"duplicate": (empty, empty), "induction": (empty, empty)}
-    query, key = np.concatenate(queries), np.concatenate(keys)  # key < query, same token
-    after = key + 1
-    induction = after < query
-    return {"duplicate": (query, key), "induction": (query[induction], after[induction])}
-
-
-def _pair_share(layer_weights: np.ndarray, pairs: tuple[np.ndarray, np.ndarray] | None,
-                counted: np.ndarray) -> np.ndarray:
-    """(H,) mean over the counted queries having a pair of Σ w over their pairs' keys."""
-    n_heads, n_queries, _ = layer_weights.shape
-    if pairs is None:
-        return np.full(n_heads, np.nan)
-    queries, keys = pairs
-    has_pair = np.zeros(n_queries, dtype=bool)
-    has_pair[queries] = True
-    sums = np.zeros((n_heads, n_queries), dtype=np.float64)
-    if len(queries):
-        picked = layer_weights[:, queries, keys]  # (H, pairs)
-        for head in range(n_heads):
-            sums[head] = np.bincount(queries, weights=picked[head], minlength=n_queries)
-    return _mean_over(sums, counted & has_pair[None, :])
-
-
 def layer_statistics(
-    layer_weights: np.ndarray,
+    layer_weights,
     query_padding: np.ndarray,
     key_hidden: np.ndarray,
     key_separator: np.ndarray,
@@ -267,45 +219,108 @@ def layer_statistics(
 ) -> dict[str, np.ndarray]:
     """Every statistic of the heads of one layer's ``(H, Q, K)`` weights: name → ``(H,)`` float64.
 
-    The arguments are those of ``head_statistics``; every head and query is vectorised,
-    and the temporaries stay at H × Q × K. ``token_ids`` (self-attention: the sequence's
-    ids) gives the token-match statistics, ``pairs`` the ``match_pairs`` of them when
-    already made; without either they are NaN.
+    The arguments are those of ``head_statistics``. ``layer_weights`` is an array or
+    anything indexed like one (``[:, rows]``); it is read in blocks of query rows
+    (``block_statistics``), so the temporaries stay at one block. ``token_ids``
+    (self-attention: the sequence's ids) gives the token-match statistics, ``pairs`` the
+    ``match_pairs`` of them when already made; without either they are NaN.
     """
-    layer_weights = np.asarray(layer_weights, dtype=np.float32)  # (H, Q, K)
     n_heads, n_queries, n_keys = layer_weights.shape
+    if self_attention and pairs is None and token_ids is not None:
+        pairs = match_pairs(token_ids)
+    return block_statistics(
+        lambda rows: layer_weights[:, rows], (n_heads, n_queries, n_keys), query_padding, key_hidden, key_separator,
+        self_attention, pairs,
+    )
+
+
+def block_statistics(
+    read_rows: Callable[[slice], np.ndarray],
+    shape: tuple[int, int, int],
+    query_padding: np.ndarray,
+    key_hidden: np.ndarray,
+    key_separator: np.ndarray,
+    self_attention: bool,
+    pairs: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """``layer_statistics`` from ``read_rows(rows) -> (H, r, K)``, one block of query rows at a time.
+
+    Every statistic is a mean over counted query rows, so each block adds its rows' sums
+    and counts; a recomputed trace is asked for ``ROW_BLOCK_CELLS`` weights at a time and
+    the result equals the whole-matrix computation at every length.
+    """
+    n_heads, n_queries, n_keys = shape
     # (K,) float32 masks turn the key sums into matrix–vector products.
     hidden = np.asarray(key_hidden, dtype=np.float32)
     separator = np.asarray(key_separator, dtype=np.float32)
     real_query = ~np.asarray(query_padding, dtype=bool)
+    names = [name for name in STATISTICS if self_attention or name not in POSITIONAL]
+    totals = {name: np.zeros(n_heads) for name in names}
+    counts = {name: np.zeros(n_heads) for name in names}
+    block_rows = max(ROW_BLOCK_CELLS // max(n_heads * n_keys, 1), 1)
+    for start in range(0, n_queries, block_rows):
+        stop = min(start + block_rows, n_queries)
+        for name, (values, counted) in _row_statistics(
+            np.asarray(read_rows(slice(start, stop)), dtype=np.float32), start, real_query[start:stop], hidden, separator,
+            self_attention, pairs,
+        ).items():
+            totals[name] += np.where(counted, values, 0.0).sum(axis=-1, dtype=np.float64)
+            counts[name] += counted.sum(axis=-1)
     results = {name: np.full(n_heads, np.nan) for name in STATISTICS}
-    counted = (layer_weights.sum(axis=-1) > 0) & real_query  # (H, Q)
-    # w · log2 w is 0 at w = 0; the clamp avoids log2(0) without a mask.
-    logs = np.maximum(layer_weights, np.finfo(np.float32).tiny)
-    np.log2(logs, out=logs)  # in place: one H × Q × K temporary instead of three
-    # einsum sums the products without holding them (about 3× faster at 1,024 tokens).
-    entropy = -np.einsum("hqk,hqk->hq", layer_weights, logs)  # (H, Q)
-    del logs
-    results["entropy_bits"] = np.maximum(_mean_over(entropy, counted), 0.0)
-    results["special_share"] = _mean_over(layer_weights @ hidden, counted)
-    results["separator_share"] = _mean_over(layer_weights @ separator, counted)
-    results["max_weight"] = _mean_over(layer_weights.max(axis=-1), counted)
-    sink_counted = counted.copy()
-    if self_attention:
-        sink_counted[:, :1] = False  # a causal first query sees only itself
-    results["sink_share"] = _mean_over(layer_weights[:, :, 0], sink_counted) if n_keys else np.full(n_heads, np.nan)
-    if self_attention and (pairs is not None or token_ids is not None):
-        pairs = pairs if pairs is not None else match_pairs(token_ids)
-        results["duplicate_share"] = _pair_share(layer_weights, pairs["duplicate"], counted)
-        results["induction_share"] = _pair_share(layer_weights, pairs["induction"], counted)
-    if self_attention:
-        positions = np.arange(n_queries, dtype=np.float32)
-        distance = np.abs(positions[:, None] - np.arange(n_keys, dtype=np.float32)[None, :])  # (Q, K)
-        results["mean_distance"] = _mean_over(np.einsum("hqk,qk->hq", layer_weights, distance), counted)
-        results["diagonal_share"] = _mean_over(np.diagonal(layer_weights, 0, -2, -1), counted)
-        previous = np.diagonal(layer_weights, -1, -2, -1)  # (H, Q - 1): w[i, i - 1] for i ≥ 1
-        results["previous_share"] = _mean_over(previous, counted[:, 1:])
+    for name in names:
+        results[name] = np.divide(totals[name], counts[name], out=np.full(n_heads, np.nan), where=counts[name] > 0)
+    results["entropy_bits"] = np.maximum(results["entropy_bits"], 0.0)
     return results
+
+
+def _row_statistics(
+    block: np.ndarray,
+    start: int,
+    real_query: np.ndarray,
+    hidden: np.ndarray,
+    separator: np.ndarray,
+    self_attention: bool,
+    pairs: dict | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """name → (per-row value ``(H, r)``, counted ``(H, r)`` bool) of a block of query rows.
+
+    A statistic left out (token matches without ``pairs``, or too many of them) stays NaN."""
+    n_heads, n_rows, n_keys = block.shape
+    counted = (block.sum(axis=-1) > 0) & real_query  # (H, r)
+    # w · log2 w is 0 at w = 0; the clamp avoids log2(0) without a mask.
+    logs = np.maximum(block, np.finfo(np.float32).tiny)
+    np.log2(logs, out=logs)  # in place: one H × r × K temporary instead of three
+    # einsum sums the products without holding them (about 3× faster at 1,024 tokens).
+    entropy = -np.einsum("hqk,hqk->hq", block, logs)  # (H, r)
+    del logs
+    found = {
+        "entropy_bits": (entropy, counted),
+        "special_share": (block @ hidden, counted),
+        "separator_share": (block @ separator, counted),
+        "max_weight": (block.max(axis=-1), counted),
+    }
+    if n_keys:
+        # A causal first query sees only the first key: it says nothing about sinks.
+        sink_counted = counted & (np.arange(start, start + n_rows) >= 1) if self_attention else counted
+        found["sink_share"] = (block[:, :, 0], sink_counted)
+    if self_attention and pairs is not None:
+        for name, kind in (("duplicate_share", "duplicate"), ("induction_share", "induction")):
+            if pairs[kind] is not None:
+                sums, has_pair = pair_sums(block, start, pairs[kind])
+                found[name] = (sums, counted & has_pair[None, :])
+    if self_attention:
+        queries = np.arange(start, start + n_rows)
+        distance = np.abs(queries[:, None].astype(np.float32) - np.arange(n_keys, dtype=np.float32)[None, :])  # (r, K)
+        found["mean_distance"] = (np.einsum("hqk,qk->hq", block, distance), counted)
+        inside = queries < n_keys
+        diagonal = np.zeros((n_heads, n_rows), dtype=np.float32)
+        diagonal[:, inside] = block[:, np.flatnonzero(inside), queries[inside]]
+        found["diagonal_share"] = (diagonal, counted & inside)
+        has_previous = (queries >= 1) & (queries - 1 < n_keys)
+        previous = np.zeros((n_heads, n_rows), dtype=np.float32)
+        previous[:, has_previous] = block[:, np.flatnonzero(has_previous), queries[has_previous] - 1]
+        found["previous_share"] = (previous, counted & has_previous)
+    return found
 
 
 def stack_layers(
@@ -335,14 +350,17 @@ def head_statistics(
         self_attention: whether queries and keys share one axis (positional statistics).
         token_ids: ``(T,)`` the sequence's token ids (self-attention's token-match statistics).
     """
-    weights = np.asarray(weights)
     if self_attention and pairs is None and token_ids is not None:
         pairs = match_pairs(token_ids)
-    # One layer at a time keeps the temporaries at H × Q × K instead of L × H × Q × K
-    # (150 MB per temporary for 12 × 12 × 512 × 512).
+    # One block of query rows of one layer at a time: the temporaries stay at a block,
+    # and recomputed weights are asked only for those rows.
+    n_layers, n_heads, n_queries, n_keys = weights.shape
     layers = [
-        layer_statistics(weights[layer], query_padding, key_hidden, key_separator, self_attention, pairs=pairs)
-        for layer in range(weights.shape[0])
+        block_statistics(
+            lambda rows, layer=layer: weights[layer, :, rows], (n_heads, n_queries, n_keys), query_padding, key_hidden,
+            key_separator, self_attention, pairs,
+        )
+        for layer in range(n_layers)
     ]
     return stack_layers(kind, layers, int((~np.asarray(query_padding, dtype=bool)).sum()))
 
@@ -390,7 +408,10 @@ def table_steps(trace: Trace) -> list[tuple[str, int, slice]]:
 
 def step_statistics(trace: Trace, kind: str, layer: int, heads: slice = slice(None)) -> dict[str, np.ndarray]:
     """``layer_statistics`` of some heads of one layer of one kind of a trace (one step of the table)."""
-    return layer_statistics(trace.attention[kind].weights[layer, heads], **_masks(trace, kind))
+    weights = trace.attention[kind].weights  # (L, H, Q, K), numbers or recomputed on indexing
+    _layers, n_heads, n_queries, n_keys = weights.shape
+    picked = len(range(*heads.indices(n_heads)))
+    return block_statistics(lambda rows: weights[layer, heads, rows], (picked, n_queries, n_keys), **_masks(trace, kind))
 
 
 def table_from_steps(trace: Trace, results: list[dict[str, np.ndarray]]) -> dict[str, HeadStats]:

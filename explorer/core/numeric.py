@@ -118,3 +118,24 @@ def sharpest_head(weights: np.ndarray) -> tuple[int, int]:
     mean_entropy = terms.sum(axis=-1).mean(axis=-1)  # (L, H)
     layer, head = np.unravel_index(int(np.argmin(mean_entropy)), mean_entropy.shape)
     return int(layer), int(head)
+
+
+def pooled_bars(probabilities: np.ndarray, scores: np.ndarray, bins: int) -> tuple[np.ndarray, ...]:
+    """A long row's bars pooled to ``bins`` near-equal runs of keys, for drawing.
+
+    Returns ``(starts, ends, probability maxima, score lows, score highs)``: each run's
+    largest probability (one sharply attended key stays visible among thousands), and the
+    extent of its finite scores with 0 included (a bar from low to high); a run of masked
+    keys only is 0–0. The view keeps the exact row; this is only how it is drawn.
+    """
+    count = len(probabilities)
+    bins = max(min(bins, count), 1)
+    starts = (np.arange(bins, dtype=np.int64) * count) // bins
+    ends = np.append(starts[1:], count)
+    highest = np.maximum.reduceat(np.asarray(probabilities, dtype=np.float64), starts)
+    finite = np.isfinite(scores)
+    high = np.maximum.reduceat(np.where(finite, scores, -np.inf), starts)
+    low = np.minimum.reduceat(np.where(finite, scores, np.inf), starts)
+    high = np.where(np.isfinite(high), np.maximum(high, 0.0), 0.0)
+    low = np.where(np.isfinite(low), np.minimum(low, 0.0), 0.0)
+    return starts, ends, highest, low, high

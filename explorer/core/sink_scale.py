@@ -20,6 +20,7 @@ import numpy as np
 
 from model.trace import TokenAxis
 
+from .head_matrix import DENSE_CELLS, HeadMatrix
 from .numeric import colour_levels
 from .special import hidden_keys
 
@@ -31,6 +32,9 @@ COLOUR_RANGE_TITLES = {
     "special": "without special tokens",
 }
 SINK_SHARE = 0.5
+# Query rows a long head's sink-aware colour range is judged on (a whole head of a long
+# input is never read for it).
+SINK_ROWS = 256
 
 
 def first_key_share(weights: np.ndarray, causal: bool) -> float:
@@ -81,3 +85,28 @@ def exclusion_title(excluded: tuple[int, ...], key_axis: TokenAxis, share: float
         held = f" (it holds {share:.0%} of the weight)" if share is not None and key == 0 else ""
         return f" · colour range without key {key} {token!r}{held}"
     return f" · colour range without the {len(excluded)} special tokens"
+
+
+def sampled_rows(source: HeadMatrix, values: str) -> np.ndarray:
+    """(Q, K) the whole head when it may be held, else ``SINK_ROWS`` evenly spaced rows of it
+    (the first among them, which a causal head's sink share leaves out)."""
+    queries, _keys = source.shape
+    if queries * _keys <= DENSE_CELLS:
+        return source.matrix(values)
+    rows = np.unique(np.linspace(0, queries - 1, SINK_ROWS).astype(np.int64))
+    return np.stack([source.row(int(row), values) for row in rows])
+
+
+def head_sink_scale(
+    source: HeadMatrix, colour_range: str, values: str, key_axis: TokenAxis, causal: bool, default: tuple[float, float]
+) -> tuple[tuple[int, ...], tuple[float, float], str]:
+    """(excluded keys, colour range, title suffix) of one head shown under ``colour_range``;
+    ``default`` is the range with every key."""
+    if colour_range == "all":
+        return (), default, ""
+    weights = sampled_rows(source, "weights")
+    shown = weights if values == "weights" else sampled_rows(source, values)
+    excluded = excluded_keys(colour_range, weights, key_axis, causal)
+    share = first_key_share(weights, causal) if excluded == (0,) else None
+    levels = levels_without(shown, values, excluded, default)
+    return excluded, levels, exclusion_title(excluded, key_axis, share) if levels != default else ""

@@ -13,6 +13,7 @@ rows over the keys that remain; query rows are never dropped.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,12 +22,13 @@ from model.trace import KIND_TITLES, AttentionMaps, TokenAxis, Trace
 
 from .numeric import colour_levels, sharpest_head
 from .selection import MAX_TEMPERATURE, MIN_TEMPERATURE, VALUES, Selection
-from .special import drop_keys, filtered_axis, kept_keys, mean_over_heads
+from .head_matrix import HeadMatrix
+from .special import filtered_axis, kept_keys
 from . import thumbnails
 from .mosaic import mosaic_key
 from .thumbnails import cache_key
 from .sink_scale import COLOUR_RANGES
-from .value_weighted import VALUE_WEIGHTED, ValueWeighted, has_value_norms, layer_summed
+from .value_weighted import VALUE_WEIGHTED, has_value_norms
 
 
 @dataclass
@@ -105,7 +107,7 @@ class ExplorerState:
         assert self.trace is not None
         key = ("sharpest", kind)
         if key not in self._cache:
-            self._cache[key] = sharpest_head(self.trace.attention[kind].weights)
+            self._cache[key] = sharpest_head(self.trace.attention[kind].weights)  # reads 64 rows a head
         return self._cache[key]
 
     # -- what the model and trace hold --------------------------------------------------
@@ -155,36 +157,26 @@ class ExplorerState:
         """Cache key of a derived array; filtered arrays get their own (the prepared ones are unfiltered)."""
         return cache_key(name, kind, values, self.kept_keys(kind) is not None)
 
-    def _raw(self, kind: str, values: str) -> np.ndarray:
-        assert self.trace is not None
-        maps = self.trace.attention[kind]
-        if values == VALUE_WEIGHTED:
-            return ValueWeighted(maps)  # (L, H, Q, K), computed for what is indexed
-        return maps.weights if values == "weights" else maps.scores  # (L, H, Q, K)
-
-    def layer_summed(self, kind: str, layer: int) -> np.ndarray | None:
-        """(Q, K) norm of the summed heads' value-weighted vectors (cached), or None without one."""
-        key = ("summed", kind, layer)
-        if key not in self._cache:
-            self._cache[key] = layer_summed(self.trace.attention[kind], layer)
-        return self._cache[key]
-
     # -- derived arrays ------------------------------------------------------------------
+    def head_source(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected") -> HeadMatrix:
+        """One head (or the mean over heads when the head is None) as rows and tiles (``HeadMatrix``)."""
+        assert self.trace is not None
+        kind = kind or self.selection.kind
+        maps = self.trace.attention[kind]
+        layer = self.selection.layer if layer is None else layer
+        layer = min(layer, maps.n_layers - 1)
+        head = self.selection.head if head == "selected" else head
+        head = None if head is None else min(int(head), maps.n_heads - 1)
+        return HeadMatrix(
+            maps, layer, head, self.kept_keys(kind), window_cut=maps.window(layer) is not None, causal=kind == "decoder_self"
+        )
+
     def head_matrix(self, kind: str | None = None, layer: int | None = None, head: int | None | str = "selected",
                     values: str | None = None) -> np.ndarray:
-        """(Q, K) of one head, or the mean over heads when the head is None."""
-        kind = kind or self.selection.kind
-        values = values or self.selection.values
-        raw = self._raw(kind, values)
-        layer = self.selection.layer if layer is None else layer
-        layer = min(layer, raw.shape[0] - 1)
-        head = self.selection.head if head == "selected" else head
-        keep = self.kept_keys(kind)
-        if head is None and values == VALUE_WEIGHTED and (summed := self.layer_summed(kind, layer)) is not None:
-            return drop_keys(summed, keep, values)  # the layer's view: the norm of the summed heads
-        if head is None:
-            return mean_over_heads(drop_keys(raw[layer], keep, values))
-        return drop_keys(raw[layer, min(int(head), raw.shape[1] - 1)], keep, values)
+        """(Q, K) of one head, or the mean over heads when the head is None (for value-weighted
+        attention, the norm of the summed heads where the trace keeps what it takes); refused
+        for a head too large to hold: read it through ``head_source``."""
+        return self.head_source(kind, layer, head).matrix(values or self.selection.values)
 
     def grid(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
         """(L, H, q, k) thumbnails of every head of a kind, with masked cells as nan.
@@ -195,19 +187,15 @@ class ExplorerState:
         kind, values = kind or self.selection.kind, values or self.selection.values
         key = self._view_key("grid", kind, values)
         if key not in self._cache:
-            self._cache[key] = thumbnails.layer_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
+            self._cache[key] = thumbnails.grid_thumbnails(self.trace.attention[kind], self.kept_keys(kind), values)
         return self._cache[key]
 
     def grid_means(self, kind: str | None = None, values: str | None = None) -> np.ndarray:
         """(L, q, k) thumbnails of the per-layer mean over heads (cached like ``grid``)."""
         kind, values = kind or self.selection.kind, values or self.selection.values
         key = self._view_key("means", kind, values)
-        if key not in self._cache and values == VALUE_WEIGHTED:
-            layers = range(self.trace.attention[kind].n_layers)
-            self._cache[key] = np.stack([thumbnails.display_values(thumbnails.thumbnail(
-                self.head_matrix(kind, layer, None, values))) for layer in layers])
         if key not in self._cache:
-            self._cache[key] = thumbnails.layer_mean_thumbnails(self._raw(kind, values), self.kept_keys(kind), values)
+            self._cache[key] = thumbnails.grid_mean_thumbnails(self.trace.attention[kind], self.kept_keys(kind), values)
         return self._cache[key]
 
     def prepared_mosaic(self) -> tuple | None:
@@ -229,15 +217,13 @@ class ExplorerState:
         kind = kind or self.selection.kind
         key = self._view_key("levels", kind, values)
         if key not in self._cache:
-            keep = self.kept_keys(kind)
-            raw = self._raw(kind, values)
-            # Hidden columns leave the range too, one layer at a time (no full-size copy).
-            layers = raw if keep is None else (layer[..., keep] for layer in raw)
-            if values == VALUE_WEIGHTED:  # the layers' summed heads share the range
-                n_layers = self.trace.attention[kind].n_layers
-                summed = [self.head_matrix(kind, layer, None, values) for layer in range(n_layers)]
-                layers = [*layers, *summed]
-            self._cache[key] = colour_levels(values, layers)
+            maps, keep = self.trace.attention[kind], self.kept_keys(kind)
+            blocks = thumbnails.level_blocks(maps, keep, values)
+            if values == VALUE_WEIGHTED and thumbnails.is_dense(maps):
+                # The layers' summed heads (the mean column and the head view's mean) share the range.
+                summed = (HeadMatrix(maps, layer, None, keep).rows(slice(None), values) for layer in range(maps.n_layers))
+                blocks = itertools.chain(blocks, summed)
+            self._cache[key] = colour_levels(values, blocks)
         return self._cache[key]
 
     def title(self) -> str:

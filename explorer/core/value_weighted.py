@@ -33,8 +33,8 @@ class ValueWeighted:
     """α_ij · ‖f(x_j)‖ of every layer, head, query and key, computed for what is indexed.
 
     Supports ``.shape``, ``len``, iteration over layers, and indexing by ints and slices
-    on the layer, head and query axes (anything numpy accepts on the key axis), like
-    ``AttentionMaps.weights``.
+    on the layer and head axes, ints, slices and 1-D int arrays on the query axis (anything
+    numpy accepts on the key axis), like ``AttentionMaps.weights``.
     """
 
     dtype = np.dtype(np.float32)
@@ -66,9 +66,11 @@ class ValueWeighted:
         if any(part is Ellipsis for part in index):
             raise IndexError("value-weighted attention is indexed by layer, head, query, key (no ...)")
         layer, head, query, key = (*index, *(slice(None),) * (4 - len(index)))
-        for part in (layer, head, query):
+        for part in (layer, head):
             if not isinstance(part, (int, np.integer, slice)):
-                raise IndexError("value-weighted attention takes ints or slices for layer, head and query")
+                raise IndexError("value-weighted attention takes ints or slices for layer and head")
+        if not isinstance(query, (int, np.integer, slice)) and np.ndim(query) != 1:
+            raise IndexError("value-weighted attention takes an int, a slice or a list of positions for the query")
         weights = np.asarray(self.weights[layer, head, query, key], dtype=np.float32)
         norms = np.asarray(self.norms[layer, head], dtype=np.float32)  # (..., K)
         if not isinstance(query, (int, np.integer)):

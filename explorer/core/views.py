@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from model.trace import KIND_AXES, TokenAxis
 
+from .head_matrix import HeadMatrix, is_dense
 from .numeric import entropy_bits, softmax_with_temperature, top_k
 from .selection import VALUE_TITLES, Selection, kind_title
 from .special import drop_keys, mean_over_heads
+from .thumbnails import grid_note
 from .state import ExplorerState
-from .sink_scale import excluded_keys, exclusion_title, first_key_share, levels_without
+from .sink_scale import head_sink_scale
 from .value_weighted import VALUE_WEIGHTED, summed_refusal
+from .viewport import TileRequest
 
 PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
 
@@ -111,8 +115,9 @@ class HeadView:
     head: int | None
     values: str  # which of the two matrices the heatmap shows
     title: str
-    weights: np.ndarray  # (Q, K) probabilities
-    scores: np.ndarray  # (Q, K) raw scores before the softmax; masked keys -inf
+    # The head's rows and tiles (``core.head_matrix``): a long input's matrix is never held
+    # whole; the panel and a figure ask it for the region they show.
+    source: HeadMatrix
     query_axis: TokenAxis
     key_axis: TokenAxis  # without hidden special tokens
     levels: tuple[float, float]
@@ -120,12 +125,37 @@ class HeadView:
     query: int | None  # the outlined query row
     # The layer's sliding window in tokens (None: it attends to every key it may).
     window: int | None = None
-    # (Q, K) α_ij·‖f(x_j)‖ (the mean over heads: the norm of the summed heads), when
-    # ``values`` is "value-weighted"; None otherwise.
-    value_weighted: np.ndarray | None = None
+    # (q, k) the whole head pooled (the overview's thumbnail): the zoomed view's minimap.
+    overview: np.ndarray | None = None
     # Key columns the colour range leaves out (an attention sink; ``core.sink_scale``):
     # drawn saturated and marked.
     excluded_keys: tuple[int, ...] = ()
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """(Q, K) probabilities, whole (refused for a head too large to hold: use ``tile``)."""
+        return self.source.matrix("weights")
+
+    @cached_property
+    def scores(self) -> np.ndarray:
+        """(Q, K) raw scores before the softmax, masked keys -inf (whole, as ``weights``)."""
+        return self.source.matrix("scores")
+
+    @cached_property
+    def value_weighted(self) -> np.ndarray | None:
+        """(Q, K) α_ij·‖f(x_j)‖ (the mean over heads: the norm of the summed heads) when
+        ``values`` is "value-weighted", whole as ``weights``; None otherwise."""
+        return self.source.matrix(VALUE_WEIGHTED) if self.values == VALUE_WEIGHTED else None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.source.shape
+
+    def tile(self, request: TileRequest, should_stop=None) -> np.ndarray:
+        """What the heatmap shows of ``request``'s region, pooled to its cells (see ``matrix``).
+
+        ``should_stop`` is asked between blocks of rows (``HeadMatrix.tile``)."""
+        return self.source.tile(request.rows, request.columns, request.out_shape, self.values, display=True, should_stop=should_stop)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -199,10 +229,11 @@ def grid_view(state: ExplorerState) -> GridView:
     if selection.values == VALUE_WEIGHTED and selection.show_mean_column:
         refusal = summed_refusal(state.trace.attention[selection.kind])
         values_title += f" · last column: {'norm of the summed heads' if not refusal else refusal}"
+    note = grid_note(state.trace.attention[selection.kind], state.kept_keys(), selection.values)
     return GridView(
         kind=selection.kind,
         values=selection.values,
-        title=f"{kind_title(selection.kind)} · {values_title}",
+        title=f"{kind_title(selection.kind)} · {values_title}" + (f" · {note}" if note else ""),
         thumbnails=state.grid(),
         means=state.grid_means() if selection.show_mean_column else None,
         levels=state.levels(),
@@ -227,12 +258,6 @@ def _prepared_mosaic(state: ExplorerState) -> tuple | None:
     return rgba, unit
 
 
-def _value_weighted(state: ExplorerState, kind: str, layer: int, head: int | None) -> np.ndarray | None:
-    if state.selection.values != VALUE_WEIGHTED:
-        return None
-    return state.head_matrix(kind=kind, layer=layer, head=head, values=VALUE_WEIGHTED)
-
-
 def _value_title(state: ExplorerState, kind: str) -> str:
     """' · value-weighted ‖α·f(x)‖' (and for the mean, what the layer's map is), or ''."""
     selection = state.selection
@@ -244,42 +269,37 @@ def _value_title(state: ExplorerState, kind: str) -> str:
     return " · ‖Σ_h α·f_h(x)‖, the norm of the summed heads" if not refusal else f" · {refusal}"
 
 
-def _sink_scale(state: ExplorerState, kind: str, weights: np.ndarray, shown: np.ndarray,
-                key_axis: TokenAxis) -> tuple[tuple[int, ...], tuple[float, float], str]:
-    """(excluded keys, colour range, title suffix) of a head view under the selected colour range."""
-    causal = kind == "decoder_self"
-    default = state.levels(kind=kind)
-    excluded = excluded_keys(state.selection.colour_range, weights, key_axis, causal)
-    share = first_key_share(weights, causal) if excluded == (0,) else None
-    levels = levels_without(shown, state.selection.values, excluded, default)
-    return excluded, levels, exclusion_title(excluded, key_axis, share) if levels != default else ""
-
-
 def head_view(state: ExplorerState) -> HeadView:
     selection = state.selection
     query_axis, key_axis = state.axes()
-    weights = state.head_matrix(values="weights")
-    scores = state.head_matrix(values="scores")
-    value_weighted = _value_weighted(state, selection.kind, selection.layer, selection.head)
-    shown = {"weights": weights, "scores": scores}.get(selection.values, value_weighted)
-    excluded, levels, range_title = _sink_scale(state, selection.kind, weights, shown, key_axis)
+    source = state.head_source()
+    excluded, levels, range_title = head_sink_scale(
+        source, selection.colour_range, selection.values, key_axis, selection.kind == "decoder_self", state.levels()
+    )
     return HeadView(
         kind=selection.kind,
         layer=selection.layer,
         head=selection.head,
         values=selection.values,
         title=state.title() + _value_title(state, selection.kind) + range_title,
-        weights=weights,
-        scores=scores,
+        source=source,
         query_axis=query_axis,
         key_axis=key_axis,
         levels=levels,
         colormap=selection.colormap,
         query=selection.query,
         window=state.trace.attention[selection.kind].window(selection.layer),
-        value_weighted=value_weighted,
+        overview=_head_thumbnail(state),
         excluded_keys=excluded if levels != state.levels() else (),
     )
+
+
+def _head_thumbnail(state: ExplorerState) -> np.ndarray | None:
+    """The selected head's thumbnail in the overview (the mean column's for the mean)."""
+    selection = state.selection
+    if selection.head is None:
+        return state.grid_means()[selection.layer]
+    return state.grid()[selection.layer, selection.head]
 
 
 def cross_view(state: ExplorerState) -> CrossView | None:
@@ -296,14 +316,12 @@ def cross_view(state: ExplorerState) -> CrossView | None:
         head=head,
         values=selection.values,
         title=f"layer {layer} · {'mean over heads' if head is None else f'head {head}'}",
-        weights=state.head_matrix(kind="cross", layer=layer, head=head, values="weights"),
-        scores=state.head_matrix(kind="cross", layer=layer, head=head, values="scores"),
+        source=state.head_source(kind="cross", layer=layer, head=head),
         query_axis=decoder_axis,
         key_axis=encoder_axis,
         levels=state.levels(kind="cross"),
         colormap=selection.colormap,
         query=selection.query if KIND_AXES[selection.kind][0] == "decoder" else None,
-        value_weighted=_value_weighted(state, "cross", layer, head),
     )
 
 
@@ -318,7 +336,12 @@ def distribution_view(state: ExplorerState) -> DistributionView:
     keep = state.kept_keys()
     maps = state.trace.attention[selection.kind]
     layer_scores = maps.scores[selection.layer, :, selection.query]  # (H, K)
-    layer_weights = maps.weights[selection.layer, :, selection.query]  # (H, K)
+    if is_dense(maps):
+        layer_weights = maps.weights[selection.layer, :, selection.query]  # (H, K): the stored numbers
+    else:
+        # Recomputed: the row's softmax is its weights (exp(score − lse)) to rounding, and
+        # saves a second read of the stored queries and keys.
+        layer_weights = softmax_with_temperature(layer_scores, 1.0).astype(np.float32)
     # (H, kept): softmax of the kept scores is the renormalised kept weights.
     layer_scores, layer_weights = drop_keys(layer_scores, keep, "scores"), drop_keys(layer_weights, keep)
     if selection.head is None:

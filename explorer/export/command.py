@@ -30,6 +30,23 @@ def parse_head(text: str) -> int | None | str:
         raise ValueError(f"--head must be a head number, mean or all; got {text!r}") from None
 
 
+def _region(args: argparse.Namespace, user_error: type[Exception]) -> tuple[slice, slice] | None:
+    """``--rows A-B`` and ``--keys C-D`` (inclusive) as the head figure's region; None without either."""
+    rows, keys = getattr(args, "rows", None), getattr(args, "keys", None)
+    if rows is None and keys is None:
+        return None
+    parts = []
+    for option, text in (("--rows", rows), ("--keys", keys)):
+        if text is None:
+            parts.append(slice(None))
+            continue
+        first, dash, last = text.partition("-")
+        if not (first.isdigit() and dash and last.isdigit()) or int(last) < int(first):
+            raise user_error(f"{option} takes a run of token positions such as 100-199, not {text!r}")
+        parts.append(slice(int(first), int(last) + 1))
+    return parts[0], parts[1]
+
+
 def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
     """Do the export and return the line to print; ``user_error`` is raised for bad arguments."""
     out = Path(args.out)
@@ -60,6 +77,9 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
             f"--aggregate {aggregate} needs self-attention (queries and keys on one sequence); "
             "choose --kind encoder_self or decoder_self"
         )
+    region = _region(args, user_error)
+    if region is not None and (suffix in DATA_FORMATS or aggregate is not None or comparing or head == "all" or args.kind == "cross"):
+        raise user_error("--rows and --keys pick the region of one head's figure (--kind encoder_self or decoder_self, a head or mean)")
     colormaps.colormap(args.colormap)  # an unknown name fails before the model loads
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
@@ -105,6 +125,7 @@ def run(args: argparse.Namespace, user_error: type[Exception]) -> str:
         hide_special=hide_special,
         colour_range=getattr(args, "colour_range", None) or "all",
         theme=args.theme,
+        region=region,
     )
     export_figure(request, out, scale=args.scale)
     return f"wrote {out}"

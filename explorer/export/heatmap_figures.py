@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from model.trace import KIND_AXES
+from model.trace import KIND_AXES, TokenAxis
 
 from .. import colormaps
 from .canvas import (
@@ -29,6 +29,7 @@ from .canvas import (
     line_height,
     text_width,
 )
+from ..core.viewport import TileRequest
 from .raster import to_rgb
 from ..analysis.aggregation import AGGREGATIONS
 from .request import VALUE_TITLES, FigureRequest, aggregate_matrix, figure_axes, figure_view
@@ -44,6 +45,51 @@ ALIGNMENT_GAP = 30.0
 SOURCE_TITLE = "source (encoder)"
 TARGET_TITLE = "target (decoder)"
 LINES_LEGEND = "line width = weight"
+# A head figure draws up to this many cells exactly (1,024 tokens a side); a larger
+# region is max-pooled to FIGURE_SIDE cells a side.
+FIGURE_EXACT_CELLS = 1024 * 1024
+FIGURE_SIDE = 1024
+
+
+def head_region(view, region: tuple[slice, slice] | None):
+    """``(values, query axis, key axis, note)`` of a head figure: the region (None: the whole
+    head) in exact cells up to ``FIGURE_EXACT_CELLS``, else max-pooled to ``FIGURE_SIDE``
+    cells a side with position labels; ``note`` says which rows and keys, and any pooling."""
+    queries, keys = view.shape
+    rows, columns = region or (slice(0, queries), slice(0, keys))
+    r0, r1, _ = rows.indices(queries)
+    c0, c1, _ = columns.indices(keys)
+    exact = (r1 - r0) * (c1 - c0) <= FIGURE_EXACT_CELLS
+    out_shape = (r1 - r0, c1 - c0) if exact else (min(r1 - r0, FIGURE_SIDE), min(c1 - c0, FIGURE_SIDE))
+    values = view.tile(TileRequest(slice(r0, r1), slice(c0, c1), out_shape))
+    parts = []
+    if region is not None:
+        parts.append(f"rows {r0:,}–{r1 - 1:,}, keys {c0:,}–{c1 - 1:,}")
+    if exact:
+        query_axis, key_axis = _axis_part(view.query_axis, r0, r1), _axis_part(view.key_axis, c0, c1)
+    else:
+        parts.append(f"max-pooled to {values.shape[0]:,} × {values.shape[1]:,} cells")
+        query_axis = _position_axis(r0, r1, values.shape[0])
+        key_axis = _position_axis(c0, c1, values.shape[1])
+    return values, query_axis, key_axis, " · ".join(parts)
+
+
+def _axis_part(axis: TokenAxis, start: int, stop: int) -> TokenAxis:
+    if (start, stop) == (0, len(axis)):
+        return axis
+    return TokenAxis(
+        ids=np.asarray(axis.ids)[start:stop],
+        tokens=list(axis.tokens[start:stop]),
+        special=np.asarray(axis.special)[start:stop],
+        padding=np.asarray(axis.padding)[start:stop],
+    )
+
+
+def _position_axis(start: int, stop: int, bins: int) -> TokenAxis:
+    """Labels of a pooled axis: each bin's first token position."""
+    starts = start + (np.arange(bins) * (stop - start)) // bins
+    zeros = np.zeros(bins, dtype=bool)
+    return TokenAxis(ids=starts.astype(np.int64), tokens=[str(int(p)) for p in starts], special=zeros, padding=zeros)
 
 
 @dataclass
@@ -66,20 +112,26 @@ class HeatmapPanel:
             # Every method's values lie in [0, 1], like probabilities.
             levels = request.levels or (0.0, 1.0)
             value_title = AGGREGATIONS[request.aggregate].value_title
+            note = ""
         else:
             view = figure_view(request)  # the panel's HeadView or CrossView
             query_axis, key_axis = view.query_axis, view.key_axis
-            values, levels = view.matrix, view.levels
+            levels = view.levels
             value_title = VALUE_TITLES[view.values]
+            if request.figure == "head":
+                values, query_axis, key_axis, note = head_region(view, request.region)
+            else:
+                values, note = view.matrix, ""
         cell = min(MAX_CELL, HEATMAP_SIDE / max(values.shape))
         query_side, key_side = KIND_AXES[request.kind]
+        column_title = f"key: {AXIS_NAMES[key_side]}"
         return cls(
             rgb=to_rgb(values, request.colormap, levels),
             cell=cell,
             rows=TokenAxisLabels.build(query_axis.tokens, query_axis.special, cell),
             columns=TokenAxisLabels.build(key_axis.tokens, key_axis.special, cell),
             row_title=f"query: {AXIS_NAMES[query_side]}",
-            column_title=f"key: {AXIS_NAMES[key_side]}",
+            column_title=f"{column_title} · {note}" if note else column_title,
             colour_bar=ColourBar(
                 colormaps.lookup_table(request.colormap),
                 levels,

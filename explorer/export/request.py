@@ -16,7 +16,7 @@ import numpy as np
 from model.trace import KIND_TITLES, KINDS, TokenAxis, Trace
 
 from .. import colormaps
-from ..analysis.aggregation import ACROSS_LAYERS, AGGREGATIONS, METHODS, aggregate, flow_refusal
+from ..analysis.aggregation import ACROSS_LAYERS, AGGREGATIONS, METHODS, aggregate, aggregate_refusal
 from ..core import views
 from ..core.selection import VALUES, Selection
 from ..core.special import filtered_axis, kept_keys
@@ -57,6 +57,9 @@ class FigureRequest:
             rows, as the app's "Hide special tokens" does.
         view: the view the figure draws; the app passes the one its panel shows, and
             None (the command line) makes it from the fields above (``figure_view``).
+        region: ``"head"``'s (rows, key columns) to draw, as slices of the head's matrix
+            (the zoomed view's visible region); None draws the whole head. A region of
+            more than ``FIGURE_EXACT_CELLS`` cells is max-pooled, and the figure says so.
     """
 
     trace: Trace
@@ -79,6 +82,7 @@ class FigureRequest:
     theme: str = "light"
     # The panel's HeadView, CrossView, GridView or DistributionView (not compared: it holds arrays).
     view: "views.HeadView | views.GridView | views.DistributionView | None" = field(default=None, compare=False, repr=False)
+    region: tuple[slice, slice] | None = None
 
 
 # The pages a figure can be painted on (``canvas.PAGE_COLOURS`` holds their colours).
@@ -129,8 +133,15 @@ def validate(request: FigureRequest) -> None:
                 f"{request.aggregate} needs self-attention (queries and keys on one sequence); cross-attention "
                 "has decoder queries and encoder keys — choose encoder_self or decoder_self"
             )
-        if request.aggregate == "flow" and (refusal := flow_refusal(maps.weights.shape[-1])):
+        if refusal := aggregate_refusal(request.aggregate, *maps.weights.shape[-2:]):
             raise ValueError(refusal)
+    if request.region is not None:
+        if request.figure != "head":
+            raise ValueError(f"a region is drawn by the head figure, not the {request.figure} figure")
+        for (name, part), size in zip((("query rows", request.region[0]), ("keys", request.region[1])), maps.weights.shape[2:]):
+            start, stop, step = part.indices(size)
+            if step != 1 or stop <= start or part.start is not None and not 0 <= part.start < size:
+                raise ValueError(f"the region's {name} must be a run of positions within 0–{size - 1}")
     if request.levels is not None:
         low, high = request.levels
         if not (np.isfinite(low) and np.isfinite(high) and low < high):

@@ -29,7 +29,7 @@ from ..analysis.aggregation import (
     aggregate,
     aggregated_kind,
     cross_rollout_note,
-    flow_refusal,
+    aggregate_refusal,
     hide_in_aggregate,
 )
 from ..analysis.layer_chain import LayerChain
@@ -124,14 +124,14 @@ class AggregationMode(AnalysisMode):
             notes.append(aggregation.hidden_note)
         heading = f"{_kind_title(kind)} · {aggregation.title(layer)}"
         self.detail.setText("\n".join(notes))
+        refusal = aggregate_refusal(method, *trace.attention[kind].weights.shape[-2:])
+        if refusal is not None:
+            # A chain still running for the method before is no longer wanted.
+            self.chain = None
+            self.settle("layer")
+            self._show_nothing(f"{heading} · not computed", [refusal, *notes])
+            return
         if aggregation.across_layers:
-            refusal = flow_refusal(trace.attention[kind].weights.shape[-1]) if method == "flow" else None
-            if refusal is not None:
-                # A chain still running for the method before is no longer wanted.
-                self.chain = None
-                self.settle("layer")
-                self._show_nothing(f"{heading} · not computed", [refusal, *notes])
-                return
             computed = self._layer_map(trace, kind, method, layer)
             if computed is None:
                 done = len(self.chain.results) if self.chain is not None else 0

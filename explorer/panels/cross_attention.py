@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPaintEvent, Q
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ..core.labels import alignment_priorities, labels_by_priority
+from ..core.viewport import Viewport
 from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
 from .theme import plot_theme
@@ -146,6 +147,11 @@ class AlignmentView(QWidget):
         painter.end()
 
 
+# Cross-attention of more cells than this (1,024²) is drawn pooled, without lines.
+POOLED_CELLS = 1024 * 1024
+POOLED_SIDE = 512
+
+
 class CrossAttentionPanel(QWidget):
     """Title, heatmap (decoder rows × encoder columns) and the alignment drawing."""
 
@@ -170,9 +176,23 @@ class CrossAttentionPanel(QWidget):
         self.shown: CrossView | None = None
 
     def show(self, view: CrossView) -> None:
-        """The heatmap shows the view's probabilities or scores; the lines its probabilities."""
+        """The heatmap shows the view's probabilities or scores; the lines its probabilities.
+
+        Beyond ``POOLED_CELLS`` the heatmap is the whole head max-pooled (labelled by token
+        position) and no lines are drawn; the title says so.
+        """
         self.shown = view
         decoder, encoder = view.query_axis, view.key_axis
+        queries, keys = view.shape
+        if queries * keys > POOLED_CELLS:
+            request = Viewport.whole(queries, keys).request(POOLED_SIDE, POOLED_SIDE, exact_cells=0)
+            tile = view.tile(request)
+            self.title.setText(f"{view.title} · max-pooled to {tile.shape[0]:,} × {tile.shape[1]:,}: too long for every cell and line")
+            rows = [str(queries * i // tile.shape[0]) for i in range(tile.shape[0])]
+            columns = [str(keys * i // tile.shape[1]) for i in range(tile.shape[1])]
+            self.heatmap.show_matrix(tile, rows, columns, view.levels, view.colormap, None)
+            self.alignment.set_alignment([], [], np.zeros((0, 0), dtype=np.float32), None, np.zeros(0, bool), np.zeros(0, bool))
+            return
         self.title.setText(view.title)
         self.heatmap.show_matrix(
             view.matrix, decoder.tokens, encoder.tokens, view.levels, view.colormap, view.query, decoder.special, encoder.special

@@ -17,6 +17,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from .theme import plot_theme
+from ..core.numeric import pooled_bars
 from ..core.selection import MAX_TEMPERATURE, MIN_TEMPERATURE
 from ..core.views import DistributionView
 from .heatmap import (
@@ -31,6 +32,11 @@ from .heatmap import (
 BAR_COLOUR = "#3b6fb6"
 SPECIAL_BAR_COLOUR = "#9aa7b8"
 SCORE_COLOUR = "#d08c2e"
+# Rows of more keys than this get one-pixel outlines on their bars.
+THIN_BARS = 1000
+# Rows of more keys than this are drawn as BAR_BINS runs of keys (``core.numeric.pooled_bars``).
+POOLED_BARS = 4096
+BAR_BINS = 1024
 MODEL_MARK_COLOUR = "#e8261c"
 MASKED_COLOUR = "#9a9a9a"
 MAX_MASKED_MARKS = 128
@@ -121,6 +127,7 @@ class DistributionPanel(QWidget):
         self._labels: list[str] = []
         self.shown: DistributionView | None = None
         self._brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(SPECIAL_BAR_COLOUR)}
+        self._thin_pens = tuple(pg.mkPen(colour, width=1, cosmetic=True) for colour in (BAR_COLOUR, SCORE_COLOUR))
         self._bar_special: tuple[bool, ...] | None = None
         self._bar_brushes: list = []
         self._bar_heights = np.zeros(0)
@@ -144,17 +151,18 @@ class DistributionPanel(QWidget):
         count = len(distribution.keys)
         positions = np.arange(count, dtype=float) + 0.5
         special = tuple(bool(flag) for flag in distribution.special)
-        if special != self._bar_special or not np.array_equal(distribution.probabilities, self._bar_heights):
-            # setOpts throws the bars' picture away; unchanged bars keep theirs.
-            if special != self._bar_special:
-                self._bar_brushes = [self._brushes[flag] for flag in special]
-                self._bar_special = special
-            self._bar_heights = np.array(distribution.probabilities, copy=True)
-            self.probability_bars.setOpts(x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes)
-        scores = np.where(np.isfinite(distribution.scores), distribution.scores, 0.0)  # masked keys: no bar
-        if not np.array_equal(scores, self._score_heights):
-            self._score_heights = scores
-            self.score_bars.setOpts(x=positions, height=scores, width=0.8)
+        if count > POOLED_BARS:
+            # Thousands of sub-pixel bars are drawn as runs of keys: each run's largest
+            # probability and the extent of its scores (the view and its export stay exact).
+            starts, ends, highest, low, high = pooled_bars(distribution.probabilities, distribution.scores, BAR_BINS)
+            centres, widths = (starts + ends) / 2.0, (ends - starts) * 0.9
+            self._bar_special, self._bar_heights, self._score_heights = None, np.zeros(0), np.zeros(0)
+            self.probability_bars.setOpts(
+                x=centres, height=highest, width=widths, brushes=[self._brushes[False]] * len(centres), pen=None
+            )
+            self.score_bars.setOpts(x=centres, y0=low, height=high - low, width=widths, pen=None)
+        else:
+            self._show_bars(distribution, positions, special, count)
         masked = ~np.isfinite(distribution.scores)
         # Marks help on short rows; on long ones they would only paint a grey band.
         shown = masked if count <= MAX_MASKED_MARKS else np.zeros_like(masked)
@@ -179,12 +187,40 @@ class DistributionPanel(QWidget):
             + ("   ·   red marks: the model's softmax (T = 1)" if abs(temperature - 1.0) > 1e-9 else "")
         )
 
+    def _show_bars(self, distribution: DistributionView, positions: np.ndarray, special: tuple, count: int) -> None:
+        """One bar per key; unchanged bars keep their picture (setOpts throws it away)."""
+        if special != self._bar_special or not np.array_equal(distribution.probabilities, self._bar_heights):
+            if special != self._bar_special:
+                self._bar_brushes = [self._brushes[flag] for flag in special]
+                self._bar_special = special
+            self._bar_heights = np.array(distribution.probabilities, copy=True)
+            # A row of thousands of keys has bars narrower than a pixel: an outline of one
+            # screen pixel keeps each one visible.
+            thin = count > THIN_BARS
+            self.probability_bars.setOpts(
+                x=positions, height=self._bar_heights, width=0.8, brushes=self._bar_brushes,
+                pen=self._thin_pens[0] if thin else None,
+            )
+        scores = np.where(np.isfinite(distribution.scores), distribution.scores, 0.0)  # masked keys: no bar
+        if not np.array_equal(scores, self._score_heights):
+            self._score_heights = scores
+            self.score_bars.setOpts(
+                x=positions, y0=None, height=scores, width=0.8, pen=self._thin_pens[1] if count > THIN_BARS else None
+            )
+
     def _update_ticks(self, *_: object) -> None:
         width = self.score_plot.getViewBox().width()
         if not self._labels or width <= 0:
             return
         metrics = QFontMetricsF(self.score_plot.getAxis("bottom").style.get("tickFont") or QFont())
-        ticks, rotated, longest = key_ticks(self._labels, width / len(self._labels), metrics)
+        count = len(self._labels)
+        if count > POOLED_BARS:
+            # One upright label per line height, without measuring thousands of labels.
+            step = max(math.ceil(count * metrics.height() / width), 1)
+            ticks = [(index + 0.5, self._labels[index]) for index in range(0, count, step)]
+            rotated, longest = True, max(metrics.horizontalAdvance(label) for _, label in ticks)
+        else:
+            ticks, rotated, longest = key_ticks(self._labels, width / count, metrics)
         special = {label for label, is_special in zip(self._labels, self.shown.special) if is_special} if self.shown else set()
         self.score_plot.getAxis("bottom").set_token_ticks(ticks, special, rotated, longest)
         self.probability_plot.getAxis("bottom").setTicks([ticks])

@@ -8,6 +8,7 @@ axis ticks. Items are created once and updated with ``setImage``.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import pyqtgraph as pg
@@ -28,8 +29,11 @@ LABEL_WIDTH = 10  # characters a tick label may take before it is elided
 AXIS_FONT_POINTS = 8
 
 
+@lru_cache(maxsize=1 << 16)
 def token_label(token: str) -> str:
-    """How a token reads on an axis: visible whitespace marks, elided to LABEL_WIDTH characters."""
+    """How a token reads on an axis: visible whitespace marks, elided to LABEL_WIDTH characters.
+
+    Cached: an 8,192-token input labels the same few thousand strings on every keystroke."""
     return elide(display_token(token), LABEL_WIDTH)
 
 

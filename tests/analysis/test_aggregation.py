@@ -182,3 +182,15 @@ def test_each_method_names_itself_in_one_record() -> None:
     assert mean_words.title(2) == "mean over heads (layer 2)"
     assert rollout_words.label == "Attention rollout (layers 0–L)" and mean_words.label == "Mean over heads (layer L)"
     assert set(aggregation.AGGREGATIONS) == set(aggregation.METHODS)
+
+
+def test_each_dense_aggregate_stops_at_its_cap_with_a_sentence(monkeypatch) -> None:
+    assert aggregation.aggregate_refusal("rollout", 2048, 2048) is None
+    refusal = aggregation.aggregate_refusal("rollout", 4096, 4096)
+    assert "limited to 2,048 tokens" in refusal and "4,096" in refusal
+    refusal = aggregation.aggregate_refusal("mean", 8192, 8192)
+    assert "head view shows the mean over heads" in refusal
+    assert aggregation.aggregate_refusal("max", 64, 64) is None
+    monkeypatch.setattr(aggregation, "AGGREGATE_CELL_LIMIT", 4)
+    with pytest.raises(ValueError, match="the mean over heads"):
+        aggregation.aggregate(np.full((1, 2, 3, 3), 1 / 3, dtype=np.float32), "mean", 0)

@@ -206,3 +206,79 @@ def test_the_table_step_by_step_equals_the_whole_table(make_trace, monkeypatch: 
         assert table[kind].counted_queries == whole.counted_queries
         for name in STATISTICS:
             np.testing.assert_allclose(table[kind].values[name], whole.values[name], atol=1e-7, equal_nan=True)
+
+
+def _whole_matrix_statistics(weights, query_padding, hidden, separator, self_attention, ids=None):
+    """The statistics of (H, Q, K) weights from the whole matrices at once, for reference."""
+    weights = np.asarray(weights, dtype=np.float64)
+    counted = (weights.sum(axis=-1) > 0) & ~query_padding  # (H, Q)
+
+    def mean(values, rows=counted):
+        return np.where(rows, values, 0).sum(-1) / rows.sum(-1)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(weights > 0, weights * np.log2(weights), 0.0).sum(-1)
+    found = {
+        "entropy_bits": mean(entropy),
+        "special_share": mean(weights @ hidden),
+        "separator_share": mean(weights @ separator),
+        "max_weight": mean(weights.max(-1)),
+    }
+    if self_attention:
+        q, k = weights.shape[-2:]
+        distance = np.abs(np.arange(q)[:, None] - np.arange(k)[None, :])
+        found["mean_distance"] = mean((weights * distance).sum(-1))
+        found["diagonal_share"] = mean(np.diagonal(weights, 0, -2, -1))
+        found["previous_share"] = mean(np.diagonal(weights, -1, -2, -1), counted[:, 1:])
+    n_queries = weights.shape[-2]
+    later = (np.arange(n_queries) >= 1) if self_attention else np.ones(n_queries, dtype=bool)
+    found["sink_share"] = mean(weights[..., 0], counted & later)
+    if self_attention and ids is not None:
+        # Straight from the definitions, one (query, key) pair at a time.
+        duplicate = np.zeros(weights.shape[:-1])
+        induction = np.zeros(weights.shape[:-1])
+        has_duplicate = np.zeros(n_queries, dtype=bool)
+        has_induction = np.zeros(n_queries, dtype=bool)
+        for query in range(n_queries):
+            for key in range(query):
+                if ids[key] == ids[query]:
+                    duplicate[..., query] += weights[..., query, key]
+                    has_duplicate[query] = True
+                if key >= 1 and ids[key - 1] == ids[query]:
+                    induction[..., query] += weights[..., query, key]
+                    has_induction[query] = True
+        found["duplicate_share"] = mean(duplicate, counted & has_duplicate) if has_duplicate.any() else np.full(3, np.nan)
+        found["induction_share"] = mean(induction, counted & has_induction) if has_induction.any() else np.full(3, np.nan)
+    return found
+
+
+def test_statistics_from_row_blocks_of_recomputed_weights_equal_the_whole_matrix(make_trace, monkeypatch) -> None:
+    from recomputed import recomputed_trace
+
+    rng = np.random.default_rng(11)
+    trace = make_trace(
+        encoder_self=_random_rows(rng, (2, 3, 9, 9)),
+        decoder_self=np.tril(_random_rows(rng, (2, 3, 7, 7))),
+        cross=_random_rows(rng, (2, 3, 7, 9)),
+        encoder_special={0, 8},
+        decoder_special={0},
+        encoder_padding={5},
+    )
+    monkeypatch.setattr(head_stats, "ROW_BLOCK_CELLS", 2 * 3 * 9)  # blocks of two rows
+    lazy = recomputed_trace(trace)
+    for kind in trace.kinds:
+        masks = head_stats._masks(trace, kind)
+        blockwise = trace_head_statistics(lazy, kind)
+        steps = [step_statistics(lazy, kind, layer, slice(1, 3)) for layer in range(2)]
+        for layer in range(2):
+            expected = _whole_matrix_statistics(
+                trace.attention[kind].weights[layer], masks["query_padding"], masks["key_hidden"].astype(float),
+                masks["key_separator"].astype(float), masks["self_attention"], trace.axes(kind)[0].ids,
+            )
+            for name in STATISTICS:
+                want = expected.get(name, np.full(3, np.nan))
+                np.testing.assert_allclose(blockwise.values[name][layer], want, atol=1e-6, equal_nan=True)
+                np.testing.assert_allclose(steps[layer][name], want[1:3], atol=1e-6, equal_nan=True)
+        # Two rows of a layer's heads at a time, never a whole head.
+        layers, heads, queries, keys = trace.attention[kind].weights.shape
+        assert lazy.attention[kind].weights.largest <= 2 * heads * keys < queries * keys * heads

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.analysis.head_stats import PRESETS, layer_statistics, match_pairs, trace_head_statistics
+from explorer.analysis.head_stats import PRESETS, layer_statistics, trace_head_statistics
+from explorer.analysis.token_matches import match_pairs
 from model import AttentionModel
 from model.induction import probe_ids, trace_probe
 from tiny_models import task_tokenizer, tiny_config, tiny_network

@@ -196,3 +196,15 @@ def test_float16_traces_are_shown_as_float32_without_changing_values(traces):
     finite = trace.attention["decoder_self"].scores[np.isfinite(trace.attention["decoder_self"].scores)]
     assert low == pytest.approx(finite.min(), abs=1e-2) and high == pytest.approx(finite.max(), abs=1e-2)
     np.testing.assert_allclose(distribution_view(state).probabilities.sum(), 1.0, atol=1e-6)
+
+
+def test_pooled_bars_keep_each_runs_strongest_key_and_its_score_extent():
+    from explorer.core.numeric import pooled_bars
+
+    probabilities = np.zeros(10)
+    probabilities[7] = 0.9
+    scores = np.array([1.0, -2.0, 3.0, 0.5, -np.inf, -np.inf, -1.0, 4.0, 0.2, -0.3])
+    starts, ends, highest, low, high = pooled_bars(probabilities, scores, 5)
+    assert starts.tolist() == [0, 2, 4, 6, 8] and ends.tolist() == [2, 4, 6, 8, 10]
+    assert highest.tolist() == [0.0, 0.0, 0.0, 0.9, 0.0]
+    assert low.tolist() == [-2.0, 0.0, 0.0, -1.0, -0.3] and high.tolist() == [1.0, 3.0, 0.0, 4.0, 0.2]

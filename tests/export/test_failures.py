@@ -45,8 +45,8 @@ def test_disk_full_midway_through_a_csv_keeps_the_previous_file(trace, previous,
     path = previous("trace.csv")
     real_rows = data.csv_rows
 
-    def rows_then_full_disk(trace_to_write):
-        blocks = real_rows(trace_to_write)
+    def rows_then_full_disk(trace_to_write, *selection):
+        blocks = real_rows(trace_to_write, *selection)
         yield next(blocks)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -105,7 +105,7 @@ class IncrementalTracer:
         """Where the decoder's forward over ``new`` starts: after the common prefix with ``old``."""
         if old is None or past is None:
             return 0
-        start = min(common_prefix(list(old), new), len(new) - 1)
+        start = max(0, min(common_prefix(list(old), new), len(new) - 1))  # at least one token runs
         decoder = self.config.stack_config("decoder")
         if start and not rotary_is_stable(decoder, decoder.n_decoder_layers, len(old), len(new)):
             return 0

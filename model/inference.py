@@ -411,7 +411,7 @@ def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind:
         # ceil(n / cells) for n ≥ cells (an axis that fits keeps one cell per token).
         Q, K = stack.weights.shape[-2:]
         q, k = stack.overview.shape[-2:]
-        steps = (-(-Q // max(q, 1)), -(-K // max(k, 1)))  # an input without tokens pools to nothing
+        steps = (-(-Q // q) if q else 1, -(-K // k) if k else 1)  # an empty input: one token a cell
     return AttentionMaps(
         weights=stack.weights[0].cpu().numpy(),  # (L, H, Q, K)
         scores=stack.scores[0].cpu().numpy(),  # (L, H, Q, K)

@@ -46,7 +46,8 @@ class RowChunks:
 
     def extended(self, suffix: Tensor) -> "RowChunks":
         """These tokens followed by ``suffix``'s."""
-        chunks = (*self.chunks, suffix) if suffix.shape[self.dim] else self.chunks
+        # An empty suffix is kept only as the first chunk (it still says heads and width).
+        chunks = (*self.chunks, suffix) if suffix.shape[self.dim] or not self.chunks else self.chunks
         if len(chunks) > MAX_CHUNKS:
             chunks = (chunks[0], torch.cat(chunks[1:], dim=self.dim))
         return RowChunks(chunks, self.dim)

@@ -289,3 +289,20 @@ def test_the_overview_says_how_many_rows_and_keys_each_cell_covers(storage):
         rule = pool_steps if storage == "dense" else power_of_two_steps
         assert maps.overview_steps == rule(Q, K, 3)
         assert maps.overview.shape[-2:] == (-(-Q // maps.overview_steps[0]), -(-K // maps.overview_steps[1]))
+
+
+@pytest.mark.parametrize("architecture", ["encoder", "decoder"])
+def test_an_input_without_tokens_gives_an_empty_recomputed_trace(architecture):
+    model = tiny_model(architecture)
+    model.trace("owl", storage="recomputed", reuse=True)
+    empty = tiny_model(architecture).tokenizer.encode("", add_special_tokens=False)
+    assert empty.ids == []
+    run = model.incremental
+    trace_maps = recomputed_maps(
+        StackRunner(model.network, model.network.encoder if architecture == "encoder" else model.network.decoder,
+                    architecture, causal=architecture == "decoder", side=4).run(torch.zeros((1, 0), dtype=torch.long)).self_attention,
+        attention_structure(model.config, "encoder_self" if architecture == "encoder" else "decoder_self"),
+    )
+    assert trace_maps.shape[2:] == (0, 0) and np.asarray(trace_maps.weights).shape == trace_maps.shape
+    if architecture == "decoder":  # encoders keep no state; a decoder's is left alone by an unrelated run
+        assert run.previous is not None

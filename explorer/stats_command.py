@@ -28,22 +28,12 @@ def _progress(done: int, total: int, stream) -> None:
 
 
 def _read_corpus(location: str, user_error) -> list[str]:
-    from .analysis.corpus_stats import MAX_CORPUS_BYTES, corpus_lines
+    from .analysis.corpus_stats import read_corpus
 
-    path = Path(location)
-    if not path.is_file():
-        raise user_error(f"--corpus {location}: no such file")
-    size = path.stat().st_size
-    if size > MAX_CORPUS_BYTES:
-        raise user_error(f"--corpus {location} holds {size:,} bytes; a corpus may hold up to {MAX_CORPUS_BYTES:,}")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise user_error(f"--corpus {location} is not UTF-8 text (byte {error.start:,} is not valid)") from None
-    lines = corpus_lines(text)
-    if not lines:
-        raise user_error(f"--corpus {location} has no non-empty line: one input per line")
-    return lines
+        return read_corpus(location)
+    except ValueError as error:
+        raise user_error(f"--corpus: {error}") from None
 
 
 def corpus_table(model, lines: list[str], kinds, batch_size: int, keep_inputs: bool, progress=None):

@@ -23,25 +23,27 @@ class TextFileError(ValueError):
     """A text file that cannot be used; the message is one sentence naming it."""
 
 
-def read_text_file(location: str | Path, stdin: BinaryIO | None = None) -> str:
-    """The UTF-8 text of a file, or of standard input when ``location`` is ``-``.
+def read_text_file(location: str | Path, stdin: BinaryIO | None = None, max_bytes: int | None = None) -> str:
+    """The UTF-8 text of a file, or of standard input when ``location`` is ``-``, of at most
+    ``max_bytes`` (None: ``MAX_TEXT_BYTES``).
 
     Raises:
         TextFileError: the file is missing, unreadable, too large or not UTF-8.
     """
+    max_bytes = MAX_TEXT_BYTES if max_bytes is None else max_bytes
     if str(location) == STDIN:
         name = "standard input"
-        data = _read_capped(stdin if stdin is not None else sys.stdin.buffer, name)
+        data = _read_capped(stdin if stdin is not None else sys.stdin.buffer, name, max_bytes)
     else:
         path = Path(location).expanduser()
         name = str(path)
         try:
             if path.is_dir():
                 raise TextFileError(f"{name} is a folder, not a text file")
-            if path.stat().st_size > MAX_TEXT_BYTES:
-                raise TextFileError(_too_large(name))
+            if path.stat().st_size > max_bytes:
+                raise TextFileError(_too_large(name, max_bytes))
             with path.open("rb") as handle:  # a pipe or device reports size 0: cap the read too
-                data = _read_capped(handle, name)
+                data = _read_capped(handle, name, max_bytes)
         except OSError as error:
             raise TextFileError(f"cannot read {name}: {error.strerror or error}") from None
     try:
@@ -53,12 +55,12 @@ def read_text_file(location: str | Path, stdin: BinaryIO | None = None) -> str:
         ) from None
 
 
-def _read_capped(handle: BinaryIO, name: str) -> bytes:
-    data = handle.read(MAX_TEXT_BYTES + 1)
-    if len(data) > MAX_TEXT_BYTES:
-        raise TextFileError(_too_large(name))
+def _read_capped(handle: BinaryIO, name: str, max_bytes: int) -> bytes:
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TextFileError(_too_large(name, max_bytes))
     return data
 
 
-def _too_large(name: str) -> str:
-    return f"{name} is larger than {MAX_TEXT_BYTES // (1024 * 1024)} MiB, the most a text may be"
+def _too_large(name: str, max_bytes: int) -> str:
+    return f"{name} is larger than {max_bytes // (1024 * 1024)} MiB, the most a text may be"

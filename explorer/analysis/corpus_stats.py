@@ -20,6 +20,8 @@ import numpy as np
 
 from model.trace import Trace
 
+from ..text_files import TextFileError, read_text_file
+
 from .head_stats import CSV_COLUMNS, STATISTICS, HeadStats, trace_head_statistics
 
 CORPUS_COLUMNS = ("kind", "layer", "head", "kv_head", "inputs",
@@ -32,6 +34,18 @@ MAX_CORPUS_BYTES = 256 * 2**20
 def corpus_lines(text: str) -> list[str]:
     """The inputs of a corpus file's text: one per line, surrounding spaces kept, empty lines skipped."""
     return [line for line in text.splitlines() if line.strip()]
+
+
+def read_corpus(location: str) -> list[str]:
+    """The non-empty lines of a UTF-8 file (``-``: standard input), one input each.
+
+    Raises ``TextFileError`` (a ``ValueError``) with one sentence: missing, unreadable,
+    too large, not UTF-8, or without a non-empty line.
+    """
+    lines = corpus_lines(read_text_file(location, max_bytes=MAX_CORPUS_BYTES))
+    if not lines:
+        raise TextFileError(f"{location} has no non-empty line: one input per line")
+    return lines
 
 
 @dataclass

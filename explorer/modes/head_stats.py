@@ -45,7 +45,7 @@ from ..analysis.head_stats import (
     table_from_steps,
     table_steps,
 )
-from ..analysis.corpus_stats import MAX_CORPUS_BYTES, CorpusAccumulator, corpus_lines, input_table, trace_tokens
+from ..analysis.corpus_stats import CorpusAccumulator, input_table, read_corpus, trace_tokens
 from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
 from .base import AnalysisMode
@@ -78,26 +78,6 @@ def corpus_batch(model, lines: list[str]) -> list[tuple[dict[str, HeadStats], in
     from model.batch import trace_batch
 
     return [(input_table(trace), trace_tokens(trace)) for trace in trace_batch(model, lines)]
-
-
-def read_corpus(path: str) -> list[str]:
-    """The non-empty lines of a UTF-8 file; ``ValueError`` with one sentence otherwise."""
-    from pathlib import Path
-
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > MAX_CORPUS_BYTES:
-            raise ValueError(f"{file.name} holds {size:,} bytes; a corpus may hold up to {MAX_CORPUS_BYTES:,}")
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise ValueError(f"cannot read {file.name}: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{file.name} is not UTF-8 text (byte {error.start:,} is not valid)") from None
-    lines = corpus_lines(text)
-    if not lines:
-        raise ValueError(f"{file.name} has no non-empty line: one input per line")
-    return lines
 
 
 class HeadStatsMode(AnalysisMode):

@@ -75,7 +75,7 @@ def test_corpus_lines_skip_empty_lines() -> None:
     [
         ([], "give exactly one of --text"),
         (["--text", "owl", "--induction-probe"], "got --text and --induction-probe"),
-        (["--corpus", "missing.txt"], "no such file"),
+        (["--corpus", "missing.txt"], "--corpus: cannot read missing.txt: No such file"),
         (["--text", "owl", "--csv", "x.csv"], "--csv writes each input's table of a --corpus"),
     ],
 )

@@ -90,4 +90,5 @@ def test_a_file_that_is_not_text_is_refused_in_one_sentence(mode, tmp_path: Path
     errors = []
     mode.host.show_error = lambda title, text: errors.append(text)
     mode.start_corpus(str(corpus))
-    assert errors == ["binary.txt is not UTF-8 text (byte 0 is not valid)"] and mode.corpus is None
+    assert errors == [f"{corpus} is not UTF-8 text (byte 0xff at offset 0); save it as UTF-8 and try again"]
+    assert mode.corpus is None

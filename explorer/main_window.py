@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -37,6 +37,7 @@ from .panels.head_detail import HeadDetail
 from .panels.heatmap import DisabledNotice, plain_label
 from .panels.input_panel import InputPanel
 from .panels.overview_grid import OverviewGrid
+from .panels.theme import plot_theme, restyle
 from .jobs import ModelInfo, TraceResult
 from .modes import MODES
 from .selection_bar import SelectionBar
@@ -92,6 +93,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         # Panels not repainted since the state changed because their dock was not showing.
         self.stale_panels: set[str] = set()
         self._dock_shown: dict[str, bool] = {}  # from visibilityChanged
+        self._theme = plot_theme()  # the plots' colours, light or dark after the desktop
 
         self.input_panel = InputPanel()
         self.grid = OverviewGrid()
@@ -424,6 +426,14 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             # Dock sizes only stick once the window has its real size.
             self._sized = True
             self._apply_default_sizes()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            theme = plot_theme()
+            if theme is not self._theme:  # the desktop switched between light and dark
+                self._theme = theme
+                restyle(self, theme)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         for name in sorted(self.collapsed_panels):

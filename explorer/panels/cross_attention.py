@@ -18,7 +18,7 @@ from ..core.labels import alignment_priorities, labels_by_priority
 from ..core.viewport import Viewport
 from ..core.views import CrossView
 from .heatmap import SELECTION_COLOUR, plain_label, token_label
-from .theme import plot_theme
+from .theme import PlotTheme, plot_theme
 from .token_heatmap import TokenHeatmap
 
 LINE_COLOUR = QColor("#2f5d9e")
@@ -36,10 +36,7 @@ class AlignmentView(QWidget):
         super().__init__(parent)
         self.setMinimumWidth(180)
         self.setAutoFillBackground(True)
-        self.theme = plot_theme()
-        palette = self.palette()
-        palette.setColor(self.backgroundRole(), QColor(self.theme.background))
-        self.setPalette(palette)
+        self.set_theme(plot_theme())
         self.source: list[str] = []
         self.target: list[str] = []
         self.source_special: np.ndarray = np.zeros(0, dtype=bool)
@@ -49,6 +46,14 @@ class AlignmentView(QWidget):
         self.drawn_labels: dict[bool, list[int]] = {False: [], True: []}  # target side? -> indices labelled
         self.updates = 0  # how often the drawing was asked to repaint; a regression test reads it
 
+
+    def set_theme(self, theme: PlotTheme) -> None:
+        """Paint on ``theme``'s background with its text colours (``theme.restyle``)."""
+        self.theme = theme
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor(theme.background))
+        self.setPalette(palette)
+        self.update()
     def set_alignment(
         self,
         source: list[str],

@@ -2,14 +2,19 @@
 
 Panels read ``plot_theme()`` when they are built: on a dark desktop the plot backgrounds,
 axes and text follow the dark palette so a heatmap does not glare out of a dark window.
-Exported figures keep their own light page (``explorer/export``).
+When the desktop switches between light and dark while the app runs, the window hands the
+new theme to ``restyle``, which recolours every plot already built. Exported figures keep
+their own light page (``explorer/export``) unless asked for a dark one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,29 @@ def plot_theme() -> PlotTheme:
     if app is None:
         return LIGHT
     return DARK if palette_is_dark(QGuiApplication.palette()) else LIGHT
+
+
+def restyle(root: QWidget, theme: PlotTheme) -> None:
+    """Give every plot and self-painted panel under ``root`` the colours of ``theme``.
+
+    Plots: background, axes, their titles, and text items. Widgets that paint themselves
+    (token chips, the alignment drawing) take the theme through their ``set_theme``.
+    Colours a panel chose itself (the selection's red, the colour maps) stay as they are.
+    """
+    for view in root.findChildren(pg.GraphicsView):
+        view.setBackground(theme.background)
+        for item in view.scene().items():
+            if isinstance(item, pg.AxisItem):
+                if item.pen().style() != Qt.PenStyle.NoPen:  # an axis drawn as labels only keeps no line
+                    item.setPen(pg.mkPen(theme.foreground))
+                item.setTextPen(pg.mkPen(theme.foreground))
+                if item.label.isVisible():  # setLabel would show a hidden one
+                    item.setLabel(item.labelText, units=item.labelUnits, color=theme.foreground)
+            elif isinstance(item, pg.LabelItem) and item.text:
+                item.setText(item.text, color=theme.foreground)
+            elif isinstance(item, pg.TextItem):
+                item.setColor(theme.foreground)
+    for widget in root.findChildren(QWidget):
+        set_theme = getattr(widget, "set_theme", None)
+        if callable(set_theme):
+            set_theme(theme)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QScrollArea, QSizePolicy, QWidget
 
 from ..token_labels import display_token
 from .heatmap import SELECTION_COLOUR
-from .theme import plot_theme
+from .theme import PlotTheme, plot_theme
 
 PAD_X, PAD_Y, SPACING, MARGIN = 4.0, 1.0, 4.0, 4.0
 
@@ -53,6 +53,11 @@ class ChipCanvas(QWidget):
         self._height = 0
         self.relayouts = 0  # how often the chips were laid out; a regression test reads it
 
+
+    def set_theme(self, theme: PlotTheme) -> None:
+        """Draw the chips in ``theme``'s colours (``theme.restyle``)."""
+        self.theme = theme
+        self.update()
     def set_rows(self, rows: tuple[ChipRow, ...], selected: tuple[str, int] | None) -> None:
         if rows != self.rows:
             self.rows = rows

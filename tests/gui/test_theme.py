@@ -40,3 +40,27 @@ def test_a_dark_desktop_gets_dark_plots_axes_and_labels(qtbot, dark_palette) -> 
     axis = heatmap.plot.getAxis("bottom")
     assert axis.pen().color() == QColor(DARK.foreground) and axis.textPen().color() == QColor(DARK.foreground)
     assert alignment.theme is DARK
+
+
+def test_switching_the_desktop_to_dark_recolours_the_running_window(qtbot, drive, window) -> None:
+    """A desktop that turns dark while the app runs: plots, axes, chips and the alignment follow."""
+    drive.load(window, None)  # the bundled model: every panel has a trace
+    if plot_theme() is not LIGHT:
+        pytest.skip("this test session runs on a dark palette")
+    grid_view = window.grid.view
+    axis = window.distribution.probability_plot.getAxis("left")
+    assert grid_view.backgroundBrush().color() == QColor(LIGHT.background)
+    before = QApplication.palette()
+    palette = QPalette(before)
+    palette.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor("#e0e0e0"))
+    try:
+        QApplication.setPalette(palette)
+        qtbot.waitUntil(lambda: grid_view.backgroundBrush().color() == QColor(DARK.background))
+        assert window.head_detail.heatmap.view.backgroundBrush().color() == QColor(DARK.background)
+        assert axis.pen().color() == QColor(DARK.foreground) and axis.textPen().color() == QColor(DARK.foreground)
+        assert window.input_panel.tokens.canvas.theme is DARK and window.cross.alignment.theme is DARK
+        assert window.cross.alignment.palette().color(window.cross.alignment.backgroundRole()) == QColor(DARK.background)
+    finally:
+        QApplication.setPalette(before)
+    qtbot.waitUntil(lambda: grid_view.backgroundBrush().color() == QColor(LIGHT.background))

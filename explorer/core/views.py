@@ -32,7 +32,7 @@ from .special import drop_keys, mean_over_heads
 from .thumbnails import grid_note
 from .state import ExplorerState
 from .sink_scale import head_sink_scale
-from .value_weighted import VALUE_WEIGHTED, summed_refusal
+from .value_weighted import VALUE_WEIGHTED, has_value_norms, summed_refusal
 from .viewport import TileRequest
 
 PANEL_NAMES = ("grid", "head", "distribution", "cross", "target", "pair")
@@ -130,6 +130,8 @@ class HeadView:
     # Key columns the colour range leaves out (an attention sink; ``core.sink_scale``):
     # drawn saturated and marked.
     excluded_keys: tuple[int, ...] = ()
+    # Why value-weighted attention cannot be shown for this trace ('' when it can).
+    value_weighted_refusal: str = ""
 
     @cached_property
     def weights(self) -> np.ndarray:
@@ -291,7 +293,19 @@ def head_view(state: ExplorerState) -> HeadView:
         window=state.trace.attention[selection.kind].window(selection.layer),
         overview=_head_thumbnail(state),
         excluded_keys=excluded if levels != state.levels() else (),
+        value_weighted_refusal=_value_weighted_refusal(state.trace.attention[selection.kind]),
     )
+
+
+def _value_weighted_refusal(maps) -> str:
+    if has_value_norms(maps):
+        return ""
+    if not is_dense(maps):
+        return (
+            "Value-weighted attention needs each key's value-vector norms, which a trace recomputed on "
+            "demand (a long input) does not keep"
+        )
+    return "This trace holds no value-vector norms (it was saved without them)"
 
 
 def _head_thumbnail(state: ExplorerState) -> np.ndarray | None:

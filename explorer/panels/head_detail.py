@@ -84,10 +84,11 @@ class HeadDetail(QWidget):
         self.probabilities_button.setToolTip("y = softmax(x): what the model mixes values with")
         self.scores_button.setToolTip("x_i = α(q, k_i): the scaled dot products before the softmax")
         self.value_button = QRadioButton("Value-weighted")
-        self.value_button.setToolTip(
+        self._value_tip = (
             "α_ij·‖f(x_j)‖ with f(x) = (x W_V + b_V) W_O^h: how far key j moves the head's output "
             "(Kobayashi et al. 2020); for the mean, the norm of the summed heads"
         )
+        self.value_button.setToolTip(self._value_tip)
         self.probabilities_button.setChecked(True)
         self._buttons = QButtonGroup(self)
         self._value_buttons = {"weights": self.probabilities_button, "scores": self.scores_button,
@@ -148,6 +149,8 @@ class HeadDetail(QWidget):
         self.shown = view
         self.title.setText(view.title)
         self.title.setToolTip(view.title)
+        self.value_button.setEnabled(not view.value_weighted_refusal)
+        self.value_button.setToolTip(view.value_weighted_refusal or self._value_tip)
         button = self._value_buttons.get(view.values, self.probabilities_button)
         if not button.isChecked():
             self._buttons.blockSignals(True)

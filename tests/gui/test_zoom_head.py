@@ -153,3 +153,14 @@ def test_hovering_a_recomputed_head_reads_the_cell_the_pointer_rests_on(drive, q
     weight = dense.attention["encoder_self"].weights[1, 1, 4, 6]
     qtbot.waitUntil(lambda: f"p = {weight:.4f}" in detail.readout.text(), timeout=5000)
     assert "query 4" in detail.readout.text()
+
+
+def test_value_weighted_attention_says_why_a_recomputed_trace_cannot_show_it(drive, qtbot, window, checkpoints):
+    detail = _load(drive, window, checkpoints)
+    assert detail.value_button.isEnabled()  # a dense trace keeps the value-vector norms
+    model = window.controller._worker._model  # the worker is idle between requests
+    recomputed = model.trace(window.input_panel.source.toPlainText(), storage="recomputed")
+    window.state.set_trace(recomputed)
+    window.paint()
+    assert not detail.value_button.isEnabled()
+    assert "recomputed on demand" in detail.value_button.toolTip()

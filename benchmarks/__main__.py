@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_JSON, help=f"JSON results (default {DEFAULT_JSON.name})")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md from this run")
     parser.add_argument(
-        "--only", nargs="+", choices=("forward", "memory", "window", "xserver", "cold", "export", "long"), help="run only these parts"
+        "--only", nargs="+", choices=("forward", "memory", "window", "xserver", "cold", "export", "long", "zoom"), help="run only these parts"
     )
     parser.add_argument("--render", type=Path, metavar="JSON", help="only re-render the table (and RESULTS.md) from a results file")
     args = parser.parse_args(argv)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             _write_markdown(results)
         return 0
-    parts = set(args.only or ("forward", "memory", "window", "xserver", "cold", "export", "long"))
+    parts = set(args.only or ("forward", "memory", "window", "xserver", "cold", "export", "long", "zoom"))
 
     started = time.time()
     mode = "quick" if args.quick else ("full" if args.full else "default")
@@ -227,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         results["memory"] = run_memory(args.quick)
     if "long" in parts:
         results["long"] = run_long(args.quick)
+    if "zoom" in parts:
+        log("zoom and pan frames of the head view …")
+        tokens = "512" if args.quick else "8192"
+        results["zoom"] = run_child("benchmarks.zoom_child", ["--tokens", tokens, "--frames", "20" if args.quick else "60"], 900)
     if "window" in parts:
         results["window"] = run_windows(args.quick, args.full)
     if "xserver" in parts:

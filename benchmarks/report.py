@@ -12,6 +12,8 @@ PAINT_OVERHEAD_MS = 12.0
 STALL_MS = 16.0
 EXPORT_PNG_MS = 250.0
 EXPORT_SVG_MS = 1000.0
+# One zoom or pan frame of the head view at 8,192 tokens (issue 15).
+ZOOM_FRAME_MS = 50.0
 REFERENCE_RATIO = 1.0
 TRACE_OVERHEAD_RATIO = 1.15
 MEMORY_RATIO = 0.6
@@ -120,6 +122,17 @@ def targets(results: dict) -> list[dict]:
                 measured <= limit,
             )
     long_report.targets(results, add)
+    zoom = results.get("zoom")
+    if zoom:
+        if "error" in zoom:
+            add("zoom/pan frame of the head view", zoom["error"], False)
+        else:
+            add(
+                f"one zoom/pan frame of the head view @ {zoom['tokens']:,} tokens ≤ {ZOOM_FRAME_MS:.0f} ms",
+                f"p95 {_f(zoom['p95_ms'])} ms (max {_f(zoom['max_ms'])} ms)",
+                zoom["p95_ms"] <= ZOOM_FRAME_MS,
+                f"{zoom['frames']} frames from the whole matrix to 40 cells across and pans; GUI thread, recomputed trace",
+            )
     return found
 
 
@@ -236,6 +249,11 @@ def _sections(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             long_report.HEADER,
             long_report.rows(results),
         ))
+    zoom = results.get("zoom")
+    if zoom and "error" not in zoom:
+        rows = [[f"{zoom['tokens']:,}", str(zoom["frames"]), _f(zoom["p50_ms"]), _f(zoom["p95_ms"]), _f(zoom["max_ms"])]]
+        header = ["tokens", "frames", "p50 ms", "p95 ms", "max ms"]
+        sections.append(("Zoom and pan frames of the head view (small Llama-style model, recomputed trace, GUI thread)", header, rows))
     cold = results.get("cold_start")
     if cold:
         if "error" in cold:

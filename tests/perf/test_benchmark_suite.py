@@ -53,6 +53,8 @@ def test_quick_run_measures_every_part(tmp_path):
     long_rows = results["long"]  # a recomputed trace, typing and an edit in the middle, at 512 tokens
     assert long_rows and all("error" not in row for row in long_rows), long_rows
     assert all(ran < row["tokens"] for row in long_rows for ran in row["typing_ran_tokens"])
+    zoom = results["zoom"]  # frames of the real head detail over a recomputed trace
+    assert "error" not in zoom and zoom["frames"] == 20 and zoom["tokens"] == 512 and zoom["made_here"] >= 1, zoom
     assert results["targets"] and all(target["holds"] in (True, False) for target in results["targets"])
     text = report.markdown(results)
     assert "## Machine" in text and "Keystroke-to-paint" in text and "bundled model" in text

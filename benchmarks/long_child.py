@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 
 from .common import emit, median, percentile, text_of_tokens, tokenizer_file

@@ -66,4 +66,4 @@ def targets(results: dict, add) -> None:
         if key == ("gpt2", 2048):
             holds = r["middle_over_full"] <= MIDDLE_OVER_FULL
             add(f"{label}: edit in the middle ≤ 0.6 × a full forward", f"{r['middle_over_full']:.2f} ×", holds,
-                "" if holds else f"the second half reruns: half the projections, three quarters of the attention")
+                "" if holds else "the second half reruns: half the projections, three quarters of the attention")

@@ -53,7 +53,6 @@ def corpus_table(model, lines: list[str], kinds, batch_size: int, keep_inputs: b
 
 def presets_text(table: dict) -> str:
     """Each preset's definition and threshold, then the heads it finds with their scores."""
-    from model.trace import KIND_TITLES
 
     from .analysis.head_stats import PRESETS, preset_note
 

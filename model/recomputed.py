@@ -19,7 +19,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from .recipe import ScoreRecipe
 from .rowchunks import RowChunks

@@ -19,7 +19,6 @@ naming the file. Numpy only: no torch is imported.
 from __future__ import annotations
 
 import os
-import re
 import zipfile
 from pathlib import Path
 

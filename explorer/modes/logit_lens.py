@@ -137,7 +137,7 @@ class LogitLensMode(AnalysisMode):
         return token_label(self.labels.get(int(token_id), str(token_id)))
 
     def _draw(self) -> None:
-        lens, trace = self.lens, self.lens_trace
+        lens = self.lens
         probabilities = lens.top_probabilities[:, :, 0]  # (rows, P)
         rows, columns = probabilities.shape
         self.image.setImage(probabilities.astype(np.float32), autoLevels=False, levels=(0.0, 1.0))

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model.trace import TokenAxis
 
 from ..core.views import PanelAvailability, TokensView
 from ..jobs import InputTexts

@@ -34,17 +34,21 @@ def test_format_as_chat_wraps_the_source_and_greys_the_template(drive, qtbot, wi
 
 
 def test_the_next_token_line_shows_what_the_model_predicts_after_the_query(drive, qtbot, window, checkpoints, chat_folder) -> None:
+    from explorer.core.views import next_token_text
     from explorer.next_token import next_token_top
+    from explorer.token_labels import display_token
     from model import load_checkpoint
 
     drive.load(window, chat_folder, text="the quick brown fox", target=None)
     window.select(kind="decoder_self", query=2)
     line = window.distribution.next_token
     expected = next_token_top(load_checkpoint(chat_folder), window.painted.trace, 2)
-    qtbot.waitUntil(lambda: line.isVisibleTo(window.distribution) and repr(expected[0][0])[1:-1] in line.text(), timeout=drive.timeout)
     token = window.painted.trace.decoder.tokens[2]
-    assert line.text().startswith("next after ") and f"{expected[0][1]:.1%}" in line.text()
-    assert len(line.text().split(" · ")) == 5 and token.strip("Ġ") in line.text()
+    # The line shows tokens as every panel does (a leading "Ġ" as a visible space).
+    qtbot.waitUntil(lambda: line.text() == next_token_text(token, expected), timeout=drive.timeout)
+    assert line.isVisibleTo(window.distribution)
+    assert line.text().startswith(f"next after {display_token(token)!r}: {display_token(expected[0][0])!r} {expected[0][1]:.1%}")
+    assert len(line.text().split(" · ")) == 5
     # An encoder–decoder's encoder queries have no next token.
     drive.load(window, checkpoints["encoder-decoder"])
     window.select(kind="encoder_self", query=1)

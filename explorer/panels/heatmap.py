@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QTransform
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from ..colormaps import colormap
 from ..token_labels import display_token, elide
@@ -342,3 +342,26 @@ class DisabledNotice(QStackedWidget):
     @property
     def available(self) -> bool:
         return self.currentIndex() == 0
+
+
+def build_heatmap(owner: QWidget, on_click) -> None:
+    """Give ``owner`` the parts every token × token heatmap has: ``view`` (in ``owner``'s
+    layout), ``plot`` with token axes titled query and key, ``image`` (``on_click(row,
+    column)``), ``colour_bar`` and ``row_outline``, the query row's frame."""
+    owner.view = pg.GraphicsLayoutWidget()
+    owner.view.setBackground(plot_theme().background)
+    owner.plot = owner.view.addPlot(row=0, col=0, axisItems=token_axes())
+    style_plot(owner.plot)
+    owner.plot.setLabel("left", "query", color=plot_theme().foreground)
+    owner.plot.setLabel("bottom", "key", color=plot_theme().foreground)
+    owner.image = ClickableImage(on_click=on_click)
+    owner.plot.addItem(owner.image)
+    owner.colour_bar = pg.ColorBarItem(interactive=False, width=14, colorMap=lookup("viridis"))
+    owner.colour_bar.setImageItem(owner.image, insert_in=owner.plot)
+    owner.row_outline = QGraphicsRectItem()
+    owner.row_outline.setPen(outline_pen(2.0))
+    owner.row_outline.setZValue(10)
+    owner.plot.addItem(owner.row_outline)
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(owner.view)

@@ -7,22 +7,11 @@ matrices with it.
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Signal
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
-from .theme import plot_theme
 from ..core.numeric import display_values
-from .heatmap import (
-    ClickableImage,
-    ColourBarSync,
-    label_token_axes,
-    lookup,
-    outline_pen,
-    style_plot,
-    token_axes,
-    token_label,
-)
+from .heatmap import ColourBarSync, build_heatmap, label_token_axes, token_label
 
 
 class TokenHeatmap(QWidget):
@@ -36,23 +25,7 @@ class TokenHeatmap(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(plot_theme().background)
-        self.plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=token_axes())
-        style_plot(self.plot)
-        self.plot.setLabel("left", "query", color=plot_theme().foreground)
-        self.plot.setLabel("bottom", "key", color=plot_theme().foreground)
-        self.image = ClickableImage(on_click=lambda row, _column: self.row_clicked.emit(row))
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(interactive=False, width=14, colorMap=lookup("viridis"))
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot)
-        self.row_outline = QGraphicsRectItem()
-        self.row_outline.setPen(outline_pen(2.0))
-        self.row_outline.setZValue(10)
-        self.plot.addItem(self.row_outline)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        build_heatmap(self, on_click=lambda row, _column: self.row_clicked.emit(row))
         self._query_labels: list[str] = []
         self._key_labels: list[str] = []
         self.matrix: np.ndarray | None = None

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..colormaps import lookup_table
 from ..core.mosaic import colour_indices, colour_table
@@ -26,13 +26,9 @@ from ..core.numeric import display_values
 from ..core.viewport import MIN_CELLS, TileRequest, Viewport, position_ticks
 from .heatmap import (
     AXIS_FONT_POINTS,
-    ClickableImage,
     ColourBarSync,
+    build_heatmap,
     SELECTION_COLOUR,
-    lookup,
-    outline_pen,
-    style_plot,
-    token_axes,
     token_label,
 )
 from .theme import plot_theme
@@ -134,28 +130,12 @@ class ZoomHeatmap(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground(plot_theme().background)
-        self.plot: pg.PlotItem = self.view.addPlot(row=0, col=0, axisItems=token_axes())
-        style_plot(self.plot)
+        build_heatmap(self, on_click=self._on_tile_clicked)
         self.plot.setMouseEnabled(x=True, y=True)  # wheel zooms around the cursor, drag pans
-        self.plot.setLabel("left", "query", color=plot_theme().foreground)
-        self.plot.setLabel("bottom", "key", color=plot_theme().foreground)
         self.box: pg.ViewBox = self.plot.getViewBox()
-        self.image = ClickableImage(on_click=self._on_tile_clicked)
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(interactive=False, width=14, colorMap=lookup("viridis"))
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot)
-        self.row_outline = QGraphicsRectItem()
-        self.row_outline.setPen(outline_pen(2.0))
-        self.row_outline.setZValue(10)
-        self.plot.addItem(self.row_outline)
         self.minimap = Minimap(self.view)
         self.minimap.hide()
         self.minimap.centre_requested.connect(lambda row, column: self.set_viewport(self.viewport.centred_on(row, column)))
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
         self._bar = ColourBarSync(self.colour_bar)
         self.shape: tuple[int, int] = (0, 0)
         self.viewport = Viewport.whole(0, 0)

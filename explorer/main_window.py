@@ -36,6 +36,7 @@ from .panels.distribution import DistributionPanel
 from .panels.head_detail import HeadDetail
 from .panels.heatmap import DisabledNotice, plain_label
 from .panels.input_panel import InputPanel
+from .panels.readout import Readout
 from .panels.overview_grid import OverviewGrid
 from .panels.theme import plot_theme, restyle
 from .jobs import ModelInfo, TraceResult
@@ -201,8 +202,9 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         bar = self.statusBar()
         self.model_label = plain_label("no model")
         self.device_label = plain_label()
-        self.tokens_label = plain_label()
-        self.timings_label = plain_label()
+        # Read-outs that change on every key: room for large numbers, so they never re-lay out the window.
+        self.tokens_label = Readout(width_of="88,888 source · 88,888 generated tokens")
+        self.timings_label = Readout(width_of="tokenise 8888.8 ms · forward 88888.8 ms · paint 8888.8 ms")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(120)

@@ -67,7 +67,8 @@ class SelectionBar(QToolBar):
             for kind in kinds:
                 self.kind.addItem(labels.get(kind, kind), kind)
         self.kind.setCurrentIndex(max(self.kind.findData(selection.kind), 0))
-        self.layer.setRange(0, max(n_layers - 1, 0))
+        if self.layer.maximum() != max(n_layers - 1, 0):  # a new range re-lays out the whole window
+            self.layer.setRange(0, max(n_layers - 1, 0))
         self.layer.setValue(selection.layer)
         if self.head.count() != n_heads + 1:
             self.head.clear()

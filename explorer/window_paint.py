@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from .core import views
 from .core.head_matrix import TileSuperseded
 from .core.views import panel_availability
+from .panels.heatmap import settle_plots
 from .jobs import TraceResult
 
 NEXT_TOKEN_TOPIC = "next_token"
@@ -158,6 +159,7 @@ class PaintLoop:
         view = views.current(self.state, name)
         if view is not None:  # a model without cross-attention has no cross view
             self.panels[name].show(view)
+            settle_plots(self.panels[name])
         if name == "distribution":
             self._request_next_token()
 

@@ -16,6 +16,10 @@ TOP_K = 3
 # inputs are max-pooled so a 2,048-token grid costs what a 96-token one does.
 THUMBNAIL_SIDE = 96
 SHARPNESS_ROWS = 64
+# Where a probability axis ends: the first of these at or above the largest bar.
+PROBABILITY_AXIS_ENDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
+# A score axis is cut in about this many round steps (1, 2, 2.5 or 5 × 10ⁿ each).
+SCORE_AXIS_STEPS = 5
 
 
 def softmax_with_temperature(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -139,3 +143,28 @@ def pooled_bars(probabilities: np.ndarray, scores: np.ndarray, bins: int) -> tup
     high = np.where(np.isfinite(high), np.maximum(high, 0.0), 0.0)
     low = np.where(np.isfinite(low), np.minimum(low, 0.0), 0.0)
     return starts, ends, highest, low, high
+
+
+def probability_axis_end(largest: float) -> float:
+    """The end of a probability axis that holds ``largest``: one of ``PROBABILITY_AXIS_ENDS``.
+
+    Round ends keep the axis still while typing moves the bars a little; the panel and
+    its exported figure end the axis at the same value.
+    """
+    return next((end for end in PROBABILITY_AXIS_ENDS if end >= largest - 1e-12), PROBABILITY_AXIS_ENDS[-1])
+
+
+def score_axis_range(low: float, high: float) -> tuple[float, float]:
+    """Round ends around the scores' extent [low, high], zero included.
+
+    Both ends are multiples of a round step (1, 2, 2.5 or 5 × 10ⁿ, about a fifth of the
+    extent), so scores that move within a step leave the axis, and its drawing, as it was.
+    """
+    low, high = min(low, 0.0), max(high, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)) or high == low:  # no finite score, or all zero
+        return -1.0, 1.0
+    rough = (high - low) / SCORE_AXIS_STEPS
+    magnitude = 10.0 ** math.floor(math.log10(rough))
+    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= rough)
+    # round() drops the float noise of n × step (0.6000000000000001).
+    return round(math.floor(low / step) * step, 12) + 0.0, round(math.ceil(high / step) * step, 12) + 0.0

@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
 from .. import colormaps
+from ..core.numeric import probability_axis_end
 from ..token_labels import display_token
 from .canvas import (
     AXIS_TITLE_FONT,
@@ -33,7 +34,6 @@ TOP_COUNT = 3
 MODEL_MARK = QColor(214, 39, 40)
 # The probability axis ends at the first of these at or above the largest bar, so a flat
 # distribution over hundreds of keys is still visible.
-AXIS_ENDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
 
 
 def distribution_figure(request: FigureRequest) -> Figure:
@@ -55,7 +55,7 @@ def distribution_figure(request: FigureRequest) -> Figure:
     probability_width = max(probability_width, text_width(header_font, "p") + COLUMN_GAP)
     retempered = abs(row.temperature - 1.0) > 1e-9
     largest = max(row.probabilities.max(initial=0.0), row.model_probabilities.max(initial=0.0) if retempered else 0.0)
-    axis_end = next(end for end in AXIS_ENDS if end >= largest - 1e-12)
+    axis_end = probability_axis_end(largest)
     header_height = line_height(header_font) + 4
     bars_left = labels.extent
     bars_top = header_height + max(0.0, line_height(label_font) - pitch) / 2

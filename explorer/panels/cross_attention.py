@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 from ..core.labels import alignment_priorities, labels_by_priority
 from ..core.viewport import Viewport
 from ..core.views import CrossView
-from .heatmap import SELECTION_COLOUR, plain_label, token_label
+from .heatmap import SELECTION_COLOUR, token_label
+from .readout import Readout
 from .theme import PlotTheme, plot_theme
 from .token_heatmap import TokenHeatmap
 
@@ -162,7 +163,7 @@ class CrossAttentionPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = plain_label()
+        self.title = Readout()
         self.title.setStyleSheet("font-weight:600;")
         self.heatmap = TokenHeatmap()
         self.heatmap.plot.setLabel("left", "target (decoder)")

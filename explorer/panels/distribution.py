@@ -16,13 +16,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from .readout import Readout
 from .theme import plot_theme
-from ..core.numeric import pooled_bars
+from ..core.numeric import pooled_bars, probability_axis_end, score_axis_range
 from ..core.selection import MAX_TEMPERATURE, MIN_TEMPERATURE
 from ..core.views import DistributionView
 from .heatmap import (
     TokenAxisItem,
-    plain_label,
     stable_axes,
     style_plot,
     key_ticks,
@@ -41,6 +41,7 @@ MODEL_MARK_COLOUR = "#e8261c"
 MASKED_COLOUR = "#9a9a9a"
 MAX_MASKED_MARKS = 128
 SLIDER_STEPS = 1000
+HEADROOM = 0.04  # of an axis' extent, beyond its round ends, so no bar touches the frame
 
 
 def slider_to_temperature(position: int) -> float:
@@ -61,7 +62,7 @@ class DistributionPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = plain_label()
+        self.title = Readout()
         self.title.setStyleSheet("font-weight:600;")
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(MIN_TEMPERATURE, MAX_TEMPERATURE)
@@ -108,10 +109,8 @@ class DistributionPanel(QWidget):
         self.score_plot.addItem(self.masked_marks)
         self.score_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999999")))
 
-        self.summary = plain_label()
-        self.summary.setWordWrap(True)
-        self.next_token = plain_label()  # what a decoder predicts after the query token
-        self.next_token.setWordWrap(True)
+        self.summary = Readout(lines=2, wrap=True)
+        self.next_token = Readout(lines=2, wrap=True)  # what a decoder predicts after the query token
         self.next_token.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
@@ -172,11 +171,12 @@ class DistributionPanel(QWidget):
         else:
             self.model_marks.setData(x=[], y=[])
         top = max(float(np.max(distribution.probabilities, initial=0.0)), float(np.max(distribution.model_probabilities, initial=0.0)))
-        self.probability_plot.setRange(xRange=(0, max(count, 1)), yRange=(0, max(top * 1.08, 0.05)), padding=0.0)
+        # Round axis ends: typing moves the bars, rarely the axes, whose drawing is kept.
+        probability_end = probability_axis_end(top) * (1 + HEADROOM)
+        self.probability_plot.setRange(xRange=(0, max(count, 1)), yRange=(0, probability_end), padding=0.0)
         finite = distribution.scores[np.isfinite(distribution.scores)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        low, high = min(low, 0.0), max(high, 0.0)
-        self.score_plot.setYRange(low - 0.05 * (high - low + 1e-9), high + 0.05 * (high - low + 1e-9), padding=0.0)
+        low, high = score_axis_range(*((float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)))
+        self.score_plot.setYRange(low - HEADROOM * (high - low), high + HEADROOM * (high - low), padding=0.0)
         self._labels = [token_label(key) for key in distribution.keys]
         self._update_ticks()
         top_text = ", ".join(f"{token_label(distribution.keys[index])!r} {value:.3f}" for index, value in distribution.top)

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QRadioButton,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,7 +36,8 @@ from ..core.sink_scale import COLOUR_RANGE_TITLES
 from ..core.value_weighted import VALUE_WEIGHTED
 from ..core.viewport import GO_TO_CELLS, TileRequest, Viewport, find_token
 from ..core.views import HeadView
-from .heatmap import plain_label, token_label
+from .heatmap import token_label
+from .readout import Readout
 from .zoom_heatmap import ZoomHeatmap
 
 # A tile of at most this many recomputed cells (region rows × columns, times the heads
@@ -64,10 +64,9 @@ class HeadDetail(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = plain_label()
-        self.title.setStyleSheet("font-weight:600;")
         # A long title gives way to the controls beside it (its tooltip keeps it whole).
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title = Readout()
+        self.title.setStyleSheet("font-weight:600;")
         self.go_to = QLineEdit()
         self.go_to.setPlaceholderText("go to token…")
         self.go_to.setToolTip("Type a token position or a word and press Enter; Enter again finds the next one")
@@ -116,7 +115,8 @@ class HeadDetail(QWidget):
         header.addWidget(self.go_to)
         header.addWidget(self.whole_button)
         self.heatmap = ZoomHeatmap()
-        self.readout = plain_label("Hover a cell to read it; the wheel zooms, a drag pans.")
+        self.readout = Readout()
+        self.readout.setText("Hover a cell to read it; the wheel zooms, a drag pans.")
         self.readout.setStyleSheet("font-family: monospace;")  # the palette's text colour: light or dark
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
@@ -147,10 +147,11 @@ class HeadDetail(QWidget):
     def show(self, view: HeadView) -> None:
         """Show one head's view: the matrix its values switch picks, with token labels."""
         self.shown = view
-        self.title.setText(view.title)
-        self.title.setToolTip(view.title)
+        self.title.setText(view.title)  # a title cut off shows whole in its tooltip
         self.value_button.setEnabled(not view.value_weighted_refusal)
-        self.value_button.setToolTip(view.value_weighted_refusal or self._value_tip)
+        tip = view.value_weighted_refusal or self._value_tip
+        if self.value_button.toolTip() != tip:  # each new tooltip restyles the button
+            self.value_button.setToolTip(tip)
         button = self._value_buttons.get(view.values, self.probabilities_button)
         if not button.isChecked():
             self._buttons.blockSignals(True)

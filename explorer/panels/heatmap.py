@@ -57,6 +57,18 @@ def thinned_ticks(
     return ticks
 
 
+def settle_plots(panel: QWidget) -> None:
+    """Apply the view ranges a panel's update just set, before its plots are drawn.
+
+    pyqtgraph applies a new view range lazily, while the view paints: the transform
+    change then moves items' bounding rects (scatter marks, lines) and retitles axes,
+    which asks for a second paint of the same plot right after the first. Applied here,
+    those changes join the update already pending, and each plot is drawn once.
+    """
+    for view in panel.findChildren(pg.GraphicsView):
+        view.scene().prepareForPaint()
+
+
 def style_plot(plot: pg.PlotItem) -> None:
     """A fixed, inert plot: no mouse panning/zooming, no autoscale button, no context menu."""
     plot.invertY(True)

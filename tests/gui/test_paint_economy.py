@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
 from gui.call_counts import calls, calls_by_first_argument
 
 from explorer.colormaps import lookup_table
@@ -245,3 +247,41 @@ def test_the_worker_colours_the_overview_so_the_gui_thread_only_blits_it(drive, 
     # A colour map the worker did not use is coloured here, once.
     window.select(colormap="magma" if window.state.selection.colormap != "magma" else "viridis")
     assert grid.gui_thread_colourings == colourings + 1
+
+
+class _PaintEvents(QObject):
+    """Counts the paint events each watched widget receives."""
+
+    def __init__(self, widgets: dict[str, QWidget]) -> None:
+        super().__init__()
+        self.names = {id(widget): name for name, widget in widgets.items()}
+        self.counts: Counter = Counter()
+        for widget in widgets.values():
+            widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.counts[self.names[id(watched)]] += 1
+        return False
+
+
+def test_each_plot_is_drawn_once_for_a_new_trace(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    plots = {
+        "grid": window.grid.view.viewport(),
+        "head": window.head_detail.heatmap.view.viewport(),
+        "distribution": window.distribution.view.viewport(),
+        "cross": window.cross.heatmap.view.viewport(),
+    }
+    assert all(widget.isVisible() for widget in plots.values())
+    def drawn() -> None:
+        for _ in range(5):  # whatever the paints asked for is drawn by now
+            QApplication.processEvents()
+
+    for text in ("date: 6 may 2020", "date: 16 june 1999"):  # new tokens, scores and ranges
+        drawn()
+        watched = _PaintEvents(plots)
+        window.input_panel.source.setPlainText(text)
+        drive.wait_for_text(window, text)
+        drawn()
+        assert watched.counts == Counter(plots.keys()), (text, watched.counts)

@@ -40,3 +40,19 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, torch.cuda.OutOfMemoryError):
         return True
     return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def read_on_one_thread() -> None:
+    """Let torch ops called from this thread (the GUI thread) use one intra-op thread.
+
+    The GUI thread reads recomputed attention in small blocks (a row, a tile, a cell) while
+    the worker's forward keeps the other cores busy; with more intra-op threads each of its
+    ops waits at a barrier for a busy core: one row of a 1,024-token head took 54 ms that
+    way against 1 ms alone. torch keeps the count per calling thread, so the worker's own
+    (``model.inference.default_threads``) is left as it is. Called once a model is loaded,
+    when torch is in already.
+    """
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import dialogs
 from .core.views import panel_availability
-from .devices import available_devices, normalise_device
+from .devices import available_devices, normalise_device, read_on_one_thread
 from .jobs import InputTexts, ModelInfo
 from .text_files import TextFileError, read_text_file
 
@@ -106,6 +106,7 @@ class ModelActions:
         self.statusBar().showMessage(f"Loading {what}…")
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
+        read_on_one_thread()  # the GUI thread's reads of the model's traces
         self.progress.setVisible(self.controller.loading)
         self.model = info
         if self._loading_location and not info.from_run:

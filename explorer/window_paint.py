@@ -9,7 +9,8 @@ GUI thread's longest stall is one panel's conversion and drawing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from PySide6.QtCore import Qt
 
@@ -39,6 +40,10 @@ class StagedPaint:
     result: TraceResult
     panels: list[str]  # still to paint, in order
     paint_ms: float  # GUI-thread time spent on it so far
+    # What the painted panels ask of the worker (a head tile, the next-token line), handed
+    # to it once every panel is painted: running beside the painting, its Python would take
+    # turns at the GIL with the GUI thread's reads and drawing and slow both.
+    worker_jobs: list[Callable[[], None]] = field(default_factory=list)
 
 
 class PaintLoop:
@@ -83,6 +88,18 @@ class PaintLoop:
             return
         self._staged = None
         self._finish_trace(staged.result, staged.paint_ms)
+        self._start_worker_jobs(staged)
+
+    def _start_worker_jobs(self, staged: StagedPaint) -> None:
+        for job in staged.worker_jobs:
+            job()
+
+    def _for_worker(self, job: Callable[[], None]) -> None:
+        """Hand ``job`` to the worker now, or once the trace being painted is painted."""
+        if self._staged is not None:
+            self._staged.worker_jobs.append(job)
+        else:
+            job()
 
     def _finish_trace(self, result: TraceResult, paint_ms: float) -> None:
         """Every showing panel shows ``result``: record it and say so."""
@@ -128,6 +145,7 @@ class PaintLoop:
         if staged is not None:
             # A trace still being painted panel by panel is now shown everywhere.
             self._finish_trace(staged.result, staged.paint_ms)
+            self._start_worker_jobs(staged)
 
     def _plan_paint(self) -> list[str]:
         """Update the selection bar; the panels to paint now (the others are marked stale)."""
@@ -178,7 +196,7 @@ class PaintLoop:
 
             return trace, position, next_token_top(loaded_model, trace, position)
 
-        self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute)
+        self._for_worker(lambda: self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute))
 
     def _request_head_tile(self, view, request) -> None:
         """Make a costly tile of the head view on the worker (the newest request wins)."""
@@ -194,7 +212,7 @@ class PaintLoop:
             except TileSuperseded:
                 return None  # a newer request or keystroke replaced it: the worker is free again
 
-        self.controller.request_analysis(HEAD_TILE_TOPIC, compute)
+        self._for_worker(lambda: self.controller.request_analysis(HEAD_TILE_TOPIC, compute))
 
     def _on_head_tile(self, value: object, failed: bool) -> None:
         """The worker's tile of the head view (None: a newer request replaced it)."""

@@ -118,8 +118,9 @@ class HeadMatrix:
         return is_dense(self.maps)
 
     # -- rows --------------------------------------------------------------------------
-    def rows(self, rows: slice, values: str = "weights", columns: slice = slice(None)) -> np.ndarray:
-        """``(r, c)`` float32 exact values of query rows ``rows`` and (filtered) key columns ``columns``.
+    def rows(self, rows: slice | np.ndarray, values: str = "weights", columns: slice = slice(None)) -> np.ndarray:
+        """``(r, c)`` float32 exact values of query rows ``rows`` (a slice or increasing
+        positions) and (filtered) key columns ``columns``.
 
         Recomputed maps are asked only for these rows (and, without a filter, these columns);
         with the special-token filter whole rows are read, since each is renormalised.

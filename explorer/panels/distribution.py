@@ -212,7 +212,8 @@ class DistributionPanel(QWidget):
         width = self.score_plot.getViewBox().width()
         if not self._labels or width <= 0:
             return
-        metrics = QFontMetricsF(self.score_plot.getAxis("bottom").style.get("tickFont") or QFont())
+        font = self.score_plot.getAxis("bottom").style.get("tickFont") or QFont()
+        metrics = QFontMetricsF(font)
         count = len(self._labels)
         if count > POOLED_BARS:
             # One upright label per line height, without measuring thousands of labels.
@@ -220,7 +221,7 @@ class DistributionPanel(QWidget):
             ticks = [(index + 0.5, self._labels[index]) for index in range(0, count, step)]
             rotated, longest = True, max(metrics.horizontalAdvance(label) for _, label in ticks)
         else:
-            ticks, rotated, longest = key_ticks(self._labels, width / count, metrics)
+            ticks, rotated, longest = key_ticks(self._labels, width / count, font)
         special = {label for label, is_special in zip(self._labels, self.shown.special) if is_special} if self.shown else set()
         self.score_plot.getAxis("bottom").set_token_ticks(ticks, special, rotated, longest)
         self.probability_plot.getAxis("bottom").setTicks([ticks])

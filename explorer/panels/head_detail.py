@@ -41,10 +41,11 @@ from .readout import Readout
 from .zoom_heatmap import ZoomHeatmap
 
 # A tile of at most this many recomputed cells (region rows × columns, times the heads
-# for the mean) is made on the GUI thread: 1,000 × 1,000 cells of d_head 64 took 25 ms
-# at 8,192 tokens on two CPU cores. Larger ones (the whole head: 1.9 s) go to the worker,
-# while the view shows the head's thumbnail or the previous tile stretched to its place.
-SYNC_TILE_CELLS = 1 << 20
+# for the mean) is made on the GUI thread: 1,000 × 1,000 cells of d_head 64 took 25–31 ms
+# on two CPU cores, so a quarter of that keeps the GUI thread's turn within a frame.
+# Larger ones (the whole head of 1,024 tokens; 1.9 s at 8,192) go to the worker, while the
+# view shows the head's thumbnail or the previous tile stretched to its place.
+SYNC_TILE_CELLS = 1 << 18
 
 
 def tile_cost(view: HeadView, request: TileRequest) -> int:

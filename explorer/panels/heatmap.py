@@ -236,15 +236,31 @@ class TokenAxisItem(StableAxisItem):
             painter.restore()
 
 
-def key_ticks(
-    labels: Sequence[str], pixels_per_token: float, metrics: QFontMetricsF
-) -> tuple[list[tuple[float, str]], bool, float]:
+_LABEL_WIDTHS: dict[str, dict[str, float]] = {}  # font key -> label -> pixels
+MAX_MEASURED_LABELS = 1 << 16  # per font; more and the table starts again
+
+
+def label_widths(labels: Sequence[str], font: QFont) -> list[float]:
+    """Each label's width in ``font``, measured once: typing in a long input puts the same
+    thousand labels on an axis on every keystroke."""
+    widths = _LABEL_WIDTHS.setdefault(font.key(), {})
+    if len(widths) > MAX_MEASURED_LABELS:
+        widths.clear()
+    metrics = QFontMetricsF(font)
+    for label in labels:
+        if label not in widths:
+            widths[label] = metrics.horizontalAdvance(label)
+    return [widths[label] for label in labels]
+
+
+def key_ticks(labels: Sequence[str], pixels_per_token: float, font: QFont) -> tuple[list[tuple[float, str]], bool, float]:
     """(ticks, rotated, longest label in pixels) for a key axis.
 
     Horizontal labels when every one fits; otherwise rotated labels, all of them while a
     cell is at least a line wide, thinned to one per line height below that.
     """
-    widths = [metrics.horizontalAdvance(label) for label in labels]
+    metrics = QFontMetricsF(font)
+    widths = label_widths(labels, font)
     horizontal = thinned_ticks(labels, pixels_per_token, widths)
     if len(horizontal) == len(labels):
         return horizontal, False, 0.0
@@ -263,8 +279,9 @@ def label_token_axes(
     if width <= 0 or height <= 0:
         return
     rows, columns = shape
-    metrics = QFontMetricsF(plot.getAxis("bottom").style.get("tickFont") or QFont())
-    ticks, rotated, longest = key_ticks(key_labels, width / max(columns, 1), metrics)
+    font = plot.getAxis("bottom").style.get("tickFont") or QFont()
+    metrics = QFontMetricsF(font)
+    ticks, rotated, longest = key_ticks(key_labels, width / max(columns, 1), font)
     plot.getAxis("bottom").set_token_ticks(ticks, special_labels, rotated, longest)
     plot.getAxis("left").set_token_ticks(thinned_ticks(query_labels, height / max(rows, 1), metrics.height()), special_labels)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.core.sink_scale import excluded_keys, first_key_share, levels_without
+from explorer.core.head_matrix import HeadMatrix
+from explorer.core.sink_scale import SINK_ROWS, excluded_keys, first_key_share, head_sink_scale, levels_without
 from explorer.core.state import ExplorerState
 from explorer.core.views import head_view
 from hand_traces import sink_trace
-from model.trace import TokenAxis
+from model.trace import AttentionMaps, TokenAxis
+from recomputed import recomputed
 
 def test_auto_leaves_out_the_first_key_of_a_sink_head_only() -> None:
     state = ExplorerState(trace=sink_trace())
@@ -58,3 +60,31 @@ def test_a_head_figure_says_which_keys_its_colour_range_left_out() -> None:
     from explorer.export.request import figure_view
 
     assert figure_view(sink).levels == pytest.approx((0.0, 0.3)) and resolved_levels(plain) == (0.0, 1.0)
+
+
+def _long_sink_maps(n: int) -> AttentionMaps:
+    """One head of ``n`` tokens whose every row puts 0.6 on key 0 and spreads the rest."""
+    rng = np.random.default_rng(3)
+    rest = rng.random((n, n - 1)).astype(np.float32)
+    rest *= 0.4 / rest.sum(axis=1, keepdims=True)
+    weights = np.concatenate([np.full((n, 1), 0.6, np.float32), rest], axis=1)[None, None]  # (1, 1, n, n)
+    return AttentionMaps(weights, np.log(weights))
+
+
+def test_a_long_recomputed_head_judges_its_colour_range_on_sampled_rows_only() -> None:
+    n = 4 * SINK_ROWS
+    dense = _long_sink_maps(n)
+    long_maps = recomputed(dense)
+    axis = TokenAxis(ids=np.arange(n), tokens=["<s>"] + ["t"] * (n - 1),
+                     special=np.arange(n) == 0, padding=np.zeros(n, bool))
+    excluded, levels, title = head_sink_scale(
+        HeadMatrix(long_maps, layer=0, head=0), "auto", "weights", axis, causal=False, default=(0.0, 1.0)
+    )
+    # The sampled rows in one read, never the whole head: recomputing it would cost a keystroke's frame.
+    assert long_maps.weights.reads == 1 and long_maps.weights.largest == SINK_ROWS * n
+    assert excluded == (0,) and "holds 60% of the weight" in title
+    sampled = np.unique(np.linspace(0, n - 1, SINK_ROWS).astype(np.int64))
+    assert levels == pytest.approx((0.0, float(dense.weights[0, 0][sampled, 1:].max())))
+    # A stored head of the same size is read whole: it costs nothing to slice.
+    stored = head_sink_scale(HeadMatrix(dense, layer=0, head=0), "auto", "weights", axis, causal=False, default=(0.0, 1.0))
+    assert stored[1] == pytest.approx((0.0, float(dense.weights[0, 0][:, 1:].max())))

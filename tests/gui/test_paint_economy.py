@@ -285,3 +285,13 @@ def test_each_plot_is_drawn_once_for_a_new_trace(drive, qtbot, window, checkpoin
         drive.wait_for_text(window, text)
         drawn()
         assert watched.counts == Counter(plots.keys()), (text, watched.counts)
+
+
+def test_the_gui_thread_reads_traces_on_one_intra_op_thread(drive, window, checkpoints):
+    import torch
+
+    # torch keeps the count per thread: two here, as torch starts on a machine of two or more cores.
+    torch.set_num_threads(2)
+    drive.load(window, checkpoints["encoder-decoder"])
+    # The worker's forward holds the other cores; a GUI-thread read must not wait for them.
+    assert torch.get_num_threads() == 1

@@ -295,3 +295,22 @@ def test_the_gui_thread_reads_traces_on_one_intra_op_thread(drive, window, check
     drive.load(window, checkpoints["encoder-decoder"])
     # The worker's forward holds the other cores; a GUI-thread read must not wait for them.
     assert torch.get_num_threads() == 1
+
+
+def test_the_panels_work_for_the_worker_starts_once_every_panel_is_painted(drive, window, checkpoints):
+    from explorer.window_paint import NEXT_TOKEN_TOPIC
+
+    drive.load(window, checkpoints["encoder-decoder"])
+    asked: list[tuple[str, bool]] = []  # (topic, whether a trace was still being painted)
+    request_analysis = window.controller.request_analysis
+
+    def spy(topic, compute):
+        asked.append((topic, window._staged is not None))
+        return request_analysis(topic, compute)
+
+    window.controller.request_analysis = spy
+    text = "date: 7 may 2020"
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert (NEXT_TOKEN_TOPIC, False) in asked  # the distribution asked for its next-token line…
+    assert not any(painting for _topic, painting in asked)  # …and only after the last panel was painted

@@ -58,7 +58,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
 
     trace_painted = Signal(object)  # TraceResult, after every panel shows it
     model_changed = Signal(object)  # ModelInfo
-    modes_settled = Signal()  # no analysis mode waits for the worker any more
+    modes_settled = Signal()  # no analysis mode, nor the next-token line, waits for the worker any more
 
     def __init__(self, settings: Settings | None = None, restore_layout: bool = True) -> None:
         super().__init__()
@@ -83,6 +83,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self.last_notice = ""
         self._pick_view = False
         self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
+        self.next_token_pending = False  # the distribution's next-token line waits for the worker
         # One timer owned by the window drives the staged paint: a turn of the event loop
         # between panels, and nothing left to a callback that could be collected.
         self._stage_timer = QTimer(self)
@@ -348,8 +349,8 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             self.modes_settled.emit()
 
     def modes_busy(self) -> bool:
-        """Whether any analysis mode still waits for the worker."""
-        return any(mode.busy for mode in self.modes.values())
+        """Whether any analysis mode, or the next-token line, still waits for the worker."""
+        return self.next_token_pending or any(mode.busy for mode in self.modes.values())
 
     def apply_mode_args(self, args: object) -> bool:
         """Hand the command-line options to every mode; True when one opened a model itself.

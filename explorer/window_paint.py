@@ -187,9 +187,11 @@ class PaintLoop:
         model = self.model
         on_decoder = trace is not None and trace.decoder is not None and selection.kind in ("decoder_self", "cross")
         if model is None or not model.predicts or not on_decoder or trace.decoder_hidden is None:
+            self.next_token_pending = False
             self.panels["distribution"].show_next_token("")
             return
         position = min(selection.query, len(trace.decoder) - 1)
+        self.next_token_pending = True  # until the answer for this trace and query arrives
 
         def compute(loaded_model):  # on the worker, which holds the model (and torch)
             from .next_token import next_token_top
@@ -225,11 +227,14 @@ class PaintLoop:
     def _on_next_token(self, value: object, failed: bool) -> None:
         trace, selection = self.state.trace, self.state.selection
         if failed:
+            self.next_token_pending = False
             self.panels["distribution"].show_next_token("")
-            return
-        answered_trace, position, top = value
-        if answered_trace is trace and position == min(selection.query, len(trace.decoder) - 1):
-            self.panels["distribution"].show_next_token(views.next_token_text(trace.decoder.tokens[position], top))
+        else:
+            answered_trace, position, top = value
+            if answered_trace is trace and position == min(selection.query, len(trace.decoder) - 1):
+                self.next_token_pending = False
+                self.panels["distribution"].show_next_token(views.next_token_text(trace.decoder.tokens[position], top))
+        self._on_mode_settled()
 
     def _show_availability(self, architecture: str | None, reason: str | None = None) -> None:
         """Say in each panel whether it applies; collapse the ones a loaded model has no use for.

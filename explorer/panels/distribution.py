@@ -165,11 +165,12 @@ class DistributionPanel(QWidget):
         masked = ~np.isfinite(distribution.scores)
         # Marks help on short rows; on long ones they would only paint a grey band.
         shown = masked if count <= MAX_MASKED_MARKS else np.zeros_like(masked)
+        retempered = abs(temperature - 1.0) > 1e-9
         self.masked_marks.setData(x=positions[shown], y=np.zeros(int(shown.sum())))
-        if abs(temperature - 1.0) > 1e-9:
-            self.model_marks.setData(x=positions, y=distribution.model_probabilities)
-        else:
-            self.model_marks.setData(x=[], y=[])
+        self.model_marks.setData(x=positions if retempered else [], y=distribution.model_probabilities if retempered else [])
+        # A scatter item draws its (empty) bounds on every paint: without marks it stays out.
+        self.masked_marks.setVisible(bool(shown.any()))
+        self.model_marks.setVisible(retempered)
         top = max(float(np.max(distribution.probabilities, initial=0.0)), float(np.max(distribution.model_probabilities, initial=0.0)))
         # Round axis ends: typing moves the bars, rarely the axes, whose drawing is kept.
         probability_end = probability_axis_end(top) * (1 + HEADROOM)
@@ -184,7 +185,7 @@ class DistributionPanel(QWidget):
             f"entropy {distribution.entropy_bits:.3f} bits (uniform: {distribution.max_entropy_bits:.3f})   ·   "
             f"top {len(distribution.top)}: {top_text}"
             + (f"   ·   {int(masked.sum())} masked keys" + (" (×)" if shown.any() else "") if masked.any() else "")
-            + ("   ·   red marks: the model's softmax (T = 1)" if abs(temperature - 1.0) > 1e-9 else "")
+            + ("   ·   red marks: the model's softmax (T = 1)" if retempered else "")
         )
 
     def _show_bars(self, distribution: DistributionView, positions: np.ndarray, special: tuple, count: int) -> None:

@@ -275,6 +275,8 @@ def test_each_plot_is_drawn_once_for_a_new_trace(drive, qtbot, window, checkpoin
     }
     assert all(widget.isVisible() for widget in plots.values())
     def drawn() -> None:
+        # The next-token line, asked of the worker once the panels are painted, is in too.
+        qtbot.waitUntil(lambda: not window.modes_busy(), timeout=drive.timeout)
         for _ in range(5):  # whatever the paints asked for is drawn by now
             QApplication.processEvents()
 

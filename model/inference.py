@@ -360,13 +360,16 @@ class AttentionModel:
     ) -> Trace:
         generated = not target
         self.generation_steps = 0
-        traced: _TracedPass | None = None
+        traced = earlier = None  # the trace's pass, and a parted draft's pass over the same source
         if generated:
             previous = self.incremental.same_source(encoded.ids, overview_side) if self._reuse else None
             if previous is not None and previous.generated and previous.decoder_ids is not None:
                 decoder_ids = list(previous.decoder_ids)  # greedy generation from the same source: the same tokens
             elif self._reuse and self.draft is not None and self.draft[:1] == (self.config.start_token_id,):
-                decoder_ids, traced = self._from_draft(encoded, list(self.draft), max_new_tokens, precision, overview_side)
+                decoder_ids, earlier = self._from_draft(encoded, list(self.draft), max_new_tokens, precision, overview_side)
+                if decoder_ids == list(self.draft):  # the draft's own ids: its pass is the trace
+                    traced = earlier
+                    self.incremental.confirm_generated()
             else:
                 decoder_ids = self._generated(self._tensor(encoded.ids), max_new_tokens)
         else:
@@ -374,7 +377,7 @@ class AttentionModel:
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
         if traced is None:
-            traced = self._traced_pass(encoded, decoder_ids, generated, precision, overview_side)
+            traced = self._traced_pass(encoded, decoder_ids, generated, precision, overview_side, earlier)
         self.draft = tuple(decoder_ids) if self._reuse and generated else None
         return _probed(traced.probe, Trace(
             model_name=self.name,
@@ -389,12 +392,13 @@ class AttentionModel:
 
     def _from_draft(
         self, encoded: Encoded, draft: list[int], max_new_tokens: int, precision: str, overview_side: int | None
-    ) -> tuple[list[int], "_TracedPass | None"]:
-        """Greedy decoding's ids for ``encoded``, tried from ``draft`` first.
+    ) -> tuple[list[int], "_TracedPass"]:
+        """Greedy decoding's ids for ``encoded``, tried from ``draft`` first, and the draft's pass.
 
         The draft's traced pass gives the logits at every position. Confirmed whole
-        (``check_draft``), that pass is the trace (returned with the ids). Otherwise
-        greedy decoding continues from the tokens it is sure of, on the pass's encoder
+        (``check_draft``), the ids returned are the draft and that pass is the trace; a
+        parted draft's pass still lends its encoder to the trace's pass. Otherwise greedy
+        decoding continues from the tokens it is sure of, on the pass's encoder
         output; a step whose choice is a near-tie (``DRAFT_MARGIN``) hands over to plain
         greedy decoding from the start, so the ids are plain greedy decoding's (see
         ``model.generation``). The pass is kept as not generated until it is confirmed:
@@ -403,17 +407,16 @@ class AttentionModel:
         traced = self._traced_pass(encoded, draft, False, precision, overview_side)
         check = check_draft(self.network, draft, self.network.logits(traced.hidden[0]), 1, max_new_tokens)
         if check.confirmed:
-            self.incremental.confirm_generated()
             return draft, traced
         if check.finished:
-            return check.ids, None
+            return check.ids, traced
         continued = greedy_steps(
             self.network, self._tensor(check.ids), max_new_tokens - (len(check.ids) - 1), traced.memory, margin=DRAFT_MARGIN
         )
         self.generation_steps += continued.steps
         if continued.decided:
-            return continued.ids[0].tolist(), None
-        return self._generated(self._tensor(encoded.ids), max_new_tokens), None
+            return continued.ids[0].tolist(), traced
+        return self._generated(self._tensor(encoded.ids), max_new_tokens), traced
 
     def _generated(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
         """``generate_from_ids``, counting its steps in ``generation_steps``."""
@@ -422,10 +425,23 @@ class AttentionModel:
         return ids
 
     def _traced_pass(
-        self, encoded: Encoded, decoder_ids: list[int], generated: bool, precision: str, overview_side: int | None
+        self,
+        encoded: Encoded,
+        decoder_ids: list[int],
+        generated: bool,
+        precision: str,
+        overview_side: int | None,
+        earlier: "_TracedPass | None" = None,
     ) -> "_TracedPass":
-        """The encoder–decoder forward over ``encoded`` and ``decoder_ids`` that a trace shows."""
-        probe = None
+        """The encoder–decoder forward over ``encoded`` and ``decoder_ids`` that a trace shows.
+
+        ``earlier``: a dense pass of this trace over the same source (a parted draft's);
+        its encoder output, maps and probe serve this one when it is dense at the same
+        dtype, so only the decoder runs (the same forward: ``Transformer.forward`` is
+        ``encode`` then ``decode`` on its output). A recomputed pass reuses the encoder
+        through ``model.incremental`` (which continues the decoder from the tokens it
+        shares with the draft, to rounding, as typing does).
+        """
         if self._recomputed(len(encoded.ids), len(decoder_ids)):
             encoder, encoder_maps, run = self.incremental.encoder_decoder(
                 encoded.ids, decoder_ids, generated, overview_side, self._progress, self._reuse,
@@ -436,16 +452,26 @@ class AttentionModel:
                 "decoder_self": recomputed_maps(run.self_attention, attention_structure(self.config, "decoder_self")),
                 "cross": recomputed_maps(run.cross_attention, attention_structure(self.config, "cross")),
             }
-            return _TracedPass(attention, run.hidden, encoder.hidden, None)
+            return _TracedPass(attention, run.hidden, encoder.hidden, None, None)
         recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
-        with TraceProbe(self.network) as probe:
-            encoder_output, decoder_output = self.network(self._tensor(encoded.ids), self._tensor(decoder_ids), recorder=recorder)
+        reused = earlier is not None and earlier.probe is not None and earlier.dtype == recorder.dtype
+        if reused:
+            probe = earlier.probe
+            probe.keep_only(("encoder_self",))
+            encoder_maps, memory = earlier.attention["encoder_self"], earlier.memory
+        else:
+            probe = TraceProbe(self.network)
+        with probe:
+            if not reused:
+                encoder_output = self.network.encode(self._tensor(encoded.ids), recorder=recorder)
+                encoder_maps, memory = _maps(encoder_output.self_attention, self.config, "encoder_self"), encoder_output.hidden
+            decoder_output = self.network.decode(self._tensor(decoder_ids), memory, recorder=recorder)
         attention = {
-            "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
+            "encoder_self": encoder_maps,
             "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
             "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
         }
-        return _TracedPass(attention, decoder_output.hidden, encoder_output.hidden, probe)
+        return _TracedPass(attention, decoder_output.hidden, memory, probe, recorder.dtype)
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
         prefix = self._tensor([self.config.start_token_id])
@@ -460,6 +486,7 @@ class _TracedPass:
     hidden: torch.Tensor  # (1, T, d_model): the decoder's last hidden states
     memory: torch.Tensor  # (1, Tk, d_model): the encoder's output
     probe: TraceProbe | None  # a dense pass's value norms and residuals
+    dtype: torch.dtype | None  # a dense pass's stored dtype
 
 
 def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind: str = "") -> AttentionMaps:

@@ -116,9 +116,11 @@ def greedy_steps(
     return Greedy(ids, steps)
 
 
-def decided(logits: Tensor, margin: float = DRAFT_MARGIN) -> Tensor:
+def decided(logits: Tensor, margin: float | None = None) -> Tensor:
     """``(...,)`` bool: whether each row's argmax of ``logits`` ``(..., vocab)`` beats the
-    runner-up by at least ``margin`` of the row's largest magnitude (at least 1.0)."""
+    runner-up by at least ``margin`` (None: ``DRAFT_MARGIN``) of the row's largest
+    magnitude (at least 1.0)."""
+    margin = DRAFT_MARGIN if margin is None else margin
     if logits.size(-1) < 2:
         return torch.ones(logits.shape[:-1], dtype=torch.bool, device=logits.device)
     top = logits.topk(2, dim=-1).values  # (..., 2)

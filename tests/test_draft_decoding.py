@@ -250,3 +250,20 @@ def test_a_trace_cancelled_after_a_parted_drafts_pass_leaves_no_unconfirmed_gene
     reused = model.trace(text, max_new_tokens=TINY_NEW_TOKENS, storage="recomputed", reuse=True)
     fresh = model.trace(text, max_new_tokens=TINY_NEW_TOKENS, storage="recomputed")
     assert_same_trace(reused, fresh, atol=1e-5)
+
+
+def test_the_final_pass_after_a_parted_draft_keeps_no_value_gram_of_the_drafts_decoder(bundled, monkeypatch) -> None:
+    # A Gram cap (layers · heads² · keys) the 10-token draft's decoder fits under and the
+    # 12-token answer's does not: the answer's trace must hold no decoder Gram, as fresh.
+    import model.probes as probes
+
+    fresh_ids = bundled.trace(EXAMPLE).decoder.ids.tolist()
+    L, H = bundled.config.n_decoder_layers, bundled.config.n_heads
+    cap = L * H * H * (len(fresh_ids) - 1)
+    monkeypatch.setattr(probes.TraceProbe.__init__, "__defaults__", (cap, probes.RESIDUAL_CAP))
+    fresh = bundled.trace(EXAMPLE)
+    assert fresh.attention["decoder_self"].value_gram is None
+    bundled.draft = tuple(fresh_ids[:-2])
+    reused = bundled.trace(EXAMPLE, reuse=True)
+    assert bundled.generation_steps == 1
+    assert_same_trace(reused, fresh)

@@ -365,7 +365,7 @@ class AttentionModel:
             previous = self.incremental.same_source(encoded.ids, overview_side) if self._reuse else None
             if previous is not None and previous.generated and previous.decoder_ids is not None:
                 decoder_ids = list(previous.decoder_ids)  # greedy generation from the same source: the same tokens
-            elif self._reuse and self.draft is not None and self.draft[:1] == (self.config.start_token_id,):
+            elif self._drafts() and self.draft is not None and self.draft[:1] == (self.config.start_token_id,):
                 decoder_ids, earlier = self._from_draft(encoded, list(self.draft), max_new_tokens, precision, overview_side)
                 if decoder_ids == list(self.draft):  # the draft's own ids: its pass is the trace
                     traced = earlier
@@ -389,6 +389,12 @@ class AttentionModel:
             notices=notices,
             decoder_hidden=_hidden(traced.hidden),
         ))
+
+    def _drafts(self) -> bool:
+        """Whether this trace tries the previous generation as a draft: a reuse trace of a
+        float32 network. A half-precision network's computations of the same logits differ
+        by far more than ``DRAFT_MARGIN`` allows for, so it generates every time."""
+        return self._reuse and self.dtype == torch.float32
 
     def _from_draft(
         self, encoded: Encoded, draft: list[int], max_new_tokens: int, precision: str, overview_side: int | None

@@ -267,3 +267,12 @@ def test_the_final_pass_after_a_parted_draft_keeps_no_value_gram_of_the_drafts_d
     reused = bundled.trace(EXAMPLE, reuse=True)
     assert bundled.generation_steps == 1
     assert_same_trace(reused, fresh)
+
+
+def test_a_half_precision_network_generates_every_time(steps) -> None:
+    model = tiny_model()
+    model.network.to(torch.bfloat16)
+    model.trace("reverse: owl cat fig", max_new_tokens=TINY_NEW_TOKENS, reuse=True)
+    steps.clear()
+    model.trace("reverse: owl cat fig", max_new_tokens=TINY_NEW_TOKENS, reuse=True)
+    assert len(steps) == model.generation_steps == TINY_NEW_TOKENS

@@ -10,7 +10,8 @@ Torch and tokenizers only; nothing here imports Qt.
 
 Long inputs are traced without n² memory (queries, keys and log-sum-exps are kept and
 cells recomputed when read; ``model.trace`` has the reading protocol), and
-``trace(..., reuse=True)`` continues the previous input from its first changed token.
+``trace(..., reuse=True)`` continues the previous input from its first changed token
+(and an encoder–decoder's generation from the previous keystroke's tokens, as a draft).
 
 The public names are loaded on first use (PEP 562), so ``import model.trace`` — the
 numpy-only trace types the explorer's core reads — does not import torch.

@@ -25,7 +25,7 @@ leaves the previous state as it was, and the next trace is exact. One thread at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -131,6 +131,12 @@ class IncrementalTracer:
         run = runner.run(_tensor(ids, device), type_ids=type_tensor)
         self._ran(len(ids))
         return run
+
+    def confirm_generated(self) -> None:
+        """Mark the kept decoder ids as greedy generation's from the kept source (a draft
+        that its own pass confirmed; until then it was kept as not generated)."""
+        if self.previous is not None:
+            self.previous = replace(self.previous, generated=True)
 
     def same_source(self, source_ids: list[int], side: int | None) -> _Previous | None:
         """The previous state when its source was ``source_ids`` at this overview side."""

@@ -3,7 +3,11 @@
 ``AttentionModel.trace`` is the one call the CLI and the desktop app make. Text goes to
 the encoder of encoder-only and encoder–decoder models and to the decoder of
 decoder-only ones; an encoder–decoder without a target generates greedily, and the
-trace then covers the whole generated sequence.
+trace then covers the whole generated sequence. While typing (``reuse``), the previous
+generated sequence is tried first as a draft: the trace's own pass over it gives the
+logits at every position, and where they confirm it (``model.generation.check_draft``)
+that pass is the trace and no generation step runs; where they part from it, greedy
+decoding continues from the confirmed tokens.
 
 Three costs are chosen here on purpose. The trace's storage: dense (every cell kept)
 while the float32 trace would take at most ``DENSE_TRACE_BYTES``, recomputed beyond
@@ -21,13 +25,14 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .chat import ChatTemplate
 from .config import ModelConfig
-from .generation import greedy_generate
+from .generation import DRAFT_MARGIN, check_draft, greedy_generate, greedy_steps
 from .incremental import IncrementalTracer, recomputed_maps
 from .probes import TraceProbe
 from .progress import Progress
@@ -130,6 +135,10 @@ class AttentionModel:
         self._storage, self._reuse = "auto", False
         # Recomputed traces, and the state an incremental (reuse) trace continues from.
         self.incremental = IncrementalTracer(self.network)
+        # The last reuse trace's generated decoder ids: the next reuse trace's draft.
+        self.draft: tuple[int, ...] | None = None
+        # Greedy decoder steps the last trace ran (0 when a draft was confirmed whole).
+        self.generation_steps = 0
 
     def _set_threads(self) -> None:
         # torch keeps the count per calling thread, so it is set where the forward runs.
@@ -349,21 +358,98 @@ class AttentionModel:
         precision: str,
         overview_side: int | None,
     ) -> Trace:
-        source = self._tensor(encoded.ids)
         generated = not target
+        self.generation_steps = 0
+        traced = earlier = None  # the trace's pass, and a parted draft's pass over the same source
         if generated:
             previous = self.incremental.same_source(encoded.ids, overview_side) if self._reuse else None
             if previous is not None and previous.generated and previous.decoder_ids is not None:
                 decoder_ids = list(previous.decoder_ids)  # greedy generation from the same source: the same tokens
+            elif self._drafts() and self.draft is not None and self.draft[:1] == (self.config.start_token_id,):
+                decoder_ids, earlier = self._from_draft(encoded, list(self.draft), max_new_tokens, precision, overview_side)
+                if decoder_ids == list(self.draft):  # the draft's own ids: its pass is the trace
+                    traced = earlier
+                    self.incremental.confirm_generated()
             else:
-                decoder_ids = self.generate_from_ids(source, max_new_tokens)
+                decoder_ids = self._generated(self._tensor(encoded.ids), max_new_tokens)
         else:
             decoder_ids, cut = self.decoder_ids(target)
             if cut:
                 notices.append(f"The target was cut to the model's maximum of {self.config.max_positions} tokens.")
-        probe = None
+        if traced is None:
+            traced = self._traced_pass(encoded, decoder_ids, generated, precision, overview_side, earlier)
+        self.draft = tuple(decoder_ids) if self._reuse and generated else None
+        return _probed(traced.probe, Trace(
+            model_name=self.name,
+            architecture=self.config.architecture,
+            encoder=self._input_axis(encoded),
+            decoder=self._axis(decoder_ids),
+            attention=traced.attention,
+            generated=generated,
+            notices=notices,
+            decoder_hidden=_hidden(traced.hidden),
+        ))
+
+    def _drafts(self) -> bool:
+        """Whether this trace tries the previous generation as a draft: a reuse trace of a
+        float32 network. A half-precision network's computations of the same logits differ
+        by far more than ``DRAFT_MARGIN`` allows for, so it generates every time."""
+        return self._reuse and self.dtype == torch.float32
+
+    def _from_draft(
+        self, encoded: Encoded, draft: list[int], max_new_tokens: int, precision: str, overview_side: int | None
+    ) -> tuple[list[int], "_TracedPass"]:
+        """Greedy decoding's ids for ``encoded``, tried from ``draft`` first, and the draft's pass.
+
+        The draft's traced pass gives the logits at every position. Confirmed whole
+        (``check_draft``), the ids returned are the draft and that pass is the trace; a
+        parted draft's pass still lends its encoder to the trace's pass. Otherwise greedy
+        decoding continues from the tokens it is sure of, on the pass's encoder
+        output; a step whose choice is a near-tie (``DRAFT_MARGIN``) hands over to plain
+        greedy decoding from the start, so the ids are plain greedy decoding's (see
+        ``model.generation``). The pass is kept as not generated until it is confirmed:
+        a cancelled trace must not leave unconfirmed tokens as the source's generation.
+        """
+        traced = self._traced_pass(encoded, draft, False, precision, overview_side)
+        check = check_draft(self.network, draft, self.network.logits(traced.hidden[0]), 1, max_new_tokens)
+        if check.confirmed:
+            return draft, traced
+        if check.finished:
+            return check.ids, traced
+        continued = greedy_steps(
+            self.network, self._tensor(check.ids), max_new_tokens - (len(check.ids) - 1), traced.memory, margin=DRAFT_MARGIN
+        )
+        self.generation_steps += continued.steps
+        if continued.decided:
+            return continued.ids[0].tolist(), traced
+        return self._generated(self._tensor(encoded.ids), max_new_tokens), traced
+
+    def _generated(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
+        """``generate_from_ids``, counting its steps in ``generation_steps``."""
+        ids = self.generate_from_ids(source, max_new_tokens)
+        self.generation_steps += len(ids) - 1  # one step per token after the start token
+        return ids
+
+    def _traced_pass(
+        self,
+        encoded: Encoded,
+        decoder_ids: list[int],
+        generated: bool,
+        precision: str,
+        overview_side: int | None,
+        earlier: "_TracedPass | None" = None,
+    ) -> "_TracedPass":
+        """The encoder–decoder forward over ``encoded`` and ``decoder_ids`` that a trace shows.
+
+        ``earlier``: a dense pass of this trace over the same source (a parted draft's);
+        its encoder output, maps and probe serve this one when it is dense at the same
+        dtype, so only the decoder runs (the same forward: ``Transformer.forward`` is
+        ``encode`` then ``decode`` on its output). A recomputed pass reuses the encoder
+        through ``model.incremental`` (which continues the decoder from the tokens it
+        shares with the draft, to rounding, as typing does).
+        """
         if self._recomputed(len(encoded.ids), len(decoder_ids)):
-            _, encoder_maps, run = self.incremental.encoder_decoder(
+            encoder, encoder_maps, run = self.incremental.encoder_decoder(
                 encoded.ids, decoder_ids, generated, overview_side, self._progress, self._reuse,
                 attention_structure(self.config, "encoder_self"), self.device,
             )
@@ -372,31 +458,41 @@ class AttentionModel:
                 "decoder_self": recomputed_maps(run.self_attention, attention_structure(self.config, "decoder_self")),
                 "cross": recomputed_maps(run.cross_attention, attention_structure(self.config, "cross")),
             }
-            hidden = run.hidden
+            return _TracedPass(attention, run.hidden, encoder.hidden, None, None)
+        recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
+        reused = earlier is not None and earlier.probe is not None and earlier.dtype == recorder.dtype
+        if reused:
+            probe = earlier.probe
+            probe.keep_only(("encoder_self",))
+            encoder_maps, memory = earlier.attention["encoder_self"], earlier.memory
         else:
-            recorder = self._recorder(precision, overview_side, len(encoded.ids), len(decoder_ids))
-            with TraceProbe(self.network) as probe:
-                encoder_output, decoder_output = self.network(source, self._tensor(decoder_ids), recorder=recorder)
-            attention = {
-                "encoder_self": _maps(encoder_output.self_attention, self.config, "encoder_self"),
-                "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
-                "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
-            }
-            hidden = decoder_output.hidden
-        return _probed(probe, Trace(
-            model_name=self.name,
-            architecture=self.config.architecture,
-            encoder=self._input_axis(encoded),
-            decoder=self._axis(decoder_ids),
-            attention=attention,
-            generated=generated,
-            notices=notices,
-            decoder_hidden=_hidden(hidden),
-        ))
+            probe = TraceProbe(self.network)
+        with probe:
+            if not reused:
+                encoder_output = self.network.encode(self._tensor(encoded.ids), recorder=recorder)
+                encoder_maps, memory = _maps(encoder_output.self_attention, self.config, "encoder_self"), encoder_output.hidden
+            decoder_output = self.network.decode(self._tensor(decoder_ids), memory, recorder=recorder)
+        attention = {
+            "encoder_self": encoder_maps,
+            "decoder_self": _maps(decoder_output.self_attention, self.config, "decoder_self"),
+            "cross": _maps(decoder_output.cross_attention, self.config, "cross"),
+        }
+        return _TracedPass(attention, decoder_output.hidden, memory, probe, recorder.dtype)
 
     def generate_from_ids(self, source: torch.Tensor, max_new_tokens: int) -> list[int]:
         prefix = self._tensor([self.config.start_token_id])
         return greedy_generate(self.network, prefix, max_new_tokens, source)[0].tolist()
+
+
+@dataclass(frozen=True)
+class _TracedPass:
+    """One traced encoder–decoder forward: what the trace shows, and what a draft check reads."""
+
+    attention: dict[str, AttentionMaps]
+    hidden: torch.Tensor  # (1, T, d_model): the decoder's last hidden states
+    memory: torch.Tensor  # (1, Tk, d_model): the encoder's output
+    probe: TraceProbe | None  # a dense pass's value norms and residuals
+    dtype: torch.dtype | None  # a dense pass's stored dtype
 
 
 def _maps(stack: AttentionStack | None, config: ModelConfig | None = None, kind: str = "") -> AttentionMaps:

@@ -114,7 +114,10 @@ class TraceProbe:
             network.decode(ids, recorder=recorder)
         probe.attach(trace)
 
-    Only the batch's first row is kept (a trace is one input).
+    Only the batch's first row is kept (a trace is one input). A probe entered again keeps
+    what it collected before, and each module that runs again replaces its own arrays;
+    ``keep_only`` first drops the kinds that will run again (an encoder–decoder trace
+    whose decoder runs a second time on the same encoder output).
     """
 
     def __init__(self, network: nn.Module, value_gram_cap: int = VALUE_GRAM_CAP,
@@ -143,6 +146,13 @@ class TraceProbe:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+    def keep_only(self, kinds: tuple[str, ...]) -> None:
+        """Drop the collected arrays of every kind not in ``kinds``, and the residuals."""
+        for collected in (self.norms, self.grams):
+            for kind in [kind for kind in collected if kind not in kinds]:
+                del collected[kind]
+        self.residuals = []
 
     def _value_hook(self, kind: str, index: int):
         def hook(module: MultiHeadAttention, args: tuple, kwargs: dict, _output) -> None:

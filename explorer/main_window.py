@@ -84,6 +84,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self._pick_view = False
         self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
         self.next_token_pending = False  # the distribution's next-token line waits for the worker
+        self._heap_unsettled = False  # a model was opened: collect once its first trace is painted
         # One timer owned by the window drives the staged paint: a turn of the event loop
         # between panels, and nothing left to a callback that could be collected.
         self._stage_timer = QTimer(self)

@@ -107,6 +107,7 @@ class ModelActions:
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         read_on_one_thread()  # the GUI thread's reads of the model's traces
+        self._heap_unsettled = True
         self.progress.setVisible(self.controller.loading)
         self.model = info
         if self._loading_location and not info.from_run:

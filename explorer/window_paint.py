@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 from .core import views
 from .core.head_matrix import TileSuperseded
 from .core.views import panel_availability
+from .heap import settle_heap
 from .panels.heatmap import settle_plots
 from .jobs import TraceResult
 
@@ -117,6 +118,9 @@ class PaintLoop:
             counts.append(f"{len(trace.decoder)} {'generated' if trace.generated else 'target'}")
         self.tokens_label.setText(" · ".join(counts) + " tokens")
         self.trace_painted.emit(result)
+        if self._heap_unsettled:  # a newly opened model's first trace: the app's objects are in
+            self._heap_unsettled = False
+            settle_heap()
 
     def _on_trace_progressed(self, stack: str, layers_done: int, n_layers: int) -> None:
         """A long forward's progress, layer by layer, until its trace is painted."""

@@ -316,3 +316,18 @@ def test_the_panels_work_for_the_worker_starts_once_every_panel_is_painted(drive
     drive.wait_for_text(window, text)
     assert (NEXT_TOKEN_TOPIC, False) in asked  # the distribution asked for its next-token line…
     assert not any(painting for _topic, painting in asked)  # …and only after the last panel was painted
+
+
+def test_a_newly_opened_models_objects_are_left_out_of_later_full_collections(drive, window, checkpoints):
+    import gc
+
+    gc.unfreeze()
+    drive.load(window, checkpoints["encoder-decoder"])
+    frozen = gc.get_freeze_count()
+    # The window's and the model's objects: a full collection while typing walks none of them.
+    assert frozen > 10 * len(gc.get_objects(generation=2))
+    assert not any(obj is window for obj in gc.get_objects(generation=2))
+    text = "date: 8 may 2020"
+    window.input_panel.source.setPlainText(text)
+    drive.wait_for_text(window, text)
+    assert gc.get_freeze_count() <= frozen  # typing freezes nothing more (frozen objects freed still go)

@@ -41,9 +41,9 @@ class StagedPaint:
     result: TraceResult
     panels: list[str]  # still to paint, in order
     paint_ms: float  # GUI-thread time spent on it so far
-    # What the painted panels ask of the worker (a head tile, the next-token line), handed
-    # to it once every panel is painted: running beside the painting, its Python would take
-    # turns at the GIL with the GUI thread's reads and drawing and slow both.
+    # What the painted panels ask of the worker (a long head's tile), handed to it once
+    # every panel is painted: running beside the painting, its Python would take turns at
+    # the GIL with the GUI thread's reads and drawing and slow both.
     worker_jobs: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -202,7 +202,8 @@ class PaintLoop:
 
             return trace, position, next_token_top(loaded_model, trace, position)
 
-        self._for_worker(lambda: self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute))
+        # Asked at once: a single position's logits are quick, and the line completes the panel.
+        self.controller.request_analysis(NEXT_TOKEN_TOPIC, compute)
 
     def _request_head_tile(self, view, request) -> None:
         """Make a costly tile of the head view on the worker (the newest request wins)."""

@@ -299,10 +299,12 @@ def test_the_gui_thread_reads_traces_on_one_intra_op_thread(drive, window, check
     assert torch.get_num_threads() == 1
 
 
-def test_the_panels_work_for_the_worker_starts_once_every_panel_is_painted(drive, window, checkpoints):
-    from explorer.window_paint import NEXT_TOKEN_TOPIC
+def test_a_long_heads_tile_goes_to_the_worker_once_every_panel_is_painted(drive, window, checkpoints, monkeypatch):
+    from explorer.panels import head_detail as head_detail_module
+    from explorer.window_paint import HEAD_TILE_TOPIC
 
-    drive.load(window, checkpoints["encoder-decoder"])
+    monkeypatch.setattr(head_detail_module, "SYNC_TILE_CELLS", -1)  # every tile counts as costly
+    drive.load(window, checkpoints["decoder"], text="the quick brown fox", target=None)
     asked: list[tuple[str, bool]] = []  # (topic, whether a trace was still being painted)
     request_analysis = window.controller.request_analysis
 
@@ -311,11 +313,11 @@ def test_the_panels_work_for_the_worker_starts_once_every_panel_is_painted(drive
         return request_analysis(topic, compute)
 
     window.controller.request_analysis = spy
-    text = "date: 7 may 2020"
+    text = "the quick brown fox jumps"
     window.input_panel.source.setPlainText(text)
     drive.wait_for_text(window, text)
-    assert (NEXT_TOKEN_TOPIC, False) in asked  # the distribution asked for its next-token line…
-    assert not any(painting for _topic, painting in asked)  # …and only after the last panel was painted
+    assert (HEAD_TILE_TOPIC, False) in asked  # the head view asked for its tile…
+    assert (HEAD_TILE_TOPIC, True) not in asked  # …only after the last panel was painted
 
 
 def test_a_newly_opened_models_objects_are_left_out_of_later_full_collections(drive, window, checkpoints):

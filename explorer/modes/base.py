@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMenu, QWidget
 
 from .host import ModeHost
@@ -82,8 +82,14 @@ class AnalysisMode(QObject):
         # Reached only when ordinary lookup fails: an attribute ``build`` makes (a combo
         # box, the table, a view), asked for before the dock was first shown, by an
         # export, a command-line option or a test. Building now gives the caller the
-        # real widget; after the build a missing name is an AttributeError as usual.
-        if name.startswith("__") or self.__dict__.get("_building", True) or self.__dict__.get("_widget") is not None:
+        # real widget; after the build a missing name is an AttributeError as usual, and
+        # widgets are never built off the GUI thread (a worker computation, say).
+        if (
+            name.startswith("__")
+            or self.__dict__.get("_building", True)
+            or self.__dict__.get("_widget") is not None
+            or QThread.currentThread() != self.thread()
+        ):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         self.widget  # noqa: B018 - builds the widgets
         return getattr(self, name)

@@ -96,3 +96,14 @@ def test_a_saved_layout_with_a_mode_in_front_restores_it_built(qtbot, drive, che
     finally:
         second.close()
         second.controller.stop()
+
+
+def test_a_mode_is_never_built_off_the_gui_thread(window):
+    import threading
+
+    stats, seen = window.modes["stats"], {}
+    worker = threading.Thread(target=lambda: seen.update(has_table=hasattr(stats, "table")))
+    worker.start()
+    worker.join()
+    assert seen == {"has_table": False} and not stats.built
+    assert hasattr(stats, "table") and stats.built  # on the GUI thread it is built

@@ -9,8 +9,9 @@ the way to the first painted window (measured here: ``import torch`` takes 1.7 s
 CPU after ``import PySide6.QtCore`` and 1.4 s without the check).
 
 ``skip_known_packages`` answers that question at once for the packages listed in
-``NO_PYSIDE``, none of which mentions PySide6, so the answer is the one the source scan
-would give ("ignore this module"); every other module is still scanned as before. The
+``NO_PYSIDE`` (torch and the packages it brings, and the standard library), none of
+which mentions PySide6, so the answer is the one the source scan would give ("ignore
+this module"); every other module (ours, pyqtgraph) is still scanned as before. The
 hook is PySide's private code: when it is not where this module expects it, nothing is
 changed and imports are only as slow as they were.
 """
@@ -23,8 +24,9 @@ from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-# Top-level packages that never use PySide: torch and what it imports.
-NO_PYSIDE = frozenset({"torch", "torchgen", "functorch", "numpy", "sympy", "mpmath"})
+# Top-level packages that never use PySide: torch, what it imports, and the standard library.
+NO_PYSIDE = frozenset({"torch", "torchgen", "functorch", "numpy", "sympy", "mpmath", "tokenizers", "safetensors", "tqdm"})
+NO_PYSIDE |= frozenset(sys.stdlib_module_names) - {"__main__"}
 _FEATURE_MODULE = "shibokensupport.feature"  # made by shiboken when PySide6.QtCore is imported
 _CHECK = "_mod_uses_pyside"  # its test: module -> whether the source mentions PySide6
 

@@ -16,7 +16,7 @@ import json, linecache, sys
 import PySide6.QtCore
 from explorer.pyside_import_hook import skip_known_packages
 told = skip_known_packages()
-import torch, numpy, pyqtgraph
+import torch, numpy, pyqtgraph, wave  # wave: a standard module nothing here imports before
 feature = sys.modules["shibokensupport.feature"]
 answers = feature.pyside_feature_dict
 skipped = sorted(name for name in answers if name.partition(".")[0] in {"torch", "numpy"})
@@ -31,6 +31,7 @@ print(json.dumps({
     "scanned_sample": [scan(module) for module in sample],
     "torch_sources_read": torch_sources_read,
     "pyqtgraph_qt": answers.get("pyqtgraph.Qt"),
+    "wave": [answers.get("wave"), any(path.endswith("/wave.py") for path in linecache.cache)],
 }))
 """
 
@@ -45,6 +46,7 @@ def test_torch_and_numpy_pass_the_hook_unread_with_the_answer_a_scan_gives() -> 
     # Torch reads a few of its own sources; the hook used to read every one (~600).
     assert seen["torch_sources_read"] < 30
     assert seen["pyqtgraph_qt"] == 0  # mentions PySide6: still scanned, and found
+    assert seen["wave"] == [-1, False]  # the standard library passes unread too
 
 
 def test_a_pyside_without_the_hook_is_left_alone(monkeypatch) -> None:
@@ -53,5 +55,5 @@ def test_a_pyside_without_the_hook_is_left_alone(monkeypatch) -> None:
 
 
 def test_only_packages_that_never_use_pyside_are_skipped() -> None:
-    assert {"torch", "numpy"} <= NO_PYSIDE
+    assert {"torch", "numpy", "json", "inspect"} <= NO_PYSIDE
     assert not NO_PYSIDE & {"explorer", "pyqtgraph", "PySide6", "shiboken6", "__main__"}

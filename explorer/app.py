@@ -38,6 +38,11 @@ def _quiet_offscreen_messages() -> None:
 def _application():
     from PySide6.QtWidgets import QApplication
 
+    from .pyside_import_hook import skip_known_packages
+
+    # Before numpy, pyqtgraph's imports and the worker's torch: PySide6 would read the
+    # source of each of their modules as it is imported.
+    skip_known_packages()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Attention Explorer")
     app.setOrganizationName("attention-explorer")

@@ -40,12 +40,13 @@ from .panels.readout import Readout
 from .panels.overview_grid import OverviewGrid
 from .panels.theme import plot_theme, restyle
 from .jobs import ModelInfo, TraceResult
+from .window_modes import ModeDocks
 from .modes import MODES
 from .selection_bar import SelectionBar
 from .settings import Settings
 from .window_host import WindowHost
 from .window_models import BUNDLED_EXAMPLE, GENERIC_EXAMPLE, ModelActions  # noqa: F401 - the examples are re-exported
-from .window_paint import HEAD_TILE_TOPIC, NEXT_TOKEN_TOPIC, PANEL_TITLES, PaintLoop, StagedPaint
+from .window_paint import PANEL_TITLES, PaintLoop, StagedPaint
 from .worker import InferenceController
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ DEFAULT_SIZE = (1600, 1000)
 PANELS = ("input", "grid", "head", "distribution", "cross")
 
 
-class MainWindow(ModelActions, PaintLoop, QMainWindow):
+class MainWindow(ModelActions, PaintLoop, ModeDocks, QMainWindow):
     """The Attention Explorer window."""
 
     trace_painted = Signal(object)  # TraceResult, after every panel shows it
@@ -128,7 +129,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
         self._connect()
         self.navigation = NavigationKeys(self.step_head, self.step_query, self.step_layer, self)
         for name in ("grid", "head", "distribution", "cross", *self.modes):
-            self.navigation.install(self.docks[name])
+            self.navigation.install(self.docks[name])  # a mode's widgets get the keys once built
         self.resize(*DEFAULT_SIZE)
         self._sized = False
         self.geometry_restored = False
@@ -160,13 +161,7 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             self.containers[name] = container
             self.docks[name] = dock
             dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
-        for name, mode in self.modes.items():
-            dock = QDockWidget(mode.title, self)
-            dock.setObjectName(f"dock-{name}")
-            dock.setWidget(mode.widget)
-            dock.setFeatures(self.docks["head"].features())
-            self.docks[name] = dock
-            dock.visibilityChanged.connect(lambda visible, panel=name: self._on_dock_visibility_changed(panel, visible))
+        self._add_mode_docks()
         self._dock_shown.update(dict.fromkeys(self.docks, True))
         self._default_layout()
 
@@ -332,40 +327,6 @@ class MainWindow(ModelActions, PaintLoop, QMainWindow):
             if kind in kinds:
                 self.select(kind=kind, query=index)
                 return
-
-    # -- analysis modes ------------------------------------------------------------------------------
-    def _on_analysis_answer(self, topic: str, value: object, failed: bool) -> None:
-        if topic == NEXT_TOKEN_TOPIC:
-            self._on_next_token(value, failed)
-            return
-        if topic == HEAD_TILE_TOPIC:
-            self._on_head_tile(value, failed)
-            return
-        name, _, sub_topic = topic.partition("/")
-        if name in self.modes:
-            self.modes[name].answered(sub_topic, value, failed)
-
-    def _on_mode_settled(self) -> None:
-        if not self.modes_busy():
-            self.modes_settled.emit()
-
-    def modes_busy(self) -> bool:
-        """Whether any analysis mode, or the next-token line, still waits for the worker."""
-        return self.next_token_pending or any(mode.busy for mode in self.modes.values())
-
-    def apply_mode_args(self, args: object) -> bool:
-        """Hand the command-line options to every mode; True when one opened a model itself.
-
-        ``--show NAME`` brings that panel's or mode's dock to the front.
-        """
-        opened = False
-        for mode in self.modes.values():
-            opened = mode.apply_args(args) or opened
-        shown = getattr(args, "show", None)
-        if shown:
-            self.docks[shown].show()
-            self.docks[shown].raise_()
-        return opened
 
     # -- export and context menus ----------------------------------------------------------------
     def _focused_panel(self) -> str:

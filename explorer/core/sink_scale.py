@@ -21,7 +21,7 @@ import numpy as np
 from model.trace import TokenAxis
 
 from .head_matrix import DENSE_CELLS, HeadMatrix
-from .numeric import colour_levels
+from .numeric import colour_levels, spaced_rows
 from .special import hidden_keys
 
 COLOUR_RANGES = ("auto", "all", "first", "special")
@@ -97,7 +97,7 @@ def sampled_rows(source: HeadMatrix, values: str) -> np.ndarray:
     queries, keys = source.shape
     if queries <= SINK_ROWS or (source.dense and queries * keys <= DENSE_CELLS):
         return source.matrix(values)
-    rows = np.unique(np.linspace(0, queries - 1, SINK_ROWS).astype(np.int64))
+    rows = spaced_rows(queries, SINK_ROWS)
     return source.rows(rows, values)  # one read of every sampled row, not one read per row
 
 

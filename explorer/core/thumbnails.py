@@ -20,7 +20,7 @@ import numpy as np
 
 from model.trace import Trace
 
-from .numeric import THUMBNAIL_SIDE, display_values, max_pool, sharpest_head, thumbnail
+from .numeric import THUMBNAIL_SIDE, display_values, max_pool, sharpest_head, spaced_rows, thumbnail
 from .head_matrix import ROW_BLOCK_CELLS, HeadMatrix, is_dense, values_of
 from .special import drop_keys, kept_keys, mean_over_heads
 from .value_weighted import VALUE_WEIGHTED
@@ -136,7 +136,7 @@ def level_blocks(maps, keep: np.ndarray | None = None, values: str = "scores"):
             yield block if keep is None else block[..., keep]
         return
     queries = maps.weights.shape[2]
-    rows = np.unique(np.linspace(0, queries - 1, min(queries, LEVEL_ROWS)).astype(np.int64))
+    rows = spaced_rows(queries, LEVEL_ROWS)
     for layer in range(maps.n_layers):
         for head in range(maps.n_heads):
             block = np.asarray(raw[layer, head, rows], dtype=np.float32)  # (rows, K)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from model.trace import KIND_TITLES
@@ -36,6 +36,7 @@ from ..analysis.layer_chain import LayerChain
 from ..panels.token_heatmap import TokenHeatmap
 from ..panels.heatmap import MUTED, plain_label, token_label
 from .base import AnalysisMode
+from .host import ModeHost
 
 LEVELS = (0.0, 1.0)  # every method's values lie in [0, 1]
 
@@ -46,6 +47,20 @@ class AggregationMode(AnalysisMode):
     name = "aggregation"
     title = "Aggregation and rollout"
     tab_with = "head"
+
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
+        # Rollout and flow of every layer, per (kind, method), for the trace in ``_stacks_trace``.
+        self._stacks: dict[tuple[str, str], np.ndarray] = {}
+        self._stacks_trace: object | None = None
+        # The rollout or flow being computed layer by layer; its key is (trace, kind, method).
+        self.chain: LayerChain | None = None
+        # What the heatmap shows now: kind, layer, the matrix and its token axes.
+        self.shown_kind: str | None = None
+        self.shown_layer = 0
+        self.matrix: np.ndarray | None = None
+        self._query_tokens: list[str] = []
+        self._key_tokens: list[str] = []
 
     def build(self) -> QWidget:
         widget = QWidget()
@@ -82,17 +97,6 @@ class AggregationMode(AnalysisMode):
             label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         widget.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         widget.customContextMenuRequested.connect(self._on_context_menu)
-        # Rollout and flow of every layer, per (kind, method), for the trace in ``_stacks_trace``.
-        self._stacks: dict[tuple[str, str], np.ndarray] = {}
-        self._stacks_trace: object | None = None
-        # The rollout or flow being computed layer by layer; its key is (trace, kind, method).
-        self.chain: LayerChain | None = None
-        # What the heatmap shows now: kind, layer, the matrix and its token axes.
-        self.shown_kind: str | None = None
-        self.shown_layer = 0
-        self.matrix: np.ndarray | None = None
-        self._query_tokens: list[str] = []
-        self._key_tokens: list[str] = []
         return widget
 
     # -- what is shown --------------------------------------------------------------------------
@@ -104,7 +108,7 @@ class AggregationMode(AnalysisMode):
         """Pick ``method`` (one of ``METHODS``) as the user would."""
         self.method.setCurrentIndex(METHODS.index(method))
 
-    def paint(self) -> None:
+    def show_state(self) -> None:
         state = self.host.state
         trace = state.trace
         if trace is None:

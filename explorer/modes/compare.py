@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QObject, QPoint
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from model.trace import KIND_TITLES, Trace
@@ -25,6 +25,7 @@ from ..analysis.compare import ComparisonError
 from ..analysis.compare_job import CompareInputs, CompareResult, SecondCheckpoint, frame_of, run_comparison
 from ..panels.compare_view import CompareView
 from .base import AnalysisMode
+from .host import ModeHost
 
 TOPIC = "compare"
 RELEASE_TOPIC = "release"
@@ -45,13 +46,18 @@ class CompareMode(AnalysisMode):
     title = "Compare"
     tab_with = "cross"
 
-    def build(self) -> QWidget:
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
         self.second = SecondCheckpoint()  # touched only inside compute, on the worker thread
         self.checkpoint_b: str | None = None
         self.result: CompareResult | None = None
         self.failure = ""
         self._requested: tuple[Trace, CompareInputs] | None = None
         self._failed_trace: Trace | None = None  # the trace A that self.failure is about
+        self.menu: QMenu | None = None  # the last context menu, kept so a test can read it
+        host.trace_painted.connect(self._on_trace_painted)
+
+    def build(self) -> QWidget:
         self.view = CompareView()
         self.view.text_b_edited.connect(self._on_b_changed)
         self.view.checkpoint_requested.connect(self.choose_checkpoint)
@@ -59,8 +65,6 @@ class CompareMode(AnalysisMode):
         self.view.ranking_changed.connect(lambda _name: self._show())
         self.view.head_clicked.connect(self._on_head_clicked)
         self.view.menu_requested.connect(self._on_menu_requested)
-        self.menu: QMenu | None = None  # the last context menu, kept so a test can read it
-        self.host.trace_painted.connect(self._on_trace_painted)
         self.view.show_message(NOTHING_TO_COMPARE)
         return self.view
 
@@ -159,7 +163,7 @@ class CompareMode(AnalysisMode):
         else:
             self.host.repaint_when_shown(self.name)  # compared when the dock shows
 
-    def paint(self) -> None:
+    def show_state(self) -> None:
         self._ensure_requested()
         self._show()
 

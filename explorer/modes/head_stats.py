@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -49,6 +49,7 @@ from ..analysis.corpus_stats import CorpusAccumulator, input_table, read_corpus,
 from ..analysis.layer_chain import LayerChain
 from ..panels.heatmap import MUTED, plain_label
 from .base import AnalysisMode
+from .host import ModeHost
 from .head_table import (  # noqa: F401 - COLUMNS, SORT_ROLE and the models are this dock's API too
     ALL_HEADS,
     ALL_KINDS,
@@ -86,6 +87,15 @@ class HeadStatsMode(AnalysisMode):
     name = "stats"
     title = "Head statistics"
     tab_with = "grid"
+
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
+        self.stats: dict[str, HeadStats] = {}
+        self.table_trace: object | None = None  # the trace the table's numbers are of
+        self.chain: LayerChain | None = None  # the numbers being computed; its key is their trace
+        # A corpus being read: (file name, lines, accumulator, inputs requested so far).
+        self.corpus: tuple[str, list[str], CorpusAccumulator, int] | None = None
+        self.pending: tuple[str, str | None] | None = None  # a source named on the command line
 
     def build(self) -> QWidget:
         widget = QWidget()
@@ -172,12 +182,6 @@ class HeadStatsMode(AnalysisMode):
         layout.addWidget(self.table, 1)
         self.kinds.currentIndexChanged.connect(lambda _index: self._apply_filter())
         self.preset.currentIndexChanged.connect(lambda _index: self._apply_filter())
-        self.stats: dict[str, HeadStats] = {}
-        self.table_trace: object | None = None  # the trace the table's numbers are of
-        self.chain: LayerChain | None = None  # the numbers being computed; its key is their trace
-        # A corpus being read: (file name, lines, accumulator, inputs requested so far).
-        self.corpus: tuple[str, list[str], CorpusAccumulator, int] | None = None
-        self.pending: tuple[str, str | None] | None = None  # a source named on the command line
         return widget
 
     def apply_args(self, args) -> bool:
@@ -283,7 +287,7 @@ class HeadStatsMode(AnalysisMode):
                 self.table.scrollTo(self.proxy.index(0, column))
 
     # -- painting -------------------------------------------------------------------------------
-    def paint(self) -> None:
+    def show_state(self) -> None:
         trace = self.host.state.trace
         if trace is None:
             return

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -36,6 +36,7 @@ from ..panels.heatmap import (
 from ..panels.theme import plot_theme
 from ..trace_actions import from_saved_file
 from .base import AnalysisMode
+from .host import ModeHost
 
 # Cell labels are drawn only while there are at most this many cells and each is wide enough.
 MAX_LABELLED_CELLS = 1200
@@ -56,12 +57,16 @@ class LogitLensMode(AnalysisMode):
     title = "Logit lens"
     tab_with = "head"
 
-    def build(self) -> QWidget:
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
         self.lens = None  # the LogitLens shown
         self.labels: dict[int, str] = {}
         self.lens_trace: object | None = None  # the trace the lens is of
         self.asked_for: object | None = None  # the trace the newest request is for
         self.selected: tuple[int, int] | None = None  # (row, column) of the clicked cell
+        self.cell_texts: list = []  # the pg.TextItem of each labelled cell
+
+    def build(self) -> QWidget:
         content = QWidget()
         self.title_label = plain_label("")
         self.title_label.setStyleSheet("font-weight:600;")
@@ -83,7 +88,6 @@ class LogitLensMode(AnalysisMode):
         self.outline.setZValue(10)
         self.outline.hide()
         self.plot.addItem(self.outline)
-        self.cell_texts: list[pg.TextItem] = []
         self.plot.getViewBox().sigResized.connect(self._update_labels)
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
@@ -100,7 +104,7 @@ class LogitLensMode(AnalysisMode):
         return self.container
 
     # -- painting -------------------------------------------------------------------------------
-    def paint(self) -> None:
+    def show_state(self) -> None:
         trace = self.host.state.trace
         if trace is None:
             return

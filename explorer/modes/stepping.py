@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,6 +50,7 @@ from ..panels.heatmap import (
 )
 from ..token_labels import display_token
 from .base import AnalysisMode
+from .host import ModeHost
 
 PRODUCED_BACKGROUND = "#fde0dc"
 
@@ -121,11 +122,13 @@ class SteppingMode(AnalysisMode):
     tab_with = "cross"
 
     # -- widgets ------------------------------------------------------------------------------
-    def build(self) -> QWidget:
-        # Called by the base class's __init__, before anything else here runs.
+    def __init__(self, host: ModeHost, parent: QObject | None = None) -> None:
+        super().__init__(host, parent)
         self.steps: StepThrough | None = None
         self.index = 0  # the step shown
         self._key: tuple | None = None  # (model info, text) the steps were asked for
+
+    def build(self) -> QWidget:
         content = QWidget()
         self.back_button = QPushButton("◀")
         self.back_button.setToolTip("Previous token (Ctrl+←)")
@@ -207,7 +210,7 @@ class SteppingMode(AnalysisMode):
         self.next_button.setEnabled(n_steps > 0 and self.index < n_steps - 1)
 
     # -- requests ----------------------------------------------------------------------------------
-    def paint(self) -> None:
+    def show_state(self) -> None:
         info = self.host.model
         if info is None:
             return

@@ -70,6 +70,7 @@ class TimelineMode(AnalysisMode):
         self.view.reload_clicked.connect(self.refresh)
         self.view.step_moved.connect(self._on_slider_moved)
         self.view.statistic_changed.connect(lambda _statistic: self._draw_curve())
+        self._show_progress()  # what happened before the dock was first shown
         return self.view
 
     def add_actions(self, menu: QMenu) -> None:
@@ -193,7 +194,8 @@ class TimelineMode(AnalysisMode):
     def _on_model_changed(self, info: ModelInfo) -> None:
         # A model opened from File ▸ … is not this run's: say so until the slider moves again.
         self._other_model = None if info.from_run else info.name
-        self._show_progress()
+        if self.built:  # an unbuilt view catches up in build
+            self._show_progress()
         if self.load_wait.model_changed(info.source, info.from_run):
             self.settle("load")
 
@@ -225,7 +227,7 @@ class TimelineMode(AnalysisMode):
             self.settle("load")
 
     # -- the statistic curve --------------------------------------------------------------------
-    def paint(self) -> None:
+    def show_state(self) -> None:
         if not self.load_wait.waiting:
             # While a load is pending the painted trace is of the previous model.
             self._ensure_curve(self.host.painted)

@@ -29,6 +29,10 @@ from .value_weighted import VALUE_WEIGHTED, ValueWeighted, layer_summed
 
 # Cells read at once when a tile or a statistic is made from rows (16 MB of float32).
 ROW_BLOCK_CELLS = 1 << 22
+# A tile that a newer request can replace (``should_stop``) is made in smaller blocks: the
+# next keystroke's forward waits for at most one of them (1,024² cells of a recomputed
+# head, about 25 ms here), not for the whole tile (2,048² cells: about 100 ms).
+STOPPABLE_BLOCK_CELLS = 1 << 20
 # A whole head matrix is handed out densely up to this many cells (64 MB of float32);
 # beyond it a reader asks for rows or tiles.
 DENSE_CELLS = 1 << 24
@@ -180,9 +184,10 @@ class HeadMatrix:
         Recomputed maps of one unfiltered head are asked for the tile itself
         (``AttentionMaps.tile``); everything else is pooled here from blocks of rows, each
         bin of rows complete in one block, so no more than ``ROW_BLOCK_CELLS`` are held.
-        With ``should_stop`` the tile is always made block by block and ``should_stop()`` is
-        asked before each block; True raises ``TileSuperseded`` (a costly tile on the worker
-        that a newer request replaced gives the worker back within one block).
+        With ``should_stop`` the tile is always made block by block, of at most
+        ``STOPPABLE_BLOCK_CELLS``, and ``should_stop()`` is asked before each block; True
+        raises ``TileSuperseded`` (a costly tile on the worker that a newer request replaced
+        gives the worker back within one block).
         """
         queries, keys = self.shape
         r0, r1, _ = rows.indices(queries)
@@ -212,7 +217,8 @@ class HeadMatrix:
         per_bin = max(int(ends[0] - starts[0]), 1)
         heads = self.maps.n_heads if self.head is None else 1
         width = (region_columns if not self.dense and self.columns is None else self.maps.weights.shape[-1]) * heads
-        bins_per_block = max(ROW_BLOCK_CELLS // max(per_bin * width, 1), 1)
+        block_cells = ROW_BLOCK_CELLS if should_stop is None else STOPPABLE_BLOCK_CELLS
+        bins_per_block = max(block_cells // max(per_bin * width, 1), 1)
         pieces = []
         for first in range(0, len(starts), bins_per_block):
             if should_stop is not None and should_stop():

@@ -241,7 +241,8 @@ def test_the_views_of_a_model_recomputed_trace_equal_those_of_its_dense_trace(tm
 def test_a_tile_asked_to_stop_gives_up_between_row_blocks_and_otherwise_equals_the_one_shot(traces, monkeypatch):
     from explorer.core.head_matrix import TileSuperseded
 
-    monkeypatch.setattr(head_matrix, "ROW_BLOCK_CELLS", 40)
+    # Blocks of a stoppable tile are small (a newer keystroke waits for one), the one-shot's large.
+    monkeypatch.setattr(head_matrix, "STOPPABLE_BLOCK_CELLS", 40)
     maps = recomputed(traces["decoder"].attention["decoder_self"])
     source = HeadMatrix(maps, 1, 2)
     queries, keys = source.shape

@@ -22,13 +22,14 @@ GIB = 2**30
 
 # Why a target fails, for the table's note column (the measured parts are in the rows).
 AFTER_FORWARD = (
-    "time after the forward: handing the result to the GUI thread, then converting and drawing each visible "
-    "panel there, one per event-loop turn, and the window's repaint"
+    "time after the forward: tokenising, then each visible panel converted and drawn on the GUI thread, one per "
+    "event-loop turn (pyqtgraph's items and axes, 2–9 ms a panel here); long inputs add reads of the recomputed "
+    "trace and the worker's last block of the previous head tile"
 )
-ONE_REPAINT = "the longest stall is one panel's conversion and drawing, or the window's repaint after it"
+ONE_REPAINT = "the longest stall is one panel's turn: its reads and conversion, or its drawing"
 WEIGHTS_AND_SCORES = "the trace keeps weights and scores of every layer (transformers keeps weights only) in fresh memory"
 FUSED_KERNEL = "the fused kernel never materialises the n² matrices; the trace computes and stores two of them per layer"
-COLD_START = "beyond the imports: pyqtgraph and the window's widgets, the model load and the first trace, before the first paint"
+COLD_START = "beyond the imports: pyqtgraph's own import (about 0.2 s), the window's widgets, the model load and the first trace"
 
 
 def _f(value, digits: int = 1) -> str:

@@ -41,6 +41,7 @@ MODEL_MARK_COLOUR = "#e8261c"
 MASKED_COLOUR = "#9a9a9a"
 MAX_MASKED_MARKS = 128
 SLIDER_STEPS = 1000
+LEFT_AXIS_TEXT = "−0000.00"  # the widest tick label the left axes make room for
 HEADROOM = 0.04  # of an axis' extent, beyond its round ends, so no bar touches the frame
 
 
@@ -96,6 +97,12 @@ class DistributionPanel(QWidget):
         self.probability_plot.setLabel("left", "probability", color=plot_theme().foreground)
         self.score_plot.setLabel("left", "raw score", color=plot_theme().foreground)
         self.score_plot.setXLink(self.probability_plot)
+        # One width for both left axes: linked by screen position, plots whose axes differ in
+        # width put a key's two bars apart (by a dozen cells at a thousand keys).
+        tick_font = self.score_plot.getAxis("left").style.get("tickFont") or QFont()
+        axis_width = QFontMetricsF(tick_font).horizontalAdvance(LEFT_AXIS_TEXT) + QFontMetricsF(QFont()).height() + 16
+        for plot in (self.probability_plot, self.score_plot):
+            plot.getAxis("left").setWidth(int(axis_width))
         self.probability_plot.getAxis("bottom").setStyle(showValues=False)
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
@@ -109,8 +116,8 @@ class DistributionPanel(QWidget):
         self.score_plot.addItem(self.masked_marks)
         self.score_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999999")))
 
-        self.summary = Readout(lines=2, wrap=True)
-        self.next_token = Readout(lines=2, wrap=True)  # what a decoder predicts after the query token
+        self.summary = Readout()  # one line; cut off, it shows whole in its tooltip
+        self.next_token = Readout()  # what a decoder predicts after the query token
         self.next_token.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)

@@ -213,7 +213,12 @@ class TokenAxisItem(StableAxisItem):
     def _draw_rotated(self, painter: QPainter, tickSpecs: list) -> None:  # noqa: N803 - pyqtgraph's name
         ticks = (self._tickLevels or [[]])[0]
         if len(ticks) != len(tickSpecs):
-            return  # ticks outside the range: nothing sensible to pair them with
+            # Ticks beyond the view range get no spec (a linked plot's range may start inside
+            # the first cell): pair the specs with the ticks within it.
+            low, high = sorted(self.range)
+            ticks = [tick for tick in ticks if low <= tick[0] <= high]
+            if len(ticks) != len(tickSpecs):
+                return  # nothing sensible to pair them with
         plain_font = QFont(self.style["tickFont"] or painter.font())
         special_font = QFont(plain_font)
         special_font.setItalic(True)

@@ -333,3 +333,32 @@ def test_a_newly_opened_models_objects_are_left_out_of_later_full_collections(dr
     window.input_panel.source.setPlainText(text)
     drive.wait_for_text(window, text)
     assert gc.get_freeze_count() <= frozen  # typing freezes nothing more (frozen objects freed still go)
+
+
+def test_typing_never_lays_the_main_window_out_again(drive, qtbot, window, checkpoints):
+    drive.load(window, checkpoints["encoder-decoder"])
+    qtbot.waitUntil(lambda: not window.modes_busy(), timeout=drive.timeout)
+    for _ in range(5):
+        QApplication.processEvents()
+    layouts = _LayoutRequests(window)
+    for text in ("date: 9 may 2020", "date: 19 june 1999"):  # new titles, summaries, timings
+        window.input_panel.source.setPlainText(text)
+        drive.wait_for_text(window, text)
+        qtbot.waitUntil(lambda: not window.modes_busy(), timeout=drive.timeout)
+        for _ in range(5):
+            QApplication.processEvents()
+    assert window.distribution.summary.text() and window.timings_label.text()
+    # A new text in a title or read-out repaints it; it never re-lays out (and animates) every dock.
+    assert layouts.count == 0
+
+
+class _LayoutRequests(QObject):
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.count += 1
+        return False

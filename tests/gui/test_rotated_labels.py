@@ -33,3 +33,22 @@ def test_rotated_labels_skip_only_the_ticks_outside_the_range(qtbot):
     with_labels = _drawn_by(lambda painter: axis._draw_rotated(painter, specs["ticks"]))
     without = _drawn_by(lambda painter: axis._draw_rotated(painter, []))
     assert with_labels > without  # the nine ticks in range got their labels
+
+
+def test_label_widths_are_measured_once_per_font_and_label(qtbot):
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from explorer.panels import heatmap
+
+    font = QFont()
+    font.setPointSize(7)
+    labels = [f"word{index}" for index in range(50)]
+    assert heatmap.label_widths(labels, font) == [QFontMetricsF(font).horizontalAdvance(label) for label in labels]
+    table = heatmap._LABEL_WIDTHS[font.key()]
+    measured = len(table)
+    # The next keystroke's axis: the same labels and one new token; only that one is measured.
+    again = heatmap.label_widths([*labels, "newtoken"], font)
+    assert len(table) == measured + 1 and again[:-1] == heatmap.label_widths(labels, font)
+    bold = QFont(font)
+    bold.setBold(True)
+    assert heatmap.label_widths(["word1"], bold) == [QFontMetricsF(bold).horizontalAdvance("word1")]  # its own table

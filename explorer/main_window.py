@@ -86,6 +86,7 @@ class MainWindow(ModelActions, PaintLoop, ModeDocks, QMainWindow):
         self._staged: StagedPaint | None = None  # the newest trace while its panels are painted one by one
         self.next_token_pending = False  # the distribution's next-token line waits for the worker
         self._heap_unsettled = False  # a model was opened: collect once its first trace is painted
+        self._plot_views: dict[str, list] = {}  # each panel's pyqtgraph views (``panels.heatmap.plot_views``)
         # One timer owned by the window drives the staged paint: a turn of the event loop
         # between panels, and nothing left to a callback that could be collected.
         self._stage_timer = QTimer(self)

@@ -18,7 +18,7 @@ from .core import views
 from .core.head_matrix import TileSuperseded
 from .core.views import panel_availability
 from .heap import settle_heap
-from .panels.heatmap import settle_plots
+from .panels.heatmap import plot_views, settle_plots
 from .jobs import TraceResult
 
 NEXT_TOKEN_TOPIC = "next_token"
@@ -181,7 +181,9 @@ class PaintLoop:
         view = views.current(self.state, name)
         if view is not None:  # a model without cross-attention has no cross view
             self.panels[name].show(view)
-            settle_plots(self.panels[name])
+            if name not in self._plot_views:  # a panel's views are made with it: found once
+                self._plot_views[name] = plot_views(self.panels[name])
+            settle_plots(self._plot_views[name])
         if name == "distribution":
             self._request_next_token()
 

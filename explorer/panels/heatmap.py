@@ -57,15 +57,20 @@ def thinned_ticks(
     return ticks
 
 
-def settle_plots(panel: QWidget) -> None:
-    """Apply the view ranges a panel's update just set, before its plots are drawn.
+def plot_views(panel: QWidget) -> list[pg.GraphicsView]:
+    """The pyqtgraph views inside ``panel`` (a walk of its widgets: look them up once)."""
+    return panel.findChildren(pg.GraphicsView)
+
+
+def settle_plots(views: list[pg.GraphicsView]) -> None:
+    """Apply the view ranges a panel's update just set, before its ``views`` are drawn.
 
     pyqtgraph applies a new view range lazily, while the view paints: the transform
     change then moves items' bounding rects (scatter marks, lines) and retitles axes,
     which asks for a second paint of the same plot right after the first. Applied here,
     those changes join the update already pending, and each plot is drawn once.
     """
-    for view in panel.findChildren(pg.GraphicsView):
+    for view in views:
         view.scene().prepareForPaint()
 
 
